@@ -1,0 +1,1 @@
+//! `#[derive(Model)]` for strata. Use it through the `strata` crate.

@@ -1,0 +1,353 @@
+//! One error type for everything strata does, with variants by meaning.
+//!
+//! PostgreSQL errors are classified once, at the driver boundary ([`Error::from_pg`]),
+//! by SQLSTATE constant, so callers match on meaning (`UniqueViolation`,
+//! `Serialization`) instead of parsing codes. `Display` says what happened at
+//! this layer; the driver error is available through `source()`, never repeated
+//! in the message.
+
+use std::time::Duration;
+
+use tokio_postgres::error::SqlState;
+
+use crate::validate::ValidationErrors;
+
+/// `Result` with [`strata::Error`](Error) as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which bound a [`Error::Timeout`] hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// Waiting for a free pooled connection (`DB_ACQUIRE_TIMEOUT_MS`).
+    Acquire,
+    /// Opening a new connection (`DB_CONNECT_TIMEOUT_MS`).
+    Connect,
+    /// A statement ran past `statement_timeout` (SQLSTATE 57014) or the
+    /// client-side statement bound.
+    Statement,
+    /// A transaction ran past its [`TxOptions::timeout`](crate::TxOptions::timeout).
+    Transaction,
+}
+
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Acquire => "acquiring a pooled connection",
+            TimeoutKind::Connect => "connecting to PostgreSQL",
+            TimeoutKind::Statement => "running a statement",
+            TimeoutKind::Transaction => "running a transaction",
+        })
+    }
+}
+
+/// Everything that can go wrong in strata.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No row matched (`get`, `query_one`, `restore` of a missing row).
+    #[error("no {what} found")]
+    NotFound {
+        /// What was looked for: a table name, or `row` for raw SQL.
+        what: &'static str,
+    },
+
+    /// Input failed validation; nothing was sent to the database.
+    #[error("validation failed: {0}")]
+    Validation(ValidationErrors),
+
+    /// SQLSTATE 23505: a unique constraint rejected the write.
+    #[error("unique constraint {} violated", constraint.as_deref().unwrap_or("?"))]
+    UniqueViolation {
+        /// The violated constraint, as PostgreSQL names it.
+        constraint: Option<String>,
+        /// The table, when PostgreSQL reports it.
+        table: Option<String>,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// SQLSTATE 23503: a foreign key rejected the write.
+    #[error("foreign key constraint {} violated", constraint.as_deref().unwrap_or("?"))]
+    ForeignKeyViolation {
+        /// The violated constraint.
+        constraint: Option<String>,
+        /// The table, when PostgreSQL reports it.
+        table: Option<String>,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// SQLSTATE 23514: a CHECK constraint rejected the write.
+    #[error("check constraint {} violated", constraint.as_deref().unwrap_or("?"))]
+    CheckViolation {
+        /// The violated constraint.
+        constraint: Option<String>,
+        /// The table, when PostgreSQL reports it.
+        table: Option<String>,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// SQLSTATE 23502: NULL written to a NOT NULL column.
+    #[error("null value in column {} violates not-null constraint", column.as_deref().unwrap_or("?"))]
+    NotNullViolation {
+        /// The column.
+        column: Option<String>,
+        /// The table, when PostgreSQL reports it.
+        table: Option<String>,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// SQLSTATE 40001: the transaction could not be serialized. Retrying the
+    /// whole transaction is safe.
+    #[error("transaction could not be serialized")]
+    Serialization {
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// SQLSTATE 40P01: the transaction was chosen as a deadlock victim.
+    /// Retrying the whole transaction is safe.
+    #[error("deadlock detected")]
+    Deadlock {
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// A bound was exceeded; see [`TimeoutKind`].
+    #[error("timed out {kind}")]
+    Timeout {
+        /// Which bound.
+        kind: TimeoutKind,
+        /// The driver error, if there is one.
+        #[source]
+        source: Option<Source>,
+    },
+
+    /// The connection failed or was lost, and the statement did not take
+    /// effect: it never reached the server, or it ran inside a transaction
+    /// the server has rolled back.
+    #[error("connection to PostgreSQL failed")]
+    Connection {
+        /// The driver or I/O error.
+        #[source]
+        source: Source,
+    },
+
+    /// The connection was lost after a write or `COMMIT` was sent and before
+    /// the server answered: the write may or may not have been applied.
+    /// strata never retries this; check the data before trying again.
+    #[error("connection lost after the write was sent; its outcome is unknown")]
+    OutcomeUnknown {
+        /// The driver or I/O error.
+        #[source]
+        source: Source,
+    },
+
+    /// No pooled connection became free within the acquire timeout.
+    #[error("connection pool exhausted: no connection free after {waited:?}")]
+    PoolExhausted {
+        /// How long the caller waited.
+        waited: Duration,
+    },
+
+    /// The pool was closed with [`Db::close`](crate::Db::close).
+    #[error("the connection pool is closed")]
+    PoolClosed,
+
+    /// A statement was sent through a [`Tx`](crate::Tx) handle after its
+    /// transaction had committed or rolled back, or after a savepoint of it
+    /// was abandoned half-way (the transaction is then rolled back).
+    #[error("the transaction has already finished")]
+    TransactionDone,
+
+    /// The circuit breaker is open after repeated connection failures; the
+    /// call failed fast without touching the network.
+    #[error("circuit breaker open: PostgreSQL is considered unreachable")]
+    CircuitOpen,
+
+    /// An optimistic-lock update found a different version than expected.
+    #[error("stale version: the {table} row was changed by someone else")]
+    StaleVersion {
+        /// The table.
+        table: &'static str,
+    },
+
+    /// A migration failed or the migration history is inconsistent.
+    #[error("migration error: {0}")]
+    Migration(String),
+
+    /// The configuration is invalid.
+    #[error("invalid configuration: {var}: {reason}")]
+    Config {
+        /// The environment variable or setting.
+        var: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The cache failed in a way the caller asked to see (the model cache
+    /// itself never surfaces Redis failures).
+    #[error("cache error: {0}")]
+    Cache(String),
+
+    /// A column could not be decoded into the requested Rust type.
+    #[error("cannot decode column {column}")]
+    Decode {
+        /// The column name.
+        column: String,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
+    /// Any other database error, with its SQLSTATE.
+    #[error("database error {}: {message}", code.code())]
+    Database {
+        /// The SQLSTATE.
+        code: SqlState,
+        /// PostgreSQL's message.
+        message: String,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+}
+
+impl Error {
+    /// True exactly when repeating the failed unit is safe and may succeed.
+    ///
+    /// - `Serialization`, `Deadlock`: the server rolled the transaction back;
+    ///   retry the whole transaction (strata's [`Db::transaction`](crate::Db::transaction) does).
+    /// - `Connection`: nothing took effect (see the variant); a new connection may work.
+    /// - `PoolExhausted`, `Timeout` while acquiring or connecting: nothing was sent.
+    ///
+    /// Everything else is not transient: constraint violations repeat,
+    /// `OutcomeUnknown` may already have been applied, and a statement timeout
+    /// would time out again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Serialization { .. } | Error::Deadlock { .. } => true,
+            Error::Connection { .. } | Error::PoolExhausted { .. } => true,
+            Error::Timeout { kind, .. } => {
+                matches!(kind, TimeoutKind::Acquire | TimeoutKind::Connect)
+            }
+            _ => false,
+        }
+    }
+
+    /// The SQLSTATE, when the error came from PostgreSQL.
+    pub fn code(&self) -> Option<&SqlState> {
+        let source = match self {
+            Error::UniqueViolation { source, .. }
+            | Error::ForeignKeyViolation { source, .. }
+            | Error::CheckViolation { source, .. }
+            | Error::NotNullViolation { source, .. }
+            | Error::Serialization { source }
+            | Error::Deadlock { source }
+            | Error::Database { source, .. } => source,
+            Error::Timeout { source: Some(source), .. } => source,
+            _ => return None,
+        };
+        source
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+    }
+
+    /// The constraint name of a constraint violation.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            Error::UniqueViolation { constraint, .. }
+            | Error::ForeignKeyViolation { constraint, .. }
+            | Error::CheckViolation { constraint, .. } => constraint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True for errors caused by a lost or unusable connection.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Connection { .. } | Error::OutcomeUnknown { .. })
+    }
+
+    /// Classifies a tokio-postgres error. This is the only place SQLSTATEs
+    /// are turned into meaning.
+    ///
+    /// An error without a `DbError` is an I/O or protocol failure of the
+    /// connection, so it becomes `Connection`; callers that know a write was
+    /// in flight turn that into `OutcomeUnknown`.
+    pub fn from_pg(err: tokio_postgres::Error) -> Error {
+        let Some(db) = err.as_db_error() else {
+            return Error::Connection {
+                source: Box::new(err),
+            };
+        };
+        let code = db.code().clone();
+        let constraint = db.constraint().map(str::to_owned);
+        let table = db.table().map(str::to_owned);
+        let column = db.column().map(str::to_owned);
+        let message = db.message().to_owned();
+        let source: Source = Box::new(err);
+        match code {
+            SqlState::UNIQUE_VIOLATION => Error::UniqueViolation {
+                constraint,
+                table,
+                source,
+            },
+            SqlState::FOREIGN_KEY_VIOLATION => Error::ForeignKeyViolation {
+                constraint,
+                table,
+                source,
+            },
+            SqlState::CHECK_VIOLATION => Error::CheckViolation {
+                constraint,
+                table,
+                source,
+            },
+            SqlState::NOT_NULL_VIOLATION => Error::NotNullViolation {
+                column,
+                table,
+                source,
+            },
+            SqlState::T_R_SERIALIZATION_FAILURE => Error::Serialization { source },
+            SqlState::T_R_DEADLOCK_DETECTED => Error::Deadlock { source },
+            SqlState::QUERY_CANCELED => Error::Timeout {
+                kind: TimeoutKind::Statement,
+                source: Some(source),
+            },
+            // The server is going away or refused us: the connection is gone
+            // and whatever was running on it did not commit.
+            SqlState::ADMIN_SHUTDOWN
+            | SqlState::CRASH_SHUTDOWN
+            | SqlState::CANNOT_CONNECT_NOW
+            | SqlState::TOO_MANY_CONNECTIONS => Error::Connection { source },
+            ref c if c.code().starts_with("08") => Error::Connection { source },
+            code => Error::Database {
+                code,
+                message,
+                source,
+            },
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Error::from_pg(err)
+    }
+}
+
+impl From<ValidationErrors> for Error {
+    fn from(err: ValidationErrors) -> Self {
+        Error::Validation(err)
+    }
+}

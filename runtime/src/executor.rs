@@ -1,0 +1,287 @@
+//! The one trait every operation runs on: the pool handle ([`Db`]), a
+//! transaction and a savepoint ([`Tx`]).
+//!
+//! The trait is sealed: the retry rules below depend on knowing whether a
+//! statement runs on a pooled connection in autocommit mode or inside a
+//! transaction, so only strata's own handles may implement it.
+//!
+//! Retry rules for one statement:
+//! - Before sending, a pooled connection found closed is discarded and another
+//!   taken: nothing was sent.
+//! - A read (`OpKind::Read`) in autocommit mode that fails because its
+//!   connection died is repeated once on a fresh connection.
+//! - A write in autocommit mode whose connection dies after it was sent is
+//!   reported as [`Error::OutcomeUnknown`] and never repeated.
+//! - Inside a transaction nothing is repeated per statement; a lost
+//!   connection means the server rolled the transaction back (`Connection`).
+
+use std::future::Future;
+use std::ops::Deref;
+
+use deadpool_postgres::{ClientWrapper, Object};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::{Error, Result};
+use crate::metrics::bump;
+use crate::pool::Db;
+
+/// Statement parameters, as tokio-postgres takes them.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Whether an operation only reads. Known per operation, so a read can be
+/// retried after a connection loss (and later routed to a replica).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// No side effects: safe to repeat.
+    Read,
+    /// May change data: never repeated once sent.
+    Write,
+}
+
+impl OpKind {
+    /// Classifies raw SQL by its first keyword: `SELECT`, `SHOW`, `VALUES`,
+    /// `TABLE` and `EXPLAIN` (without `ANALYZE`) are reads; everything else,
+    /// including `WITH` (which may hold a data-modifying CTE), is a write.
+    pub fn of_sql(sql: &str) -> OpKind {
+        let mut words = sql
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+            .split(|c: char| c.is_whitespace() || c == '(');
+        let first = words.next().unwrap_or("");
+        let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+        if ["select", "show", "values", "table"]
+            .iter()
+            .any(|k| is(first, k))
+            || (is(first, "explain") && !words.any(|w| is(w, "analyze")))
+        {
+            OpKind::Read
+        } else {
+            OpKind::Write
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::pool::Db {}
+    impl Sealed for crate::tx::Tx {}
+}
+
+/// A connection lent to one statement: owned from the pool, or borrowed
+/// from a transaction.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Conn<'a> {
+    /// Checked out of the pool for this statement (autocommit).
+    Pooled(Object),
+    /// The connection of an open transaction.
+    InTx(&'a ClientWrapper),
+}
+
+impl Deref for Conn<'_> {
+    type Target = ClientWrapper;
+    fn deref(&self) -> &ClientWrapper {
+        match self {
+            Conn::Pooled(o) => o,
+            Conn::InTx(c) => c,
+        }
+    }
+}
+
+impl Conn<'_> {
+    /// Throws a pooled connection away instead of returning it to the pool.
+    fn discard(self, db: &Db) {
+        if let Conn::Pooled(o) = self {
+            bump(&db.inner.counters.connections_discarded);
+            drop(Object::take(o));
+        }
+    }
+}
+
+/// Something statements run on: [`Db`] or [`Tx`]. Sealed.
+///
+/// Every model operation and the raw-SQL methods below are generic over it,
+/// so the same code runs in autocommit mode, in a transaction or in a savepoint.
+pub trait Executor: Send + Sync + sealed::Sealed {
+    #[doc(hidden)]
+    fn __conn(&self) -> impl Future<Output = Result<Conn<'_>>> + Send;
+
+    #[doc(hidden)]
+    fn __db(&self) -> &Db;
+
+    /// Runs a statement and returns its rows. The statement is prepared once
+    /// per connection and cached.
+    ///
+    /// Outside a transaction, a read (see [`OpKind::of_sql`]) whose
+    /// connection died is repeated once on a fresh connection.
+    fn query(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        async move { run_query(self, sql, params, OpKind::of_sql(sql)).await }
+    }
+
+    /// Runs a statement that must return exactly one row.
+    ///
+    /// Returns `Error::NotFound` when it returns none; extra rows are ignored.
+    fn query_one(&self, sql: &str, params: Params<'_>) -> impl Future<Output = Result<Row>> + Send {
+        async move {
+            self.query_opt(sql, params)
+                .await?
+                .ok_or(Error::NotFound { what: "row" })
+        }
+    }
+
+    /// Runs a statement and returns its first row, if any.
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Option<Row>>> + Send {
+        async move { Ok(self.query(sql, params).await?.into_iter().next()) }
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    fn execute(&self, sql: &str, params: Params<'_>) -> impl Future<Output = Result<u64>> + Send {
+        async move { run_execute(self, sql, params, OpKind::of_sql(sql)).await }
+    }
+}
+
+enum Op {
+    Query,
+    Execute,
+}
+
+enum Output {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+/// Runs a query with an explicit [`OpKind`]. Used by generated model code,
+/// which knows whether each statement reads.
+#[doc(hidden)]
+pub async fn run_query<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+) -> Result<Vec<Row>> {
+    match run(e, sql, params, kind, Op::Query).await? {
+        Output::Rows(rows) => Ok(rows),
+        Output::Count(_) => unreachable!("query returns rows"),
+    }
+}
+
+/// Runs a statement with an explicit [`OpKind`] and returns the affected row count.
+#[doc(hidden)]
+pub async fn run_execute<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+) -> Result<u64> {
+    match run(e, sql, params, kind, Op::Execute).await? {
+        Output::Count(n) => Ok(n),
+        Output::Rows(_) => unreachable!("execute returns a count"),
+    }
+}
+
+async fn run<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+    op: Op,
+) -> Result<Output> {
+    let db = e.__db();
+    let counters = &db.inner.counters;
+    bump(&counters.queries);
+    // Dead pooled connections found before sending cost nothing to skip, but
+    // bound the loop in case every new connection dies at once.
+    let mut skips = db.inner.config.pool_max + 2;
+    let mut retried = false;
+    let result = loop {
+        let conn = e.__conn().await?;
+        let pooled = matches!(conn, Conn::Pooled(_));
+        if pooled && conn.is_closed() && skips > 0 {
+            skips -= 1;
+            conn.discard(db);
+            continue;
+        }
+        // Preparing has no side effects: a connection lost here is retried
+        // like a closed one.
+        let stmt = match conn.prepare_cached(sql).await {
+            Ok(stmt) => stmt,
+            Err(err) => {
+                let err = Error::from_pg(err);
+                if pooled && err.is_connection() && skips > 0 {
+                    skips -= 1;
+                    conn.discard(db);
+                    continue;
+                }
+                break Err(err);
+            }
+        };
+        let sent = match op {
+            Op::Query => conn.query(&stmt, params).await.map(Output::Rows),
+            Op::Execute => conn.execute(&stmt, params).await.map(Output::Count),
+        };
+        match sent {
+            Ok(out) => break Ok(out),
+            Err(err) => {
+                let err = Error::from_pg(err);
+                if !(pooled && err.is_connection()) {
+                    break Err(err);
+                }
+                conn.discard(db);
+                match kind {
+                    OpKind::Read if !retried => {
+                        retried = true;
+                        bump(&counters.reads_retried);
+                        continue;
+                    }
+                    OpKind::Read => break Err(err),
+                    OpKind::Write => break Err(outcome_unknown(err)),
+                }
+            }
+        }
+    };
+    if result.is_err() {
+        bump(&counters.queries_failed);
+    }
+    result
+}
+
+/// A connection failure after a write was sent: the write may have applied.
+pub(crate) fn outcome_unknown(err: Error) -> Error {
+    match err {
+        Error::Connection { source } => Error::OutcomeUnknown { source },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OpKind::{self, *};
+
+    #[test]
+    fn classifies_raw_sql() {
+        for (sql, kind) in [
+            ("SELECT 1", Read),
+            ("  select * from t", Read),
+            ("(SELECT 1) UNION (SELECT 2)", Read),
+            ("SHOW search_path", Read),
+            ("VALUES (1)", Read),
+            ("EXPLAIN SELECT 1", Read),
+            ("EXPLAIN ANALYZE DELETE FROM t", Write),
+            ("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", Write),
+            ("INSERT INTO t VALUES (1) RETURNING id", Write),
+            ("UPDATE t SET a = 1", Write),
+            ("selectx", Write),
+            ("", Write),
+        ] {
+            assert_eq!(OpKind::of_sql(sql), kind, "{sql}");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The pool handle: [`Db`] owns a deadpool-postgres pool of tokio-postgres
+//! connections, the retry schedule and the counters.
+//!
+//! Recycling uses deadpool's `Fast` method (an `is_closed()` check, no round
+//! trip): a connection whose backend was killed is caught by the executor's
+//! pre-send check and its one-shot read retry instead, which keeps a checkout
+//! as cheap as a hand-written pool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
+use tokio_postgres::NoTls;
+
+use crate::config::{Config, SslMode};
+use crate::error::{Error, Result, TimeoutKind};
+use crate::executor::{Conn, Executor};
+use crate::metrics::{Counters, Metrics, PoolStatus};
+use crate::retry::Backoff;
+
+/// A handle to the database: cheap to clone, shared by every task.
+///
+/// Statements run on it directly (each on a pooled connection, in autocommit
+/// mode) or inside [`Db::transaction`].
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    pub(crate) config: Config,
+    pub(crate) backoff: Backoff,
+    pub(crate) counters: Counters,
+    closing: AtomicBool,
+    reaper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("config", &self.inner.config)
+            .field("pool", &self.pool_status())
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.reaper.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+impl Db {
+    /// Opens the pool and checks that the server answers.
+    ///
+    /// Opens `pool_min` connections (at least one) before returning, retrying
+    /// refused connections with backoff. Returns `Error::Config` if TLS is
+    /// required (strata is built without TLS and never falls back to
+    /// plaintext), and the connection error if the server cannot be reached.
+    pub async fn connect(config: Config) -> Result<Db> {
+        config.validate()?;
+        if config.ssl == SslMode::Require {
+            return Err(Error::Config {
+                var: "DB_SSL",
+                reason: "TLS is required, but this build of strata has no TLS support; \
+                         refusing to fall back to plaintext"
+                    .into(),
+            });
+        }
+        let manager = Manager::from_config(
+            config.to_pg(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_max)
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Config {
+                var: "DB_POOL_MAX",
+                reason: e.to_string(),
+            })?;
+        let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
+        let db = Db {
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                backoff,
+                counters: Counters::default(),
+                closing: AtomicBool::new(false),
+                reaper: std::sync::Mutex::new(None),
+            }),
+        };
+        let warm = db.inner.config.pool_min.max(1);
+        let mut held = Vec::with_capacity(warm);
+        for _ in 0..warm {
+            held.push(db.acquire().await?);
+        }
+        drop(held);
+        if let Some(idle) = db.inner.config.idle_timeout {
+            let task = tokio::spawn(reap_idle(Arc::downgrade(&db.inner), idle));
+            if let Ok(mut slot) = db.inner.reaper.lock() {
+                *slot = Some(task);
+            }
+        }
+        Ok(db)
+    }
+
+    /// The config this handle was opened with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Pool occupancy now.
+    pub fn pool_status(&self) -> PoolStatus {
+        let s = self.inner.pool.status();
+        PoolStatus {
+            size: s.size,
+            idle: s.available,
+            in_use: s.size.saturating_sub(s.available),
+            waiting: s.waiting,
+            max: s.max_size,
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot(self.pool_status())
+    }
+
+    /// Checks a connection out of the pool.
+    ///
+    /// Refused or failed connection attempts are retried with backoff up to
+    /// `retry_attempts` times: nothing was sent, so repeating is safe.
+    /// Returns `PoolExhausted` when none frees up within the acquire timeout.
+    pub(crate) async fn acquire(&self) -> Result<Object> {
+        let inner = &self.inner;
+        let mut attempt = 0;
+        loop {
+            if inner.closing.load(Ordering::Acquire) {
+                return Err(Error::PoolClosed);
+            }
+            let err = match inner.pool.get().await {
+                Ok(obj) => return Ok(obj),
+                Err(PoolError::Timeout(TimeoutType::Wait)) => {
+                    return Err(Error::PoolExhausted {
+                        waited: inner.config.acquire_timeout,
+                    });
+                }
+                Err(PoolError::Timeout(_)) => Error::Timeout {
+                    kind: TimeoutKind::Connect,
+                    source: None,
+                },
+                Err(PoolError::Backend(e)) => Error::from_pg(e),
+                Err(PoolError::Closed) => return Err(Error::PoolClosed),
+                Err(other) => Error::Connection {
+                    source: other.to_string().into(),
+                },
+            };
+            if !err.is_transient() || attempt >= inner.config.retry_attempts {
+                return Err(err);
+            }
+            tracing::debug!(attempt, error = %err, "connection attempt failed; retrying");
+            inner.backoff.sleep(attempt).await;
+            attempt += 1;
+        }
+    }
+
+    /// Stops lending connections, waits up to `drain` for checked-out ones
+    /// to come back (in-flight statements and transactions finish), then
+    /// closes every connection.
+    ///
+    /// Calls made after `close` starts fail with `Error::PoolClosed`.
+    /// Returns how many connections were still in use when `drain` ran out.
+    pub async fn close_within(&self, drain: Duration) -> usize {
+        self.inner.closing.store(true, Ordering::Release);
+        let deadline = Instant::now() + drain;
+        let mut in_use = self.pool_status().in_use;
+        while in_use > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            in_use = self.pool_status().in_use;
+        }
+        self.inner.pool.close();
+        in_use
+    }
+
+    /// [`Db::close_within`] with a 30 second drain.
+    pub async fn close(&self) {
+        let left = self.close_within(Duration::from_secs(30)).await;
+        if left > 0 {
+            tracing::warn!(left, "closed the pool with connections still in use");
+        }
+    }
+
+    /// True once [`Db::close`] has started.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+}
+
+impl Executor for Db {
+    async fn __conn(&self) -> Result<Conn<'_>> {
+        self.acquire().await.map(Conn::Pooled)
+    }
+
+    fn __db(&self) -> &Db {
+        self
+    }
+}
+
+/// Closes connections idle for longer than `idle`, keeping `pool_min`.
+async fn reap_idle(inner: std::sync::Weak<Inner>, idle: Duration) {
+    let mut tick = tokio::time::interval(idle.div_f64(2.0).max(Duration::from_millis(50)));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let min = inner.config.pool_min;
+        let mut keep = inner.pool.status().size;
+        inner.pool.retain(|_, metrics| {
+            if keep > min && metrics.last_used() > idle {
+                keep -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}

@@ -1,0 +1,163 @@
+//! Test harness: every test gets its own PostgreSQL schema on the local
+//! server, so tests run in parallel and leave nothing behind.
+//!
+//! `DATABASE_URL` overrides the default `postgres://postgres@127.0.0.1:5432/test`.
+//! Each schema is recorded in `public.strata_test_schemas`; schemas older
+//! than an hour (from a test process that was killed before its `Drop` ran)
+//! are swept the first time a process creates one.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use strata::{Config, Db};
+use tokio::sync::OnceCell;
+
+/// The server every test talks to.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A plain tokio-postgres connection to the test server, for setup and checks
+/// that must not go through strata.
+pub async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test PostgreSQL (is it running? see README)");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+static SWEPT: OnceCell<()> = OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Removes schemas of test processes that died more than an hour ago.
+async fn sweep(admin: &tokio_postgres::Client) {
+    admin
+        .batch_execute(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(7472616);
+             CREATE TABLE IF NOT EXISTS public.strata_test_schemas (
+                 name text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
+             COMMIT;",
+        )
+        .await
+        .expect("create the test schema registry");
+    let stale = admin
+        .query(
+            "SELECT name FROM public.strata_test_schemas WHERE created_at < now() - interval '1 hour'",
+            &[],
+        )
+        .await
+        .expect("read the test schema registry");
+    for row in stale {
+        let name: String = row.get(0);
+        let _ = admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS \"{name}\" CASCADE;
+                 DELETE FROM public.strata_test_schemas WHERE name = '{name}';"
+            ))
+            .await;
+    }
+}
+
+/// A fresh schema and a [`Db`] whose connections use it as `search_path`.
+/// Dereferences to the `Db`. Dropping it drops the schema.
+#[derive(Debug)]
+pub struct TestDb {
+    db: Db,
+    schema: String,
+    config: Config,
+}
+
+impl TestDb {
+    /// A new schema with default pool settings.
+    pub async fn new() -> TestDb {
+        Self::with(|c| c).await
+    }
+
+    /// A new schema; `tune` adjusts the config before connecting.
+    pub async fn with(tune: impl FnOnce(Config) -> Config) -> TestDb {
+        let admin = admin().await;
+        SWEPT.get_or_init(|| sweep(&admin)).await;
+        let schema = format!(
+            "strata_test_{}_{}_{:08x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
+        );
+        admin
+            .batch_execute(&format!(
+                "CREATE SCHEMA \"{schema}\";
+                 INSERT INTO public.strata_test_schemas (name) VALUES ('{schema}');"
+            ))
+            .await
+            .expect("create the test schema");
+        let base = Config::from_url(&database_url()).expect("DATABASE_URL parses");
+        let config = tune(base.search_path(schema.clone()));
+        let db = Db::connect(config.clone())
+            .await
+            .expect("connect strata to the test schema");
+        TestDb { db, schema, config }
+    }
+
+    /// The schema's name.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The config `db` was opened with: open a second handle on the same schema.
+    pub fn config(&self) -> Config {
+        self.config.clone()
+    }
+
+    /// The `Db` handle.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl Deref for TestDb {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime (or while it unwinds), where we
+        // cannot block on async work; a helper thread with its own runtime can.
+        let schema = self.schema.clone();
+        let url = database_url();
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for cleanup");
+            rt.block_on(async move {
+                let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                // A bounded lock wait: a leaked transaction must not hang the
+                // test; its schema is then left for the next sweep.
+                let _ = client
+                    .batch_execute(&format!(
+                        "SET lock_timeout = '10s';
+                         DROP SCHEMA IF EXISTS \"{schema}\" CASCADE;
+                         DELETE FROM public.strata_test_schemas WHERE name = '{schema}';"
+                    ))
+                    .await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}

@@ -1,0 +1,138 @@
+//! SQLSTATE classification: each code maps to its variant.
+
+use strata::prelude::*;
+use strata_tests::TestDb;
+
+#[tokio::test]
+async fn sqlstates_map_to_variants() {
+    let t = TestDb::new().await;
+    t.execute(
+        "CREATE TABLE parent (id int PRIMARY KEY);
+         ",
+        &[],
+    )
+    .await
+    .unwrap();
+    t.execute(
+        "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent (id),
+           email text NOT NULL CONSTRAINT child_email_key UNIQUE,
+           age int CONSTRAINT child_age_check CHECK (age >= 0))",
+        &[],
+    )
+    .await
+    .unwrap();
+    t.execute("INSERT INTO parent VALUES (1)", &[]).await.unwrap();
+    t.execute("INSERT INTO child VALUES (1, 1, 'a@x', 1)", &[])
+        .await
+        .unwrap();
+
+    let err = t
+        .execute("INSERT INTO child VALUES (2, 1, 'a@x', 1)", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UniqueViolation { .. }), "{err:?}");
+    assert_eq!(err.constraint(), Some("child_email_key"));
+    assert!(!err.is_transient());
+
+    let err = t
+        .execute("INSERT INTO child VALUES (3, 99, 'b@x', 1)", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ForeignKeyViolation { .. }), "{err:?}");
+    assert_eq!(err.constraint(), Some("child_parent_fkey"));
+
+    let err = t
+        .execute("INSERT INTO child VALUES (4, 1, 'c@x', -1)", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CheckViolation { .. }), "{err:?}");
+    assert_eq!(err.constraint(), Some("child_age_check"));
+
+    let err = t
+        .execute("INSERT INTO child VALUES (5, 1, NULL, 1)", &[])
+        .await
+        .unwrap_err();
+    match &err {
+        Error::NotNullViolation { column, .. } => assert_eq!(column.as_deref(), Some("email")),
+        other => panic!("{other:?}"),
+    }
+
+    let err = t
+        .execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Serialization { .. }), "{err:?}");
+    assert!(err.is_transient());
+
+    let err = t
+        .execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Deadlock { .. }), "{err:?}");
+    assert!(err.is_transient());
+
+    let err = t
+        .transaction(TxOptions::new(), |tx| async move {
+            tx.execute("SET LOCAL statement_timeout = 50", &[]).await?;
+            tx.execute("SELECT pg_sleep(1)", &[]).await
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { kind: strata::TimeoutKind::Statement, .. }),
+        "{err:?}"
+    );
+
+    let err = t.execute("SELEC 1", &[]).await.unwrap_err();
+    match &err {
+        Error::Database { code, message, .. } => {
+            assert_eq!(code, &strata::SqlState::SYNTAX_ERROR);
+            assert!(message.contains("SELEC"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Display never repeats the driver error; source() carries it.
+    let shown = err.to_string();
+    assert_eq!(shown.matches("syntax error").count(), 1, "{shown}");
+    assert!(std::error::Error::source(&err).is_some());
+
+    let err = t
+        .query_one("SELECT 1 WHERE false", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+}
+
+#[tokio::test]
+async fn connection_failures_are_typed() {
+    // Nothing listens on port 1: refused, retried, then a transient Connection error.
+    let config = strata::Config::new().port(1).retry_attempts(1);
+    let err = Db::connect(config).await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(err.is_transient());
+
+    let config = strata::Config::new().ssl(strata::SslMode::Require);
+    let err = Db::connect(config).await.unwrap_err();
+    assert!(matches!(err, Error::Config { var: "DB_SSL", .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn pool_exhaustion_is_typed() {
+    let t = TestDb::with(|c| {
+        c.pool_max(1)
+            .acquire_timeout(std::time::Duration::from_millis(100))
+    })
+    .await;
+    let db = t.db().clone();
+    let holder = tokio::spawn(async move {
+        db.transaction(TxOptions::new(), |tx| async move {
+            tx.execute("SELECT pg_sleep(0.5)", &[]).await
+        })
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let err = t.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(err, Error::PoolExhausted { .. }), "{err:?}");
+    holder.await.unwrap().unwrap();
+    t.query("SELECT 1", &[]).await.unwrap();
+}

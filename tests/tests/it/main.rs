@@ -1,0 +1,6 @@
+//! Integration tests against real PostgreSQL (and Redis). One binary, one
+//! module per area, so the dependency tree links once.
+
+mod errors;
+mod pool;
+mod tx;

@@ -1,0 +1,113 @@
+//! The pool handle: raw SQL, statement cache, broken connections, draining.
+
+use std::time::Duration;
+
+use strata::prelude::*;
+use strata_tests::{TestDb, admin};
+
+#[tokio::test]
+async fn raw_sql_round_trips() {
+    let t = TestDb::new().await;
+    t.execute("CREATE TABLE t (id int PRIMARY KEY, name text)", &[])
+        .await
+        .unwrap();
+    let n = t
+        .execute("INSERT INTO t VALUES ($1, $2), ($3, $4)", &[&1, &"a", &2, &"b"])
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let rows = t.query("SELECT id, name FROM t ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].get::<_, String>("name"), "b");
+    let one = t.query_one("SELECT name FROM t WHERE id = $1", &[&1]).await.unwrap();
+    assert_eq!(one.get::<_, &str>(0), "a");
+    assert!(t.query_opt("SELECT 1 FROM t WHERE id = 9", &[]).await.unwrap().is_none());
+    let s = t.pool_status();
+    assert!(s.size >= 1 && s.size <= s.max && s.in_use == 0, "{s:?}");
+    assert_eq!(s.max, 20);
+}
+
+async fn backends(db: &Db) -> Vec<i32> {
+    let rows = admin()
+        .await
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&db.config().get_search_path().unwrap()],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+#[tokio::test]
+async fn killed_backends_are_replaced_transparently() {
+    let t = TestDb::new().await;
+    let name = t.schema().to_owned();
+    let t2 = TestDb::with(|c| c.application_name(name.clone()).pool_max(4)).await;
+    // Fill the pool with four live connections.
+    let held: Vec<_> = (0..4)
+        .map(|_| t2.query("SELECT pg_sleep(0.05)", &[]))
+        .collect();
+    for r in futures_util::future::join_all(held).await {
+        r.unwrap();
+    }
+    for round in 0..3 {
+        let admin = admin().await;
+        let killed: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE application_name = $1) k",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(killed >= 1, "round {round}: nothing to kill");
+        // The very next call succeeds, without waiting for anything.
+        let v: i32 = t2.query_one("SELECT 42", &[]).await.unwrap().get(0);
+        assert_eq!(v, 42);
+        // So does a write, and so does a transaction.
+        t2.execute("SELECT 1", &[]).await.unwrap();
+        t2.transaction(TxOptions::new(), |tx| async move { tx.query("SELECT 1", &[]).await })
+            .await
+            .unwrap();
+    }
+    let _ = backends;
+    println!("kill rounds: 3, metrics {:?}", t2.metrics().queries);
+}
+
+#[tokio::test]
+async fn close_drains_in_flight_work() {
+    let t = TestDb::new().await;
+    let db = t.db().clone();
+    let slow = tokio::spawn(async move {
+        db.query("SELECT pg_sleep(0.3)", &[]).await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(t.pool_status().in_use, 1);
+    let left = t.close_within(Duration::from_secs(5)).await;
+    assert_eq!(left, 0, "close returned before the in-flight query finished");
+    slow.await.unwrap().unwrap();
+    assert!(t.is_closed());
+    let err = t.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(err, Error::PoolClosed), "{err:?}");
+    assert_eq!(t.pool_status().size, 0);
+}
+
+#[tokio::test]
+async fn statements_are_prepared_once_per_connection() {
+    let t = TestDb::with(|c| c.pool_max(1)).await;
+    for i in 0..5i32 {
+        let v: i32 = t.query_one("SELECT $1::int + 1", &[&i]).await.unwrap().get(0);
+        assert_eq!(v, i + 1);
+    }
+    let prepared: i64 = t
+        .query_one(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT $1::int + 1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(prepared, 1);
+}
