@@ -323,22 +323,31 @@ impl Config {
         Ok(())
     }
 
-    setter!(
-        /// Server host name or IP.
-        host: String
-    );
+    /// Server host name or IP.
+    #[must_use]
+    pub fn host(mut self, value: impl Into<String>) -> Self {
+        self.host = value.into();
+        self
+    }
+
     setter!(
         /// Server port.
         port: u16
     );
-    setter!(
-        /// Role to log in as.
-        user: String
-    );
-    setter!(
-        /// Database name.
-        dbname: String
-    );
+    /// Role to log in as.
+    #[must_use]
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = value.into();
+        self
+    }
+
+    /// Database name.
+    #[must_use]
+    pub fn dbname(mut self, value: impl Into<String>) -> Self {
+        self.dbname = value.into();
+        self
+    }
+
     setter!(
         /// TLS policy; `Require` fails closed.
         ssl: SslMode

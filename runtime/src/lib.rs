@@ -1,4 +1,4 @@
-//! strata: a PostgreSQL data layer. See the README for a tour.
+#![doc = include_str!("../../README.md")]
 
 #[allow(unused_extern_crates)] // lets the derive's `::strata::` paths resolve in our own tests
 extern crate self as strata;
