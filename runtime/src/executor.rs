@@ -161,7 +161,7 @@ enum Output {
 /// Runs a query with an explicit [`OpKind`]. Used by generated model code,
 /// which knows whether each statement reads.
 #[doc(hidden)]
-pub async fn run_query<E: Executor + ?Sized>(
+pub(crate) async fn run_query<E: Executor + ?Sized>(
     e: &E,
     sql: &str,
     params: Params<'_>,
@@ -175,7 +175,7 @@ pub async fn run_query<E: Executor + ?Sized>(
 
 /// Runs a statement with an explicit [`OpKind`] and returns the affected row count.
 #[doc(hidden)]
-pub async fn run_execute<E: Executor + ?Sized>(
+pub(crate) async fn run_execute<E: Executor + ?Sized>(
     e: &E,
     sql: &str,
     params: Params<'_>,

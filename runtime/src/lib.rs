@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod executor;
 mod metrics;
+mod model;
 mod pool;
 pub mod retry;
 mod tx;
@@ -15,8 +16,14 @@ pub mod validate;
 pub use config::{Config, Secret, SslMode};
 pub use error::{Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
+pub use model::{
+    Column, ColumnMeta, Cursor, Filter, Model, ModelExt, ModelMeta, NewModel, Order, Page,
+    PatchModel, Query, Statements,
+};
 pub use metrics::{Metrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use pool::Db;
+pub use postgres_types::Json;
+pub use strata_macros::Model;
 pub use tokio_postgres::Row;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types::ToSql;
@@ -25,11 +32,11 @@ pub use validate::{FieldError, ValidationErrors};
 
 /// Everything an application usually needs: `use strata::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Config, Db, Error, Executor, IsolationLevel, Result, Tx, TxOptions};
+    pub use crate::{
+        Config, Db, Error, Executor, IsolationLevel, Model, ModelExt, Result, Tx, TxOptions,
+    };
 }
 
 #[doc(hidden)]
-pub mod __private {
-    //! Used by `#[derive(Model)]`; not public API.
-    pub use crate::executor::{Conn, run_execute, run_query};
-}
+#[path = "private.rs"]
+pub mod __private;

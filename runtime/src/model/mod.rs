@@ -1,0 +1,173 @@
+//! What `#[derive(Model)]` implements, and the metadata it fixes at compile time.
+//!
+//! The derive emits every CRUD statement as a `&'static str` inside
+//! [`ModelMeta`]; the runtime never formats SQL for them. Statement shapes,
+//! with `$1` always the primary key where there is one:
+//!
+//! | statement | shape |
+//! | --- | --- |
+//! | `get` | `SELECT <cols> FROM <t> WHERE <pk> = $1 [AND <deleted_at> IS NULL]` |
+//! | `get_with_deleted` | the same without the soft-delete filter |
+//! | `find_many` | `SELECT <cols> FROM <t> WHERE <pk> = ANY($1) [AND <deleted_at> IS NULL]` |
+//! | `insert` | `INSERT INTO <t> (<insertable>) VALUES ($1..$n) RETURNING <cols>` |
+//! | `update` | `UPDATE <t> SET <w1> = $2, .. [, <updated_at> = now()] [, <version> = <version> + 1] WHERE <pk> = $1 [AND <version> = $n] [AND <deleted_at> IS NULL] RETURNING <cols>` |
+//! | `patch` | `UPDATE <t> SET <w1> = CASE WHEN $2 THEN $3 ELSE <w1> END, .. WHERE <pk> = $1 [AND ($m::<int> IS NULL OR <version> = $m)] [AND <deleted_at> IS NULL] RETURNING <cols>` |
+//! | `upsert` | `insert` + `ON CONFLICT (<unique or pk>) DO UPDATE SET <w> = EXCLUDED.<w>, ..` |
+//! | `delete` | soft: `UPDATE <t> SET <deleted_at> = now() WHERE <pk> = $1 AND <deleted_at> IS NULL`; else `DELETE FROM <t> WHERE <pk> = $1` |
+//! | `restore` | `UPDATE <t> SET <deleted_at> = NULL WHERE <pk> = $1 RETURNING <cols>` (soft delete only) |
+//! | `hard_delete` | `DELETE FROM <t> WHERE <pk> = $1` |
+//! | `exists` | `SELECT EXISTS (SELECT 1 FROM <t> WHERE <pk> = $1 [AND <deleted_at> IS NULL])` |
+//! | `count` | `SELECT count(*) FROM <t> [WHERE <deleted_at> IS NULL]` |
+//!
+//! `patch` is one fixed statement for every combination of present fields:
+//! each writable column takes a flag and a value, so it is prepared once per
+//! connection instead of once per shape.
+
+mod column;
+mod ops;
+mod query;
+
+pub use column::{Column, Filter, Order};
+pub use ops::ModelExt;
+pub use query::{Cursor, Page, Query};
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::Result;
+use crate::validate::ValidationErrors;
+
+/// A statement parameter list.
+pub type ParamList<'a> = Vec<&'a (dyn ToSql + Sync)>;
+
+/// One column of a model, as the derive saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnMeta {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// The column name (unquoted).
+    pub name: &'static str,
+    /// `Option<T>` in Rust: NULL allowed.
+    pub nullable: bool,
+    /// Filled by the database (`#[model(generated)]`); not in inserts.
+    pub generated: bool,
+    /// `#[model(primary_key)]`.
+    pub primary_key: bool,
+    /// `#[model(unique)]`.
+    pub unique: bool,
+}
+
+/// The compile-time SQL of one model. See the module docs for the shapes.
+#[derive(Debug, Clone, Copy)]
+pub struct Statements {
+    /// By primary key, hiding soft-deleted rows.
+    pub get: &'static str,
+    /// By primary key, soft-deleted rows included.
+    pub get_with_deleted: &'static str,
+    /// By a primary-key array (`= ANY($1)`).
+    pub find_many: &'static str,
+    /// One row, RETURNING every column.
+    pub insert: &'static str,
+    /// `COPY <t> (<insertable>) FROM STDIN BINARY`.
+    pub copy_in: &'static str,
+    /// The whole row by primary key.
+    pub update: &'static str,
+    /// Present fields only (flag + value per writable column).
+    pub patch: &'static str,
+    /// Insert, or update on conflict of the unique (else primary key) columns.
+    pub upsert: &'static str,
+    /// Soft delete when the model has one, else hard delete.
+    pub delete: &'static str,
+    /// Clears `deleted_at`; empty when the model has no soft delete.
+    pub restore: &'static str,
+    /// Always removes the row.
+    pub hard_delete: &'static str,
+    /// Whether a visible row has this key.
+    pub exists: &'static str,
+    /// Number of visible rows.
+    pub count: &'static str,
+}
+
+/// Everything the runtime needs to know about a model, fixed at compile time.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelMeta {
+    /// The Rust struct name.
+    pub name: &'static str,
+    /// The table name (unquoted).
+    pub table: &'static str,
+    /// The schema, when `#[model(schema = "..")]` names one.
+    pub schema: Option<&'static str>,
+    /// `"schema"."table"` or `"table"`, quoted.
+    pub qualified: &'static str,
+    /// Every column, in field order.
+    pub columns: &'static [ColumnMeta],
+    /// Quoted, comma-separated list of every column, for SELECT and RETURNING.
+    pub select_list: &'static str,
+    /// The insertable columns, unquoted, in `insert` parameter order.
+    pub insert_columns: &'static [&'static str],
+    /// The primary key column (unquoted).
+    pub primary_key: &'static str,
+    /// The soft-delete column (unquoted), when the model has `soft_delete`.
+    pub deleted_at: Option<&'static str>,
+    /// The optimistic-lock column (unquoted).
+    pub version: Option<&'static str>,
+    /// `#[model(cache(ttl_secs = N))]`.
+    pub cache_ttl_secs: Option<u64>,
+    /// The statements.
+    pub sql: Statements,
+}
+
+/// A table-backed struct. Implemented by `#[derive(Model)]`; the operations
+/// (`insert`, `get`, `query`, ...) come from the blanket [`ModelExt`].
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The primary key's Rust type.
+    type Key: ToSql + Sync + Send + Clone + std::fmt::Debug + 'static;
+    /// The insert input (`NewUser`).
+    type New: NewModel<Model = Self>;
+    /// The partial update (`UserPatch`).
+    type Patch: PatchModel<Model = Self>;
+
+    /// Table, columns and statements.
+    const META: &'static ModelMeta;
+
+    /// Decodes a row selected with `META.select_list`.
+    ///
+    /// Returns `Error::Decode` naming the column when a value does not fit.
+    fn from_row(row: &Row) -> Result<Self>;
+
+    /// The primary key value.
+    fn key(&self) -> &Self::Key;
+
+    /// Parameters of `META.sql.update`: the key, each writable column in
+    /// order, then the current version when the model has one.
+    fn update_params(&self) -> ParamList<'_>;
+
+    /// Checks the `#[validate]` rules of every field and the model rule.
+    fn validate(&self) -> std::result::Result<(), ValidationErrors>;
+}
+
+/// The insert input of a model (`NewUser`). Implemented by the derive.
+pub trait NewModel: Send + Sync {
+    /// The model it inserts.
+    type Model: Model<New = Self>;
+
+    /// Parameters of `META.sql.insert`, in `META.insert_columns` order.
+    fn insert_params(&self) -> ParamList<'_>;
+
+    /// Checks the `#[validate]` rules of the fields it has.
+    fn validate(&self) -> std::result::Result<(), ValidationErrors>;
+}
+
+/// The partial update of a model (`UserPatch`). Implemented by the derive.
+pub trait PatchModel: Send + Sync + Default {
+    /// The model it updates.
+    type Model: Model<Patch = Self>;
+
+    /// Parameters of `META.sql.patch` after the key: a `bool` flag and a
+    /// value per writable column, then the expected version (`Option`) when
+    /// the model has one.
+    fn patch_params(&self) -> ParamList<'_>;
+
+    /// Checks the `#[validate]` rules of the fields that are present.
+    fn validate(&self) -> std::result::Result<(), ValidationErrors>;
+}

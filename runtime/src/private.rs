@@ -1,0 +1,92 @@
+//! Used by `#[derive(Model)]`; not public API.
+//!
+//! Generated code reaches the runtime only through `::strata::__private::..`,
+//! so it never depends on what the user has in scope.
+
+pub use crate::error::{Error, Result};
+pub use crate::model::{
+    Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, Statements,
+};
+pub use crate::validate::{FieldError, ValidationErrors};
+pub use core::default::Default;
+pub use core::option::Option;
+pub use core::result::Result as StdResult;
+pub use tokio_postgres::Row;
+pub use tokio_postgres::types::{FromSql, ToSql};
+
+/// Reads column `idx` of `row` as `T`, naming the column on failure.
+pub fn decode<'a, T: FromSql<'a>>(row: &'a Row, idx: usize, column: &'static str) -> Result<T> {
+    row.try_get(idx).map_err(|e| Error::Decode {
+        column: column.to_owned(),
+        source: Box::new(e),
+    })
+}
+
+/// The `true` flag of a present patch field.
+pub const PRESENT: &bool = &true;
+/// The `false` flag of an absent patch field.
+pub const ABSENT: &bool = &false;
+
+/// A patch field's flag: whether the field is present.
+pub fn flag<T>(field: &Option<T>) -> &'static bool {
+    if field.is_some() { PRESENT } else { ABSENT }
+}
+
+/// Every field of a model must be a type PostgreSQL can store.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in a PostgreSQL column",
+    label = "unsupported column type",
+    note = "supported: integers, floats, bool, String, Vec<u8>, uuid::Uuid, chrono date/time types, serde_json::Value, strata::Json<T>, rust_decimal::Decimal, Vec<T> of those, and Option<T>; mark other fields `#[model(skip)]`"
+)]
+pub trait ColumnType {}
+impl<T: ToSql + for<'a> FromSql<'a> + Send + Sync> ColumnType for T {}
+
+/// `#[model(deleted_at)]` must be a nullable timestamp.
+#[diagnostic::on_unimplemented(
+    message = "`#[model(deleted_at)]` must be `Option<DateTime<Utc>>` or `Option<NaiveDateTime>`, not `{Self}`",
+    label = "not a nullable timestamp"
+)]
+pub trait DeletedAtType {}
+impl DeletedAtType for Option<chrono::DateTime<chrono::Utc>> {}
+impl DeletedAtType for Option<chrono::NaiveDateTime> {}
+
+/// `#[model(version)]` must be an integer.
+#[diagnostic::on_unimplemented(
+    message = "`#[model(version)]` must be an integer (`i16`, `i32` or `i64`), not `{Self}`",
+    label = "not an integer"
+)]
+pub trait VersionType {}
+impl VersionType for i16 {}
+impl VersionType for i32 {}
+impl VersionType for i64 {}
+
+/// `#[model(updated_at)]` must be a timestamp.
+#[diagnostic::on_unimplemented(
+    message = "`#[model(updated_at)]` must be a timestamp (`DateTime<Utc>`, `NaiveDateTime`, or an `Option` of one), not `{Self}`",
+    label = "not a timestamp"
+)]
+pub trait UpdatedAtType {}
+impl UpdatedAtType for chrono::DateTime<chrono::Utc> {}
+impl UpdatedAtType for chrono::NaiveDateTime {}
+impl UpdatedAtType for Option<chrono::DateTime<chrono::Utc>> {}
+impl UpdatedAtType for Option<chrono::NaiveDateTime> {}
+
+/// `#[model(skip)]` fields are filled with `Default::default()` when read.
+#[diagnostic::on_unimplemented(
+    message = "`#[model(skip)]` field of type `{Self}` needs `Default`",
+    label = "does not implement `Default`"
+)]
+pub trait SkipType {}
+impl<T: Default> SkipType for T {}
+
+/// Compile-time assertion helpers: `assert_column::<T>()` fails to compile,
+/// at the span the derive gives it, when `T` lacks the trait.
+pub fn assert_column<T: ColumnType + ?Sized>() {}
+/// See [`assert_column`].
+pub fn assert_deleted_at<T: DeletedAtType + ?Sized>() {}
+/// See [`assert_column`].
+pub fn assert_version<T: VersionType + ?Sized>() {}
+/// See [`assert_column`].
+pub fn assert_updated_at<T: UpdatedAtType + ?Sized>() {}
+/// See [`assert_column`].
+pub fn assert_skip<T: SkipType + ?Sized>() {}
