@@ -554,8 +554,11 @@ mod tests {
         let secret = "s3cr3t-pa55";
         for c in [
             from(&[("DATABASE_URL", &format!("postgres://u:{secret}@h/db"))]).unwrap(),
-            from(&[("DB_PASSWORD", secret), ("REDIS_URL", &format!("redis://:{secret}@r"))])
-                .unwrap(),
+            from(&[
+                ("DB_PASSWORD", secret),
+                ("REDIS_URL", &format!("redis://:{secret}@r")),
+            ])
+            .unwrap(),
         ] {
             for shown in [format!("{c:?}"), format!("{c:#?}"), c.to_string()] {
                 assert!(!shown.contains(secret), "password leaked: {shown}");

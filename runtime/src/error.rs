@@ -256,7 +256,10 @@ impl Error {
             | Error::Serialization { source }
             | Error::Deadlock { source }
             | Error::Database { source, .. } => source,
-            Error::Timeout { source: Some(source), .. } => source,
+            Error::Timeout {
+                source: Some(source),
+                ..
+            } => source,
             _ => return None,
         };
         source
@@ -276,7 +279,10 @@ impl Error {
 
     /// True for errors caused by a lost or unusable connection.
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Connection { .. } | Error::OutcomeUnknown { .. })
+        matches!(
+            self,
+            Error::Connection { .. } | Error::OutcomeUnknown { .. }
+        )
     }
 
     /// Classifies a tokio-postgres error. This is the only place SQLSTATEs

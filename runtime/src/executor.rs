@@ -275,7 +275,10 @@ mod tests {
             ("VALUES (1)", Read),
             ("EXPLAIN SELECT 1", Read),
             ("EXPLAIN ANALYZE DELETE FROM t", Write),
-            ("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", Write),
+            (
+                "WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x",
+                Write,
+            ),
             ("INSERT INTO t VALUES (1) RETURNING id", Write),
             ("UPDATE t SET a = 1", Write),
             ("selectx", Write),

@@ -16,11 +16,11 @@ pub mod validate;
 pub use config::{Config, Secret, SslMode};
 pub use error::{Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
-pub use model::{
-    Column, ColumnMeta, Cursor, Filter, Model, ModelExt, ModelMeta, NewModel, Order, Page,
-    PatchModel, Query, Statements,
-};
 pub use metrics::{Metrics, PoolStatus, QueryMetrics, TxMetrics};
+pub use model::{
+    Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
+    ModelMeta, NewModel, Order, Page, PatchModel, Query, Statements,
+};
 pub use pool::Db;
 pub use postgres_types::Json;
 pub use strata_macros::Model;

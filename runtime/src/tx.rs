@@ -226,7 +226,10 @@ impl Tx {
         if !self.is_open() {
             return Err(Error::TransactionDone);
         }
-        self.client().batch_execute(sql).await.map_err(Error::from_pg)
+        self.client()
+            .batch_execute(sql)
+            .await
+            .map_err(Error::from_pg)
     }
 
     /// Runs `f` inside a `SAVEPOINT`: if it returns `Err`, the work it did
@@ -353,9 +356,7 @@ impl Db {
         F: FnMut(Tx) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let max_retries = opts
-            .max_retries
-            .unwrap_or(self.inner.config.retry_attempts);
+        let max_retries = opts.max_retries.unwrap_or(self.inner.config.retry_attempts);
         let begin = opts.begin_sql();
         let counters = &self.inner.counters;
         let mut attempt = 0;
@@ -382,7 +383,12 @@ impl Db {
         }
     }
 
-    async fn attempt<T, F, Fut>(&self, begin: &str, timeout: Option<Duration>, f: &mut F) -> Result<T>
+    async fn attempt<T, F, Fut>(
+        &self,
+        begin: &str,
+        timeout: Option<Duration>,
+        f: &mut F,
+    ) -> Result<T>
     where
         F: FnMut(Tx) -> Fut,
         Fut: Future<Output = Result<T>>,

@@ -28,18 +28,56 @@ impl<M, T> fmt::Debug for Column<M, T> {
 }
 
 /// A boolean condition on model `M`, built from columns.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Filter<M> {
     pub(crate) expr: SimpleExpr,
     _marker: PhantomData<fn() -> M>,
 }
 
+/// `column = value` for a bulk [`Query::update`](super::Query::update),
+/// built with [`Column::set`].
+#[derive(Debug)]
+pub struct Assignment<M> {
+    pub(crate) column: &'static str,
+    pub(crate) value: SimpleExpr,
+    _marker: PhantomData<fn() -> M>,
+}
+
 /// A sort key on model `M`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Order<M> {
     pub(crate) column: &'static str,
     pub(crate) descending: bool,
     _marker: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Filter<M> {
+    fn clone(&self) -> Self {
+        Filter {
+            expr: self.expr.clone(),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M> Clone for Order<M> {
+    fn clone(&self) -> Self {
+        Order {
+            column: self.column,
+            descending: self.descending,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M> Clone for Assignment<M> {
+    fn clone(&self) -> Self {
+        Assignment {
+            column: self.column,
+            value: self.value.clone(),
+            _marker: PhantomData,
+        }
+    }
 }
 
 impl<M> Order<M> {
@@ -242,6 +280,55 @@ impl<M, T: Comparable> Column<M, T> {
     {
         let values: Vec<Value> = values.into_iter().map(|v| v.into().into_value()).collect();
         Filter::new(self.col().is_in(values))
+    }
+}
+
+/// Values that can be written into a column of Rust type `Self` by a bulk
+/// update: the type itself, and for `Option<T>` columns an `Option<T>`.
+pub trait Assignable {
+    /// The bound value.
+    fn into_set_value(self) -> Value;
+}
+
+macro_rules! assignable {
+    ($($t:ty),* $(,)?) => {$(
+        impl Assignable for $t {
+            fn into_set_value(self) -> Value { self.into() }
+        }
+        impl Assignable for Option<$t> {
+            fn into_set_value(self) -> Value { self.into() }
+        }
+    )*};
+}
+
+assignable!(
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    String,
+    Vec<u8>,
+    uuid::Uuid,
+    serde_json::Value,
+    rust_decimal::Decimal,
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::FixedOffset>,
+);
+
+impl<M, T: Assignable> Column<M, T> {
+    /// `column = value`, for a bulk [`Query::update`](super::Query::update).
+    pub fn set(self, value: impl Into<T>) -> Assignment<M> {
+        Assignment {
+            column: self.name,
+            value: Expr::val(value.into().into_set_value()).into(),
+            _marker: PhantomData,
+        }
     }
 }
 

@@ -27,9 +27,9 @@ mod column;
 mod ops;
 mod query;
 
-pub use column::{Column, Filter, Order};
-pub use ops::ModelExt;
-pub use query::{Cursor, Page, Query};
+pub use column::{Assignment, Column, Filter, Order};
+pub use ops::{COPY_THRESHOLD, ModelExt};
+pub use query::{Cursor, Keyset, Page, Query};
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;

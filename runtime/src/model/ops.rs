@@ -1,5 +1,378 @@
-//! The operations every model gets.
+//! The operations every model gets, through the blanket [`ModelExt`].
+//!
+//! Each runs the derive's compile-time statement for it; reads are marked
+//! [`OpKind::Read`] (retried once on a dead connection outside a
+//! transaction, and the natural place for replica routing later), writes go
+//! through [`write`], the one path that sees every changed row (the hook
+//! point for cache invalidation and audit).
 
-/// Operations on every [`Model`](super::Model).
-pub trait ModelExt: super::Model {}
-impl<M: super::Model> ModelExt for M {}
+use std::future::Future;
+
+use tokio_postgres::Row;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+
+use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query};
+use crate::error::{Error, Result};
+use crate::executor::{Conn, Executor, OpKind, outcome_unknown, run_execute, run_query};
+use crate::validate::{FieldError, ValidationErrors};
+
+/// Batches larger than this go through binary `COPY` instead of one
+/// multi-row `INSERT`.
+pub const COPY_THRESHOLD: usize = 256;
+
+/// PostgreSQL's limit on bind parameters in one statement.
+const MAX_PARAMS: usize = 65_535;
+
+/// What a write did, for the write path's hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    Insert,
+    Update,
+}
+
+/// The single path every single-row model write takes.
+pub(crate) async fn write<E: Executor + ?Sized>(
+    e: &E,
+    _kind: WriteKind,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let rows = run_query(e, sql, params, OpKind::Write).await?;
+    Ok(rows.into_iter().next())
+}
+
+fn not_found(meta: &ModelMeta) -> Error {
+    Error::NotFound { what: meta.table }
+}
+
+/// Why an update matched no row: gone (`NotFound`) or changed by someone
+/// else (`StaleVersion`). Only asked on the failure path.
+async fn missing_or_stale<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) -> Error {
+    if M::META.version.is_none() {
+        return not_found(M::META);
+    }
+    match run_query(e, M::META.sql.exists, &[key], OpKind::Read).await {
+        Ok(rows) if rows.first().is_some_and(|r| r.get::<_, bool>(0)) => Error::StaleVersion {
+            table: M::META.table,
+        },
+        Ok(_) => not_found(M::META),
+        Err(err) => err,
+    }
+}
+
+fn decode_one<M: Model>(row: Option<Row>) -> Result<Option<M>> {
+    row.as_ref().map(M::from_row).transpose()
+}
+
+/// Operations on every [`Model`], generic over the [`Executor`] (`&db`,
+/// `&tx`). Import with `use strata::prelude::*`.
+pub trait ModelExt: Model {
+    /// Validates `new`, inserts it and returns the stored row (with
+    /// generated columns filled).
+    ///
+    /// Returns `Error::Validation` before anything is sent when a rule
+    /// fails, and `UniqueViolation` & co. when a constraint does.
+    fn insert<E: Executor + ?Sized>(
+        e: &E,
+        new: Self::New,
+    ) -> impl Future<Output = Result<Self>> + Send {
+        async move {
+            new.validate()?;
+            let row = write(
+                e,
+                WriteKind::Insert,
+                Self::META.sql.insert,
+                &new.insert_params(),
+            )
+            .await?;
+            decode_one(row)?.ok_or_else(|| not_found(Self::META))
+        }
+    }
+
+    /// Inserts many rows, all or nothing, and returns how many.
+    ///
+    /// Every row is validated first (`Error::Validation` names the row as
+    /// `[i].field`). Up to [`COPY_THRESHOLD`] rows go in one multi-row
+    /// `INSERT`; more go through one binary `COPY`. Either is a single
+    /// statement, so a failing row leaves the table unchanged.
+    fn insert_many<E: Executor + ?Sized>(
+        e: &E,
+        rows: Vec<Self::New>,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let mut report = ValidationErrors::new();
+            for (i, row) in rows.iter().enumerate() {
+                if let Err(errors) = row.validate() {
+                    for err in errors.errors {
+                        report.push(FieldError {
+                            field: format!("[{i}].{}", err.field).into(),
+                            ..err
+                        });
+                    }
+                }
+            }
+            report.into_result()?;
+            let width = Self::META.insert_columns.len().max(1);
+            if rows.is_empty() {
+                Ok(0)
+            } else if rows.len() <= COPY_THRESHOLD && rows.len() * width <= MAX_PARAMS {
+                insert_values::<Self, E>(e, &rows).await
+            } else {
+                copy_in::<Self, E>(e, &rows).await
+            }
+        }
+    }
+
+    /// The row with this key; `Error::NotFound` if there is none (or it is
+    /// soft-deleted).
+    fn get<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<Self>> + Send {
+        async move {
+            Self::find(e, key)
+                .await?
+                .ok_or_else(|| not_found(Self::META))
+        }
+    }
+
+    /// The row with this key, if there is a visible one.
+    fn find<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        async move {
+            let rows = run_query(e, Self::META.sql.get, &[&key], OpKind::Read).await?;
+            decode_one(rows.into_iter().next())
+        }
+    }
+
+    /// The visible rows with these keys, in no particular order; missing
+    /// keys are skipped.
+    fn find_many<E: Executor + ?Sized>(
+        e: &E,
+        keys: &[Self::Key],
+    ) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<Self::Key> = keys.to_vec();
+            let rows = run_query(e, Self::META.sql.find_many, &[&keys], OpKind::Read).await?;
+            rows.iter().map(Self::from_row).collect()
+        }
+    }
+
+    /// Writes every writable column of `row` and returns the stored row.
+    ///
+    /// With a `version` column the update only applies if the stored
+    /// version still equals `row`'s (and increments it); otherwise
+    /// `Error::StaleVersion`. `Error::NotFound` if the row is gone.
+    fn update<E: Executor + ?Sized>(
+        e: &E,
+        row: &Self,
+    ) -> impl Future<Output = Result<Self>> + Send {
+        async move {
+            row.validate()?;
+            let updated = write(
+                e,
+                WriteKind::Update,
+                Self::META.sql.update,
+                &row.update_params(),
+            )
+            .await?;
+            match decode_one(updated)? {
+                Some(row) => Ok(row),
+                None => Err(missing_or_stale::<Self, E>(e, row.key()).await),
+            }
+        }
+    }
+
+    /// Writes the fields present in `patch` and returns the stored row.
+    ///
+    /// If the patch names an expected version, a mismatch is
+    /// `Error::StaleVersion`. `Error::NotFound` if there is no visible row.
+    fn patch<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+        patch: Self::Patch,
+    ) -> impl Future<Output = Result<Self>> + Send {
+        async move {
+            patch.validate()?;
+            let mut params: ParamList<'_> = vec![&key];
+            params.extend(patch.patch_params());
+            let updated = write(e, WriteKind::Update, Self::META.sql.patch, &params).await?;
+            match decode_one(updated)? {
+                Some(row) => Ok(row),
+                None => Err(missing_or_stale::<Self, E>(e, &key).await),
+            }
+        }
+    }
+
+    /// Inserts `new`, or updates the existing row that conflicts with it on
+    /// the unique columns (the primary key if none is marked `unique`).
+    fn upsert<E: Executor + ?Sized>(
+        e: &E,
+        new: Self::New,
+    ) -> impl Future<Output = Result<Self>> + Send {
+        async move {
+            new.validate()?;
+            let row = write(
+                e,
+                WriteKind::Update,
+                Self::META.sql.upsert,
+                &new.insert_params(),
+            )
+            .await?;
+            decode_one(row)?.ok_or_else(|| not_found(Self::META))
+        }
+    }
+
+    /// Deletes the row: sets `deleted_at` when the model has `soft_delete`,
+    /// removes it otherwise. `Error::NotFound` if there is no visible row.
+    fn delete<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let n = run_execute(e, Self::META.sql.delete, &[&key], OpKind::Write).await?;
+            if n == 0 {
+                Err(not_found(Self::META))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// Clears `deleted_at` and returns the row. `Error::NotFound` if no row
+    /// has this key; `Error::Config` if the model has no soft delete.
+    fn restore<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<Self>> + Send {
+        async move {
+            if Self::META.deleted_at.is_none() {
+                return Err(Error::Config {
+                    var: "soft_delete",
+                    reason: format!(
+                        "model {} has no soft delete to restore from",
+                        Self::META.name
+                    ),
+                });
+            }
+            let row = write(e, WriteKind::Update, Self::META.sql.restore, &[&key]).await?;
+            decode_one(row)?.ok_or_else(|| not_found(Self::META))
+        }
+    }
+
+    /// Removes the row for good, soft-deleted or not. `Error::NotFound` if
+    /// no row has this key.
+    fn hard_delete<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let n = run_execute(e, Self::META.sql.hard_delete, &[&key], OpKind::Write).await?;
+            if n == 0 {
+                Err(not_found(Self::META))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a visible row has this key.
+    fn exists<E: Executor + ?Sized>(
+        e: &E,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            let rows = run_query(e, Self::META.sql.exists, &[&key], OpKind::Read).await?;
+            Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+        }
+    }
+
+    /// Number of visible rows.
+    fn count<E: Executor + ?Sized>(e: &E) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let rows = run_query(e, Self::META.sql.count, &[], OpKind::Read).await?;
+            let n: i64 = rows.first().map_or(0, |r| r.get(0));
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+    }
+
+    /// A query builder over this model's visible rows.
+    fn query() -> Query<Self> {
+        Query::new()
+    }
+}
+
+impl<M: Model> ModelExt for M {}
+
+/// One multi-row `INSERT ... VALUES (..), (..)`. The shape depends on the
+/// row count, so it is built here from the derive's column list.
+async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
+    let meta = M::META;
+    let width = meta.insert_columns.len();
+    let mut sql = format!("INSERT INTO {} (", meta.qualified);
+    for (i, c) in meta.insert_columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('"');
+        sql.push_str(&c.replace('"', "\"\""));
+        sql.push('"');
+    }
+    sql.push_str(") VALUES ");
+    let mut n = 0;
+    for r in 0..rows.len() {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            n += 1;
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        if width == 0 {
+            sql.push_str("DEFAULT");
+        }
+        sql.push(')');
+    }
+    let params: ParamList<'_> = rows.iter().flat_map(NewModel::insert_params).collect();
+    run_execute(e, &sql, &params, OpKind::Write).await
+}
+
+/// One binary `COPY ... FROM STDIN`: the fastest bulk path PostgreSQL has.
+/// Column types come from preparing the single-row insert, which the
+/// connection's statement cache already holds after the first call.
+async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
+    let conn = e.__conn().await?;
+    // In autocommit mode a lost connection mid-COPY may or may not have
+    // committed; inside a transaction the server rolled it back.
+    let lost = |err: tokio_postgres::Error| match &conn {
+        Conn::Pooled(_) => outcome_unknown(Error::from_pg(err)),
+        Conn::InTx(_) => Error::from_pg(err),
+    };
+    let insert = conn
+        .prepare_cached(M::META.sql.insert)
+        .await
+        .map_err(Error::from_pg)?;
+    let types = insert.params().to_vec();
+    let sink = conn
+        .copy_in(M::META.sql.copy_in)
+        .await
+        .map_err(Error::from_pg)?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    for row in rows {
+        writer
+            .as_mut()
+            .write(&row.insert_params())
+            .await
+            .map_err(lost)?;
+    }
+    let n = writer.finish().await.map_err(lost)?;
+    Ok(n)
+}
