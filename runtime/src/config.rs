@@ -87,6 +87,8 @@ pub struct Config {
     pub(crate) redis_url: Option<Secret>,
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_l1_capacity: u64,
+    pub(crate) cache_prefix: Option<String>,
+    pub(crate) cache_redis_timeout: Duration,
 }
 
 impl Default for Config {
@@ -112,6 +114,8 @@ impl Default for Config {
             redis_url: None,
             cache_ttl: Duration::from_secs(300),
             cache_l1_capacity: 10_000,
+            cache_prefix: None,
+            cache_redis_timeout: Duration::from_millis(250),
         }
     }
 }
@@ -139,6 +143,8 @@ impl fmt::Debug for Config {
             .field("redis_url", &self.redis_url)
             .field("cache_ttl", &self.cache_ttl)
             .field("cache_l1_capacity", &self.cache_l1_capacity)
+            .field("cache_prefix", &self.cache_prefix)
+            .field("cache_redis_timeout", &self.cache_redis_timeout)
             .finish()
     }
 }
@@ -206,6 +212,11 @@ impl Config {
         if let Some(t) = pg.get_connect_timeout() {
             self.connect_timeout = *t;
         }
+        // `?options=-csearch_path%3Dapp` picks the schema; other options
+        // are not carried over.
+        if let Some(path) = pg.get_options().and_then(search_path_option) {
+            self.search_path = Some(path);
+        }
         // tokio-postgres defaults to `prefer`, which silently falls back to
         // plaintext; only an explicit `require` asks for TLS here.
         if pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
@@ -226,7 +237,8 @@ impl Config {
     /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_CONNECT_TIMEOUT_MS`,
     /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
     /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`.
-    /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY`.
+    /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
+    /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`.
     ///
     /// A malformed value is `Error::Config` naming the variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
@@ -298,6 +310,12 @@ impl Config {
         }
         if let Some(v) = get("CACHE_L1_CAPACITY") {
             c.cache_l1_capacity = parse("CACHE_L1_CAPACITY", &v)?;
+        }
+        if let Some(v) = get("CACHE_PREFIX") {
+            c.cache_prefix = Some(v);
+        }
+        if let Some(v) = get("CACHE_REDIS_TIMEOUT_MS") {
+            c.cache_redis_timeout = millis("CACHE_REDIS_TIMEOUT_MS", &v)?;
         }
         c.validate()?;
         Ok(c)
@@ -393,9 +411,37 @@ impl Config {
         cache_ttl: Duration
     );
     setter!(
-        /// Entries kept in the in-process cache (`CACHE_L1_CAPACITY`).
+        /// Entries kept in the in-process cache (`CACHE_L1_CAPACITY`); 0 turns L1 off.
         cache_l1_capacity: u64
     );
+    setter!(
+        /// Bound on one Redis call before it falls through (`CACHE_REDIS_TIMEOUT_MS`, default 250 ms).
+        cache_redis_timeout: Duration
+    );
+
+    /// Key prefix in Redis (`CACHE_PREFIX`); default `strata:<dbname>:<search_path>`,
+    /// so two apps or schemas sharing a Redis never read each other's entries.
+    #[must_use]
+    pub fn cache_prefix(mut self, value: impl Into<String>) -> Self {
+        self.cache_prefix = Some(value.into());
+        self
+    }
+
+    pub(crate) fn cache_settings(&self) -> crate::cache::CacheSettings {
+        crate::cache::CacheSettings {
+            l1_capacity: self.cache_l1_capacity,
+            redis_url: self.redis_url.as_ref().map(|s| s.expose().to_owned()),
+            prefix: self.cache_prefix.clone().unwrap_or_else(|| {
+                format!(
+                    "strata:{}:{}",
+                    self.dbname,
+                    self.search_path.as_deref().unwrap_or("public")
+                )
+            }),
+            ttl: self.cache_ttl,
+            redis_timeout: self.cache_redis_timeout,
+        }
+    }
 
     /// The password; never printed.
     #[must_use]
@@ -473,6 +519,23 @@ impl Config {
     }
 }
 
+/// The `search_path` set in a libpq `options` string (`-c search_path=x`,
+/// `-csearch_path=x` or `--search_path=x`), the last one if repeated.
+fn search_path_option(options: &str) -> Option<String> {
+    let mut words = options.split_whitespace();
+    let mut found = None;
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next(),
+            w => w.strip_prefix("-c").or_else(|| w.strip_prefix("--")),
+        };
+        if let Some(value) = setting.and_then(|s| s.strip_prefix("search_path=")) {
+            found = Some(value.to_owned());
+        }
+    }
+    found
+}
+
 fn parse<T: FromStr>(var: &'static str, value: &str) -> Result<T>
 where
     T::Err: fmt::Display,
@@ -498,6 +561,20 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn url_options_set_the_search_path() {
+        for url in [
+            "postgres://u@h/db?options=-csearch_path%3Dapp",
+            "postgres://u@h/db?options=-c%20search_path%3Dapp",
+            "postgres://u@h/db?options=--search_path%3Dapp",
+        ] {
+            let c = from(&[("DATABASE_URL", url)]).unwrap();
+            assert_eq!(c.get_search_path(), Some("app"), "{url}");
+        }
+        let c = from(&[("DATABASE_URL", "postgres://u@h/db")]).unwrap();
+        assert_eq!(c.get_search_path(), None);
     }
 
     #[test]

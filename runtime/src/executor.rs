@@ -22,6 +22,7 @@ use deadpool_postgres::{ClientWrapper, Object};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use crate::cache::Invalidation;
 use crate::error::{Error, Result};
 use crate::metrics::bump;
 use crate::pool::Db;
@@ -108,6 +109,11 @@ pub trait Executor: Send + Sync + sealed::Sealed {
 
     #[doc(hidden)]
     fn __db(&self) -> &Db;
+
+    /// Makes the cache forget what a write changed: now on `Db`, after
+    /// `COMMIT` on a transaction (and never if it rolls back).
+    #[doc(hidden)]
+    fn __invalidate(&self, inv: Invalidation) -> impl Future<Output = ()> + Send;
 
     /// Runs a statement and returns its rows. The statement is prepared once
     /// per connection and cached.

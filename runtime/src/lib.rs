@@ -3,6 +3,7 @@
 #[allow(unused_extern_crates)] // lets the derive's `::strata::` paths resolve in our own tests
 extern crate self as strata;
 
+pub mod cache;
 mod config;
 mod error;
 mod executor;
@@ -13,6 +14,7 @@ pub mod retry;
 mod tx;
 pub mod validate;
 
+pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
 pub use error::{Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
@@ -33,7 +35,8 @@ pub use validate::{FieldError, ValidationErrors};
 /// Everything an application usually needs: `use strata::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Config, Db, Error, Executor, IsolationLevel, Model, ModelExt, Result, Tx, TxOptions,
+        CachedModelExt, Config, Db, Error, Executor, IsolationLevel, Model, ModelExt, Result, Tx,
+        TxOptions,
     };
 }
 

@@ -81,10 +81,12 @@ pub struct Metrics {
     pub queries: QueryMetrics,
     /// Transactions.
     pub transactions: TxMetrics,
+    /// The model cache.
+    pub cache: crate::cache::CacheMetrics,
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, pool: PoolStatus) -> Metrics {
+    pub(crate) fn snapshot(&self, pool: PoolStatus, cache: crate::cache::CacheMetrics) -> Metrics {
         let get = |c: &AtomicU64| c.load(Relaxed);
         Metrics {
             pool,
@@ -101,6 +103,7 @@ impl Counters {
                 retried_deadlock: get(&self.tx_retried_deadlock),
                 retried_unique: get(&self.tx_retried_unique),
             },
+            cache,
         }
     }
 }

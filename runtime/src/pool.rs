@@ -15,6 +15,7 @@ use deadpool_postgres::{
 };
 use tokio_postgres::NoTls;
 
+use crate::cache::{Cache, CacheStore, Invalidation};
 use crate::config::{Config, SslMode};
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::{Conn, Executor};
@@ -32,6 +33,8 @@ pub struct Db {
 
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
+    pub(crate) cache: Arc<Cache>,
+    cache_prefix: String,
     pub(crate) config: Config,
     pub(crate) backoff: Backoff,
     pub(crate) counters: Counters,
@@ -92,9 +95,14 @@ impl Db {
                 reason: e.to_string(),
             })?;
         let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
+        let settings = config.cache_settings();
+        let cache_prefix = settings.prefix.clone();
+        let cache = Cache::new(settings)?;
         let db = Db {
             inner: Arc::new(Inner {
                 pool,
+                cache,
+                cache_prefix,
                 config,
                 backoff,
                 counters: Counters::default(),
@@ -136,7 +144,29 @@ impl Db {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> Metrics {
-        self.inner.counters.snapshot(self.pool_status())
+        self.inner
+            .counters
+            .snapshot(self.pool_status(), self.inner.cache.metrics())
+    }
+
+    /// The general cache API (Redis): `get`, `set`, `delete`, `exists`,
+    /// `mget`, `mset`, `incr`, `publish`, `subscribe`, for application data.
+    pub fn cache(&self) -> CacheStore<'_> {
+        CacheStore::new(&self.inner.cache, &self.inner.cache_prefix)
+    }
+
+    /// Test hook: the next cache loader pauses between reading PostgreSQL
+    /// and filling the cache, so a test can interleave a write there.
+    #[doc(hidden)]
+    pub fn __pause_cache_fills(&self, gate: Option<crate::cache::FillGate>) {
+        self.inner.cache.set_fill_gate(gate);
+    }
+
+    /// Test switch: turns the cache's stale-set protection off, to show a
+    /// test detects its absence. Never call this in an application.
+    #[doc(hidden)]
+    pub fn __set_stale_set_protection(&self, on: bool) {
+        self.inner.cache.set_protect(on);
     }
 
     /// Checks a connection out of the pool.
@@ -212,6 +242,10 @@ impl Db {
 impl Executor for Db {
     async fn __conn(&self) -> Result<Conn<'_>> {
         self.acquire().await.map(Conn::Pooled)
+    }
+
+    async fn __invalidate(&self, inv: Invalidation) {
+        self.inner.cache.invalidate(&inv).await;
     }
 
     fn __db(&self) -> &Db {

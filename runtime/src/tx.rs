@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object};
 
+use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::{Conn, Executor, outcome_unknown};
 use crate::metrics::bump;
@@ -180,6 +181,8 @@ struct Shared {
     depth: AtomicU32,
     /// True between `BEGIN` being sent and `COMMIT`/`ROLLBACK` finishing.
     open: AtomicBool,
+    /// Cache invalidations of this transaction's writes, applied after COMMIT.
+    pending: std::sync::Mutex<Vec<Invalidation>>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -320,6 +323,14 @@ impl Executor for Tx {
     fn __db(&self) -> &Db {
         &self.shared.db
     }
+
+    async fn __invalidate(&self, inv: Invalidation) {
+        if let Ok(mut pending) = self.shared.pending.lock()
+            && !pending.contains(&inv)
+        {
+            pending.push(inv);
+        }
+    }
 }
 
 impl Db {
@@ -399,6 +410,7 @@ impl Db {
                 db: self.clone(),
                 depth: AtomicU32::new(0),
                 open: AtomicBool::new(true),
+                pending: std::sync::Mutex::new(Vec::new()),
             }),
         };
         tx.batch(begin).await?;
@@ -418,7 +430,19 @@ impl Db {
             },
         };
         match result {
-            Ok(value) => tx.commit().await.map(|()| value),
+            Ok(value) => {
+                tx.commit().await?;
+                let pending = tx
+                    .shared
+                    .pending
+                    .lock()
+                    .map(|mut p| std::mem::take(&mut *p))
+                    .unwrap_or_default();
+                for inv in &pending {
+                    self.inner.cache.invalidate(inv).await;
+                }
+                Ok(value)
+            }
             Err(err) => {
                 tx.rollback().await;
                 Err(err)

@@ -12,6 +12,7 @@ use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query};
+use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::executor::{Conn, Executor, OpKind, outcome_unknown, run_execute, run_query};
 use crate::validate::{FieldError, ValidationErrors};
@@ -39,6 +40,28 @@ pub(crate) async fn write<E: Executor + ?Sized>(
 ) -> Result<Option<Row>> {
     let rows = run_query(e, sql, params, OpKind::Write).await?;
     Ok(rows.into_iter().next())
+}
+
+/// Tells the cache (after COMMIT, inside a transaction) that a row changed.
+async fn changed_row<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) {
+    if M::META.cache_ttl_secs.is_some() {
+        e.__invalidate(Invalidation::row(M::META.qualified, row_id(key)))
+            .await;
+    }
+}
+
+/// Tells the cache that rows it cannot name changed (`all`) or that rows
+/// were added (`lists` only).
+pub(crate) async fn changed_table<M: Model, E: Executor + ?Sized>(e: &E, added_only: bool) {
+    if M::META.cache_ttl_secs.is_some() {
+        let table = M::META.qualified;
+        let inv = if added_only {
+            Invalidation::lists(table)
+        } else {
+            Invalidation::all(table)
+        };
+        e.__invalidate(inv).await;
+    }
 }
 
 fn not_found(meta: &ModelMeta) -> Error {
@@ -113,13 +136,17 @@ pub trait ModelExt: Model {
             }
             report.into_result()?;
             let width = Self::META.insert_columns.len().max(1);
-            if rows.is_empty() {
-                Ok(0)
+            let n = if rows.is_empty() {
+                0
             } else if rows.len() <= COPY_THRESHOLD && rows.len() * width <= MAX_PARAMS {
-                insert_values::<Self, E>(e, &rows).await
+                insert_values::<Self, E>(e, &rows).await?
             } else {
-                copy_in::<Self, E>(e, &rows).await
+                copy_in::<Self, E>(e, &rows).await?
+            };
+            if n > 0 {
+                changed_table::<Self, E>(e, true).await;
             }
+            Ok(n)
         }
     }
 
@@ -202,8 +229,11 @@ pub trait ModelExt: Model {
             let mut params: ParamList<'_> = vec![&key];
             params.extend(patch.patch_params());
             let updated = write(e, WriteKind::Update, Self::META.sql.patch, &params).await?;
-            match decode_one(updated)? {
-                Some(row) => Ok(row),
+            match decode_one::<Self>(updated)? {
+                Some(stored) => {
+                    changed_row::<Self, E>(e, &key).await;
+                    Ok(stored)
+                }
                 None => Err(missing_or_stale::<Self, E>(e, &key).await),
             }
         }
@@ -261,7 +291,9 @@ pub trait ModelExt: Model {
                 });
             }
             let row = write(e, WriteKind::Update, Self::META.sql.restore, &[&key]).await?;
-            decode_one(row)?.ok_or_else(|| not_found(Self::META))
+            let row: Self = decode_one(row)?.ok_or_else(|| not_found(Self::META))?;
+            changed_row::<Self, E>(e, &key).await;
+            Ok(row)
         }
     }
 

@@ -17,6 +17,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::column::{Assignment, Filter, Order};
+use super::ops::changed_table;
 use super::{Model, ModelMeta};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind, run_execute, run_query};
@@ -42,7 +43,7 @@ pub struct Query<M> {
 }
 
 /// One page of an offset-paginated query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Page<M> {
     /// The rows of this page.
     pub items: Vec<M>,
@@ -263,6 +264,11 @@ impl<M: Model> Query<M> {
         }
     }
 
+    /// The page requested with [`Query::page`], if any.
+    pub(crate) fn page_spec(&self) -> Option<(u64, u64)> {
+        self.page
+    }
+
     /// The SQL and parameters `all` would run (for logging and tests).
     pub fn to_sql(&self) -> (String, Vec<Value>) {
         let mut q = self.select();
@@ -427,7 +433,11 @@ impl<M: Model> Query<M> {
             q.and_where(c);
         }
         let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        run_execute(e, &sql, &values.as_params(), OpKind::Write).await
+        let n = run_execute(e, &sql, &values.as_params(), OpKind::Write).await?;
+        if n > 0 {
+            changed_table::<M, E>(e, false).await;
+        }
+        Ok(n)
     }
 
     /// Deletes every matching row (soft delete when the model has one);
@@ -444,7 +454,11 @@ impl<M: Model> Query<M> {
                     q.and_where(c);
                 }
                 let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-                run_execute(e, &sql, &values.as_params(), OpKind::Write).await
+                let n = run_execute(e, &sql, &values.as_params(), OpKind::Write).await?;
+                if n > 0 {
+                    changed_table::<M, E>(e, false).await;
+                }
+                Ok(n)
             }
             None => self.hard_delete(e).await,
         }
@@ -458,7 +472,11 @@ impl<M: Model> Query<M> {
             q.and_where(c);
         }
         let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        run_execute(e, &sql, &values.as_params(), OpKind::Write).await
+        let n = run_execute(e, &sql, &values.as_params(), OpKind::Write).await?;
+        if n > 0 {
+            changed_table::<M, E>(e, false).await;
+        }
+        Ok(n)
     }
 }
 

@@ -1,0 +1,107 @@
+//! A small circuit breaker: after `threshold` consecutive failures it opens
+//! for `cooldown`; then one probe is let through (half-open); a success
+//! closes it. Used in front of Redis so a dead cache costs nothing per call.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    state: Mutex<State>,
+    threshold: u32,
+    cooldown: Duration,
+}
+
+/// What a success did to the breaker.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Recovered {
+    /// It was already closed with no failures.
+    No,
+    /// It had seen failures and is closed again.
+    Yes,
+}
+
+impl Breaker {
+    pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
+        Breaker {
+            state: Mutex::new(State::Closed { failures: 0 }),
+            threshold: threshold.max(1),
+            cooldown,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a call may go ahead. While open, `false` without waiting;
+    /// once the cool-down has passed, `true` for exactly one probe.
+    pub(crate) fn allow(&self) -> bool {
+        let mut state = self.lock();
+        match *state {
+            State::Closed { .. } => true,
+            State::HalfOpen => false,
+            State::Open { until } if Instant::now() >= until => {
+                *state = State::HalfOpen;
+                true
+            }
+            State::Open { .. } => false,
+        }
+    }
+
+    pub(crate) fn success(&self) -> Recovered {
+        let mut state = self.lock();
+        let recovered = match *state {
+            State::Closed { failures: 0 } => Recovered::No,
+            _ => Recovered::Yes,
+        };
+        *state = State::Closed { failures: 0 };
+        recovered
+    }
+
+    pub(crate) fn failure(&self) {
+        let mut state = self.lock();
+        *state = match *state {
+            State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
+                failures: failures + 1,
+            },
+            _ => State::Open {
+                until: Instant::now() + self.cooldown,
+            },
+        };
+    }
+
+    /// True while calls are being refused.
+    pub(crate) fn is_open(&self) -> bool {
+        !matches!(*self.lock(), State::Closed { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_probes_once_and_closes() {
+        let b = Breaker::new(2, Duration::from_millis(30));
+        assert!(b.allow());
+        b.failure();
+        assert!(b.allow(), "one failure is below the threshold");
+        b.failure();
+        assert!(!b.allow(), "open after two");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow(), "one probe after the cool-down");
+        assert!(!b.allow(), "only one");
+        assert_eq!(b.success(), Recovered::Yes);
+        assert!(b.allow());
+        assert_eq!(b.success(), Recovered::No);
+    }
+}

@@ -1,0 +1,444 @@
+//! The shared tier: Redis, behind a breaker and a per-call timeout.
+//!
+//! Every model-cache operation is one round trip: a Lua script reads the
+//! model's generation counters and the entry together, and a fill only
+//! lands if the write generation it was loaded under is still current (the
+//! "no stale set" rule, checked atomically on the server). Invalidations
+//! that cannot reach Redis are remembered and replayed as soon as Redis
+//! answers again, before any other call, so a write made while Redis was
+//! down cannot leave a stale entry behind once it is back.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::breaker::{Breaker, Recovered};
+use super::{CacheCounters, Invalidation};
+use crate::metrics::bump;
+
+/// Invalidations kept for replay while Redis is unreachable.
+const MAX_PENDING: usize = 10_000;
+
+/// `KEYS`: none. `ARGV`: prefix, table, row key. Returns
+/// `{wgen, value-or-false}` for the row under the current row generation.
+const GET_ROW: &str = r"
+local base = ARGV[1] .. ':' .. ARGV[2]
+local rgen = redis.call('GET', base .. ':rgen') or '0'
+local wgen = redis.call('GET', base .. ':wgen') or '0'
+return {wgen, redis.call('GET', base .. ':r' .. rgen .. ':' .. ARGV[3])}
+";
+
+/// `ARGV`: prefix, table, row keys... Returns `{wgen, v1, v2, ...}`.
+const GET_ROWS: &str = r"
+local base = ARGV[1] .. ':' .. ARGV[2]
+local rgen = redis.call('GET', base .. ':rgen') or '0'
+local out = {redis.call('GET', base .. ':wgen') or '0'}
+for i = 3, #ARGV do
+  out[#out + 1] = redis.call('GET', base .. ':r' .. rgen .. ':' .. ARGV[i])
+end
+return out
+";
+
+/// `ARGV`: prefix, table, wgen snapshot, ttl secs, then (row key, value)
+/// pairs. Stores them only if no write happened since the snapshot (a
+/// snapshot of `*` skips the check; only the stale-set test uses it).
+const SET_ROWS: &str = r"
+local base = ARGV[1] .. ':' .. ARGV[2]
+if ARGV[3] ~= '*' and (redis.call('GET', base .. ':wgen') or '0') ~= ARGV[3] then return 0 end
+local rgen = redis.call('GET', base .. ':rgen') or '0'
+for i = 5, #ARGV, 2 do
+  redis.call('SET', base .. ':r' .. rgen .. ':' .. ARGV[i], ARGV[i + 1], 'EX', ARGV[4])
+end
+return 1
+";
+
+/// `ARGV`: prefix, table, query hash. Returns `{wgen, value-or-false}`.
+const GET_LIST: &str = r"
+local base = ARGV[1] .. ':' .. ARGV[2]
+local wgen = redis.call('GET', base .. ':wgen') or '0'
+return {wgen, redis.call('GET', base .. ':q' .. wgen .. ':' .. ARGV[3])}
+";
+
+/// `ARGV`: prefix, table, wgen snapshot, ttl, query hash, value.
+const SET_LIST: &str = r"
+local base = ARGV[1] .. ':' .. ARGV[2]
+if (redis.call('GET', base .. ':wgen') or '0') ~= ARGV[3] then return 0 end
+redis.call('SET', base .. ':q' .. ARGV[3] .. ':' .. ARGV[5], ARGV[6], 'EX', ARGV[4])
+return 1
+";
+
+/// `ARGV`: prefix, table, mode (`row`, `lists`, `all`), row key, message.
+/// Bumps the write generation (every cached list goes stale), drops the row
+/// (`row`) or bumps the row generation (`all`), and tells the other processes.
+const INVALIDATE: &str = r"
+local base = ARGV[1] .. ':' .. ARGV[2]
+redis.call('INCR', base .. ':wgen')
+if ARGV[3] == 'all' then
+  redis.call('INCR', base .. ':rgen')
+elseif ARGV[3] == 'row' then
+  local rgen = redis.call('GET', base .. ':rgen') or '0'
+  redis.call('DEL', base .. ':r' .. rgen .. ':' .. ARGV[4])
+end
+redis.call('PUBLISH', ARGV[1] .. ':invalidations', ARGV[5])
+return 1
+";
+
+pub(crate) struct L2 {
+    /// Key prefix: app and schema, so tenants of one Redis never collide.
+    prefix: String,
+    /// This process's id in invalidation messages, to skip its own.
+    instance: u64,
+    client: redis::Client,
+    conn: Mutex<Option<ConnectionManager>>,
+    breaker: Breaker,
+    timeout: Duration,
+    pending: Mutex<Pending>,
+    scripts: Scripts,
+}
+
+#[derive(Default)]
+struct Pending {
+    rows: Vec<Invalidation>,
+    /// Tables whose row invalidations overflowed: replayed as "every row".
+    overflowed: HashSet<&'static str>,
+}
+
+struct Scripts {
+    get_row: Script,
+    get_rows: Script,
+    set_rows: Script,
+    get_list: Script,
+    set_list: Script,
+    invalidate: Script,
+}
+
+impl std::fmt::Debug for L2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L2")
+            .field("breaker_open", &self.breaker.is_open())
+            .finish_non_exhaustive()
+    }
+}
+
+impl L2 {
+    pub(crate) fn new(
+        url: &str,
+        prefix: String,
+        instance: u64,
+        timeout: Duration,
+    ) -> Result<L2, redis::RedisError> {
+        Ok(L2 {
+            prefix,
+            instance,
+            client: redis::Client::open(url)?,
+            conn: Mutex::new(None),
+            breaker: Breaker::new(3, Duration::from_millis(500)),
+            timeout,
+            pending: Mutex::new(Pending::default()),
+            scripts: Scripts {
+                get_row: Script::new(GET_ROW),
+                get_rows: Script::new(GET_ROWS),
+                set_rows: Script::new(SET_ROWS),
+                get_list: Script::new(GET_LIST),
+                set_list: Script::new(SET_LIST),
+                invalidate: Script::new(INVALIDATE),
+            },
+        })
+    }
+
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// The channel invalidation messages go out on.
+    pub(crate) fn channel(&self) -> String {
+        format!("{}:invalidations", self.prefix)
+    }
+
+    pub(crate) fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// True while the breaker refuses calls.
+    pub(crate) fn is_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// A connection, if the breaker allows a call and Redis can be reached.
+    async fn connection(&self, counters: &CacheCounters) -> Option<ConnectionManager> {
+        if !self.breaker.allow() {
+            return None;
+        }
+        if let Some(conn) = self.conn.lock().ok().and_then(|c| c.clone()) {
+            return Some(conn);
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1);
+        match tokio::time::timeout(
+            self.timeout * 2,
+            self.client.get_connection_manager_with_config(config),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                if let Ok(mut slot) = self.conn.lock() {
+                    *slot = Some(conn.clone());
+                }
+                Some(conn)
+            }
+            _ => {
+                bump(&counters.redis_errors);
+                self.breaker.failure();
+                None
+            }
+        }
+    }
+
+    /// Runs one call with the timeout, feeding the breaker. On the first
+    /// success after failures, replays the invalidations Redis missed.
+    async fn call<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection(counters).await?;
+        let replay = conn.clone();
+        match tokio::time::timeout(self.timeout, f(conn)).await {
+            Ok(Ok(value)) => {
+                if self.breaker.success() == Recovered::Yes {
+                    self.replay(replay, counters).await;
+                }
+                Some(value)
+            }
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "redis call failed; falling through");
+                bump(&counters.redis_errors);
+                self.breaker.failure();
+                None
+            }
+            Err(_) => {
+                tracing::debug!("redis call timed out; falling through");
+                bump(&counters.redis_errors);
+                self.breaker.failure();
+                None
+            }
+        }
+    }
+
+    async fn replay(&self, mut conn: ConnectionManager, counters: &CacheCounters) {
+        let pending = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        if pending.rows.is_empty() && pending.overflowed.is_empty() {
+            return;
+        }
+        tracing::info!(
+            rows = pending.rows.len(),
+            tables = pending.overflowed.len(),
+            "redis is back; replaying missed invalidations"
+        );
+        let mut failed = Pending::default();
+        let everything = pending.overflowed.iter().map(|t| Invalidation::all(t));
+        for inv in pending.rows.into_iter().chain(everything) {
+            let ok = tokio::time::timeout(self.timeout, self.invalidate_on(&mut conn, &inv))
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if !ok {
+                bump(&counters.redis_errors);
+                failed.rows.push(inv);
+            }
+        }
+        if !failed.rows.is_empty() {
+            self.breaker.failure();
+            if let Ok(mut p) = self.pending.lock() {
+                p.rows.extend(failed.rows);
+            }
+        }
+    }
+
+    async fn invalidate_on(
+        &self,
+        conn: &mut ConnectionManager,
+        inv: &Invalidation,
+    ) -> redis::RedisResult<()> {
+        let message = inv.message(self.instance);
+        let (mode, row) = inv.mode();
+        let _: i64 = self
+            .scripts
+            .invalidate
+            .arg(&self.prefix)
+            .arg(inv.table)
+            .arg(mode)
+            .arg(row)
+            .arg(message)
+            .invoke_async(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Bumps the generations, drops the row and tells the other processes;
+    /// if Redis cannot be reached, remembers it for replay.
+    pub(crate) async fn invalidate(&self, inv: &Invalidation, counters: &CacheCounters) {
+        let done = self
+            .call(counters, |mut conn| async move {
+                self.invalidate_on(&mut conn, inv).await
+            })
+            .await;
+        if done.is_none()
+            && let Ok(mut p) = self.pending.lock()
+        {
+            if p.rows.len() < MAX_PENDING {
+                p.rows.push(inv.clone());
+            } else {
+                p.overflowed.insert(inv.table);
+            }
+        }
+    }
+
+    /// `(wgen, bytes)` of one row.
+    pub(crate) async fn get_row(
+        &self,
+        table: &str,
+        row: &str,
+        counters: &CacheCounters,
+    ) -> Option<(String, Option<Vec<u8>>)> {
+        self.call(counters, |mut conn| async move {
+            self.scripts
+                .get_row
+                .arg(&self.prefix)
+                .arg(table)
+                .arg(row)
+                .invoke_async::<(String, Option<Vec<u8>>)>(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    /// `(wgen, [bytes])` of many rows, in one round trip.
+    pub(crate) async fn get_rows(
+        &self,
+        table: &str,
+        rows: &[String],
+        counters: &CacheCounters,
+    ) -> Option<(String, Vec<Option<Vec<u8>>>)> {
+        self.call(counters, |mut conn| async move {
+            let mut inv = self.scripts.get_rows.arg(&self.prefix);
+            inv.arg(table);
+            for r in rows {
+                inv.arg(r);
+            }
+            let mut out: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
+            if out.is_empty() {
+                return Ok((String::from("0"), Vec::new()));
+            }
+            let wgen: String = redis::FromRedisValue::from_redis_value(out.remove(0))?;
+            let values = out
+                .into_iter()
+                .map(|v| match v {
+                    redis::Value::BulkString(b) => Some(b),
+                    _ => None,
+                })
+                .collect();
+            Ok((wgen, values))
+        })
+        .await
+    }
+
+    /// Stores rows if the write generation is still `wgen`.
+    pub(crate) async fn set_rows(
+        &self,
+        table: &str,
+        wgen: &str,
+        ttl: Duration,
+        rows: &[(String, Vec<u8>)],
+        counters: &CacheCounters,
+    ) -> bool {
+        if rows.is_empty() {
+            return true;
+        }
+        self.call(counters, |mut conn| async move {
+            let mut inv = self.scripts.set_rows.arg(&self.prefix);
+            inv.arg(table).arg(wgen).arg(ttl.as_secs().max(1));
+            for (k, v) in rows {
+                inv.arg(k).arg(v.as_slice());
+            }
+            inv.invoke_async::<i64>(&mut conn).await
+        })
+        .await
+            == Some(1)
+    }
+
+    /// `(wgen, bytes)` of a cached list.
+    pub(crate) async fn get_list(
+        &self,
+        table: &str,
+        hash: &str,
+        counters: &CacheCounters,
+    ) -> Option<(String, Option<Vec<u8>>)> {
+        self.call(counters, |mut conn| async move {
+            self.scripts
+                .get_list
+                .arg(&self.prefix)
+                .arg(table)
+                .arg(hash)
+                .invoke_async::<(String, Option<Vec<u8>>)>(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    /// Stores a list if the write generation is still `wgen`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn set_list(
+        &self,
+        table: &str,
+        wgen: &str,
+        ttl: Duration,
+        hash: &str,
+        bytes: &[u8],
+        counters: &CacheCounters,
+    ) -> bool {
+        self.call(counters, |mut conn| async move {
+            self.scripts
+                .set_list
+                .arg(&self.prefix)
+                .arg(table)
+                .arg(wgen)
+                .arg(ttl.as_secs().max(1))
+                .arg(hash)
+                .arg(bytes)
+                .invoke_async::<i64>(&mut conn)
+                .await
+        })
+        .await
+            == Some(1)
+    }
+
+    /// A plain command for the general cache API; errors are returned.
+    pub(crate) async fn raw<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Result<T, String>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match self.call(counters, f).await {
+            Some(v) => Ok(v),
+            None if self.breaker.is_open() => Err("redis is unreachable (breaker open)".into()),
+            None => Err("redis call failed".into()),
+        }
+    }
+
+    /// Pings Redis (health checks).
+    pub(crate) async fn ping(&self, counters: &CacheCounters) -> bool {
+        self.call(counters, |mut conn| async move {
+            conn.ping::<String>().await
+        })
+        .await
+        .is_some()
+    }
+}

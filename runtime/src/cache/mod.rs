@@ -1,0 +1,368 @@
+//! The layered cache: L1 in-process (moka), L2 Redis, both optional.
+//!
+//! Correctness rules, and how each is kept:
+//! - **Every write invalidates what it made stale.** Model writes call
+//!   [`Cache::invalidate`] after they succeed (after `COMMIT` inside a
+//!   transaction, never after a rollback). Each model has two counters: the
+//!   *write generation* (every write bumps it; cached lists are keyed by it,
+//!   so one bump retires all of them in O(1)) and the *row generation*
+//!   (bumped by bulk writes that cannot name their rows; row keys include it).
+//! - **No stale set.** A reader snapshots the write generation before it
+//!   loads from PostgreSQL and stores what it loaded only if the generation
+//!   is unchanged: atomically in Redis (a Lua script), and under the local
+//!   generation lock in L1. A reader that loaded the old row before a write
+//!   therefore cannot put it back after the write's invalidation.
+//! - **One load per key.** Concurrent misses on one key wait for the first
+//!   loader, then read what it stored.
+//! - **Redis down is not an error.** L2 sits behind a breaker and a short
+//!   timeout; calls fall through to PostgreSQL. Invalidations Redis missed are
+//!   replayed when it answers again.
+//! - **Other processes** drop their L1 entries on the invalidation messages
+//!   published with each write; after a lost subscription, L1 is flushed.
+
+mod breaker;
+mod l1;
+mod l2;
+mod model;
+mod pubsub;
+mod store;
+
+pub use model::{CachedModelExt, CachedQuery};
+pub use store::CacheStore;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::metrics::bump;
+use l1::L1;
+use l2::L2;
+
+/// What a write made stale. Every scope retires the model's cached lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalidation {
+    pub(crate) table: &'static str,
+    pub(crate) scope: Scope,
+}
+
+/// How much of a table a write touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// One row, by its cache id.
+    Row(String),
+    /// New rows only (`insert_many`): cached rows stay valid.
+    Lists,
+    /// Rows it cannot name (bulk update/delete by filter).
+    AllRows,
+}
+
+impl Invalidation {
+    pub(crate) fn row(table: &'static str, row: String) -> Self {
+        Invalidation {
+            table,
+            scope: Scope::Row(row),
+        }
+    }
+
+    pub(crate) fn lists(table: &'static str) -> Self {
+        Invalidation {
+            table,
+            scope: Scope::Lists,
+        }
+    }
+
+    pub(crate) fn all(table: &'static str) -> Self {
+        Invalidation {
+            table,
+            scope: Scope::AllRows,
+        }
+    }
+
+    /// The mode and row arguments of the Redis script and message.
+    fn mode(&self) -> (&'static str, &str) {
+        match &self.scope {
+            Scope::Row(id) => ("row", id),
+            Scope::Lists => ("lists", ""),
+            Scope::AllRows => ("all", ""),
+        }
+    }
+
+    /// `instance|table|mode|row`.
+    fn message(&self, instance: u64) -> String {
+        let (mode, row) = self.mode();
+        format!("{instance}|{}|{mode}|{row}", self.table)
+    }
+}
+
+/// The cache id of a row: its primary key's `Debug` form. Reads and writes
+/// must agree on it, so both call this.
+pub(crate) fn row_id<K: std::fmt::Debug + ?Sized>(key: &K) -> String {
+    format!("{key:?}")
+}
+
+/// Cache counters, bumped without locks.
+#[derive(Debug, Default)]
+pub(crate) struct CacheCounters {
+    pub(crate) l1_hits: AtomicU64,
+    pub(crate) l2_hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) loads: AtomicU64,
+    pub(crate) coalesced: AtomicU64,
+    pub(crate) invalidations: AtomicU64,
+    pub(crate) stale_sets_refused: AtomicU64,
+    pub(crate) redis_errors: AtomicU64,
+}
+
+/// A snapshot of the cache counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheMetrics {
+    /// Reads answered by the in-process tier.
+    pub l1_hits: u64,
+    /// Reads answered by Redis.
+    pub l2_hits: u64,
+    /// Reads that had to go to PostgreSQL.
+    pub misses: u64,
+    /// Loads from PostgreSQL made to fill the cache.
+    pub loads: u64,
+    /// Readers that waited for another reader's load of the same key.
+    pub coalesced: u64,
+    /// Invalidations applied by writes (here or, for L1, in other processes).
+    pub invalidations: u64,
+    /// Fills dropped because a write happened while they loaded.
+    pub stale_sets_refused: u64,
+    /// Redis calls that failed or timed out (each fell through).
+    pub redis_errors: u64,
+}
+
+impl CacheMetrics {
+    /// Hits over reads, in `[0, 1]`; 0 with no reads.
+    pub fn hit_rate(&self) -> f64 {
+        let hits = self.l1_hits + self.l2_hits;
+        let reads = hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let rate = hits as f64 / reads as f64;
+            rate
+        }
+    }
+}
+
+/// Local generation counters of one table.
+#[derive(Debug, Default, Clone, Copy)]
+struct Gens {
+    write: u64,
+    row: u64,
+}
+
+/// The cache of one [`Db`](crate::Db).
+pub(crate) struct Cache {
+    pub(crate) l1: Option<L1>,
+    pub(crate) l2: Option<Arc<L2>>,
+    pub(crate) default_ttl: Duration,
+    pub(crate) counters: Arc<CacheCounters>,
+    /// Guards check-and-fill against bump-and-evict in L1.
+    gens: Mutex<HashMap<String, Gens>>,
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    subscriber: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Test hook: a loader stops between its database read and its fill.
+    fill_gate: Mutex<Option<FillGate>>,
+    /// Test switch: `false` turns off the stale-set check, to show the
+    /// interleaving test catches its absence.
+    protect: std::sync::atomic::AtomicBool,
+}
+
+/// Where a paused loader signals and waits; see [`Db::__pause_cache_fills`](crate::Db::__pause_cache_fills).
+#[derive(Debug, Clone)]
+#[doc(hidden)]
+pub struct FillGate {
+    /// Notified when a loader has read the database and is about to fill.
+    pub reached: Arc<tokio::sync::Notify>,
+    /// The loader fills once this is notified.
+    pub proceed: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("l1", &self.l1.is_some())
+            .field("l2", &self.l2)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if let Some(task) = self.subscriber.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+/// How the cache is set up; from [`Config`](crate::Config).
+#[derive(Debug, Clone)]
+pub(crate) struct CacheSettings {
+    pub(crate) l1_capacity: u64,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) prefix: String,
+    pub(crate) ttl: Duration,
+    pub(crate) redis_timeout: Duration,
+}
+
+impl Cache {
+    pub(crate) fn new(settings: CacheSettings) -> crate::Result<Arc<Cache>> {
+        let instance: u64 = rand::random();
+        let l2 = match &settings.redis_url {
+            None => None,
+            Some(url) => Some(Arc::new(
+                L2::new(url, settings.prefix.clone(), instance, settings.redis_timeout).map_err(
+                    |e| crate::Error::Config {
+                        var: "REDIS_URL",
+                        reason: format!("not a Redis URL ({e})"),
+                    },
+                )?,
+            )),
+        };
+        let cache = Arc::new(Cache {
+            l1: (settings.l1_capacity > 0).then(|| L1::new(settings.l1_capacity)),
+            l2,
+            default_ttl: settings.ttl,
+            counters: Arc::new(CacheCounters::default()),
+            gens: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            subscriber: Mutex::new(None),
+            fill_gate: Mutex::new(None),
+            protect: std::sync::atomic::AtomicBool::new(true),
+        });
+        if cache.l2.is_some() && cache.l1.is_some() {
+            let task = tokio::spawn(pubsub::listen(Arc::downgrade(&cache)));
+            if let Ok(mut slot) = cache.subscriber.lock() {
+                *slot = Some(task);
+            }
+        }
+        Ok(cache)
+    }
+
+    /// True when neither tier is configured.
+    pub(crate) fn is_off(&self) -> bool {
+        self.l1.is_none() && self.l2.is_none()
+    }
+
+    pub(crate) fn metrics(&self) -> CacheMetrics {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        CacheMetrics {
+            l1_hits: get(&c.l1_hits),
+            l2_hits: get(&c.l2_hits),
+            misses: get(&c.misses),
+            loads: get(&c.loads),
+            coalesced: get(&c.coalesced),
+            invalidations: get(&c.invalidations),
+            stale_sets_refused: get(&c.stale_sets_refused),
+            redis_errors: get(&c.redis_errors),
+        }
+    }
+
+    fn gens(&self, table: &str) -> Gens {
+        self.gens
+            .lock()
+            .map(|g| g.get(table).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_fill_gate(&self, gate: Option<FillGate>) {
+        if let Ok(mut slot) = self.fill_gate.lock() {
+            *slot = gate;
+        }
+    }
+
+    pub(crate) fn set_protect(&self, on: bool) {
+        self.protect.store(on, Relaxed);
+    }
+
+    pub(crate) fn protects(&self) -> bool {
+        self.protect.load(Relaxed)
+    }
+
+    /// The test hook: waits at the gate if one is set (once).
+    async fn pause_before_fill(&self) {
+        let gate = self.fill_gate.lock().ok().and_then(|mut g| g.take());
+        if let Some(gate) = gate {
+            gate.reached.notify_one();
+            gate.proceed.notified().await;
+        }
+    }
+
+    /// Runs `fill` only if the table's local write generation is still
+    /// `write`, under the lock that invalidation takes.
+    fn fill_if_current(&self, table: &str, write: u64, fill: impl FnOnce()) -> bool {
+        let Ok(gens) = self.gens.lock() else {
+            return false;
+        };
+        if self.protects() && gens.get(table).copied().unwrap_or_default().write != write {
+            bump(&self.counters.stale_sets_refused);
+            return false;
+        }
+        fill();
+        true
+    }
+
+    /// Applies an invalidation to this process's L1: `mode` and `row` as in
+    /// [`Invalidation::mode`].
+    pub(crate) fn invalidate_local(&self, table: &str, mode: &str, row: &str) {
+        bump(&self.counters.invalidations);
+        let Ok(mut gens) = self.gens.lock() else {
+            return;
+        };
+        let entry = gens.entry(table.to_owned()).or_default();
+        entry.write += 1;
+        match mode {
+            "row" => {
+                if let Some(l1) = &self.l1 {
+                    l1.remove(&l1::row_key(table, entry.row, row));
+                }
+            }
+            "lists" => {}
+            _ => entry.row += 1,
+        }
+    }
+
+    /// Drops everything this process holds (after a lost subscription).
+    pub(crate) fn flush_local(&self) {
+        if let Ok(mut gens) = self.gens.lock() {
+            for g in gens.values_mut() {
+                g.write += 1;
+                g.row += 1;
+            }
+        }
+        if let Some(l1) = &self.l1 {
+            l1.clear();
+        }
+    }
+
+    /// Makes every tier forget what `inv` names, and tells other processes.
+    pub(crate) async fn invalidate(&self, inv: &Invalidation) {
+        if self.is_off() {
+            return;
+        }
+        let (mode, row) = inv.mode();
+        self.invalidate_local(inv.table, mode, row);
+        if let Some(l2) = &self.l2 {
+            l2.invalidate(inv, &self.counters).await;
+        }
+    }
+
+    /// The lock that makes concurrent misses on `key` load once.
+    fn inflight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_owned()).or_default().clone()
+    }
+
+    fn done(&self, key: &str) {
+        if let Ok(mut map) = self.inflight.lock() {
+            map.remove(key);
+        }
+    }
+}
