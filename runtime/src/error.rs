@@ -183,9 +183,26 @@ pub enum Error {
         table: &'static str,
     },
 
-    /// A migration failed or the migration history is inconsistent.
-    #[error("migration error: {0}")]
-    Migration(String),
+    /// A migration failed, or the migration history disagrees with the files
+    /// (a changed checksum, a missing folder).
+    ///
+    /// `Display` is a sentence about the migration, naming the file and line
+    /// when a statement failed; PostgreSQL's own error is the `source()`.
+    #[error("{message}")]
+    Migration {
+        /// The version concerned, when the error is about one migration.
+        version: Option<i64>,
+        /// The SQL file whose statement failed (`<folder>/up.sql`).
+        file: Option<String>,
+        /// The 1-based line in `file`: where PostgreSQL's error position
+        /// points, or where the failing statement starts if it gives none.
+        line: Option<u32>,
+        /// The sentence `Display` prints.
+        message: String,
+        /// The database error, when a statement failed.
+        #[source]
+        source: Option<Source>,
+    },
 
     /// The configuration is invalid.
     #[error("invalid configuration: {var}: {reason}")]

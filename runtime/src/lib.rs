@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod executor;
 mod metrics;
+pub mod migrate;
 mod model;
 mod pool;
 pub mod retry;
@@ -26,6 +27,7 @@ pub use model::{
 pub use pool::Db;
 pub use postgres_types::Json;
 pub use strata_macros::Model;
+pub use strata_migrate_macros::embed_migrations;
 pub use tokio_postgres::Row;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types::ToSql;

@@ -2,5 +2,6 @@
 //! module per area, so the dependency tree links once.
 
 mod errors;
+mod migrate;
 mod pool;
 mod tx;
