@@ -1,9 +1,101 @@
-//! `#[derive(Model)]` for strata. Use it through the `strata` crate.
+//! `#[derive(Model)]` for strata. Use it through the `strata` crate, which
+//! re-exports it; the generated code only works with that crate.
+
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+mod model;
 
 use proc_macro::TokenStream;
 
-/// Derives `strata::Model` (placeholder until the derive lands).
+/// Derives `strata::Model` for a struct with named fields, plus its insert
+/// input `NewX`, its partial update `XPatch` and one typed column const
+/// per column (`X::EMAIL`).
+///
+/// ```ignore
+/// use strata::prelude::*;
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "users", soft_delete, cache(ttl_secs = 300))]
+/// pub struct User {
+///     #[model(primary_key, generated)]
+///     pub id: i64,
+///     #[model(unique)]
+///     pub email: String,
+///     pub name: String,
+///     #[model(generated)]
+///     pub created_at: chrono::DateTime<chrono::Utc>,
+///     #[model(deleted_at)]
+///     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+/// }
+/// ```
+///
+/// # Struct attributes: `#[model(...)]`
+///
+/// - `table = "users"`: the table. Default: the snake_case plural of the
+///   struct name (`User` → `users`, `OrderLine` → `order_lines`,
+///   `Category` → `categories`).
+/// - `schema = "app"`: the schema; statements then name `"app"."users"`.
+/// - `soft_delete`: `delete` sets the `deleted_at` column instead of
+///   removing the row, and reads hide such rows. Needs one field marked
+///   `#[model(deleted_at)]`.
+/// - `cache(ttl_secs = 300)`: cached reads keep a row this many seconds.
+///
+/// # Field attributes: `#[model(...)]`
+///
+/// - `primary_key`: the key every by-key statement uses. Default: the
+///   field named `id`. Exactly one; composite keys are not supported.
+/// - `generated`: the database fills it (serial, identity, default); left
+///   out of `NewX` and of inserts, read back with `RETURNING`.
+/// - `column = "email_address"`: the column name. Default: the field name.
+/// - `unique`: the column has a unique constraint; `upsert` uses the unique
+///   columns as its conflict target (else the primary key).
+/// - `deleted_at`: the soft-delete timestamp, `Option<DateTime<Utc>>` or
+///   `Option<NaiveDateTime>`. Needs `soft_delete` on the struct.
+/// - `updated_at`: set to `now()` by `update`, `patch` and `upsert`; the
+///   database fills it on insert.
+/// - `version`: an `i16`, `i32` or `i64` optimistic-lock counter. `update`
+///   only applies to the version it read and increments it; `XPatch` takes
+///   the expected version as an `Option`. The database fills it on insert.
+/// - `skip`: not a column; set to `Default::default()` when a row is read.
+///
+/// # Validation: `#[validate(...)]`
+///
+/// Accepted on fields and on the struct and kept for the validation rules;
+/// no rule is checked yet, so every `validate()` returns `Ok(())`.
+///
+/// # Errors
+///
+/// Every mistake is reported at once, at the attribute or field that
+/// causes it: unknown or duplicate keys, a missing or second primary key,
+/// `soft_delete` without `deleted_at` (and the reverse), two fields on one
+/// column, generics, tuple structs and enums. Field types are checked by
+/// trait bounds: every column type must be storable in PostgreSQL,
+/// `deleted_at` a nullable timestamp, `version` an integer, `skip` fields
+/// `Default`.
 #[proc_macro_derive(Model, attributes(model, validate))]
-pub fn derive_model(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    derive_model_inner(input.into()).into()
 }
+
+/// The derive on `proc_macro2` tokens, so unit tests can run it. Private: a
+/// proc-macro crate can only export macros.
+fn derive_model_inner(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    match syn::parse2::<syn::DeriveInput>(input).and_then(|input| derive(&input)) {
+        Ok(tokens) => tokens,
+        Err(err) => err.to_compile_error(),
+    }
+}
+
+/// Parse → check → expand; every error found on the way comes out together.
+fn derive(input: &syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+    let cx = ctxt::Ctxt::default();
+    let model = model::Model::from_ast(&cx, input);
+    check::check(&cx, &model);
+    cx.check()?;
+    Ok(expand::expand(&model))
+}
+
+#[cfg(test)]
+mod tests;

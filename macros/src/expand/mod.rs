@@ -1,0 +1,99 @@
+//! Generates the code, one file per generated thing. Reached only when
+//! parsing and `check` found nothing wrong.
+//!
+//! Item-level output (nameable, with the struct's visibility): `NewUser`,
+//! `UserPatch` and the column consts. Everything else is an impl inside
+//! `const _: () = { .. };`. Generated code names the runtime only through
+//! `::strata::__private` and std only through `::core`/`::std`.
+
+mod columns;
+mod docs;
+mod model_impl;
+mod new_struct;
+mod patch_struct;
+mod sql;
+mod type_checks;
+mod validate;
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::model::{Field, Model};
+
+/// The expansion of one model.
+pub(crate) struct Expand<'a> {
+    model: &'a Model<'a>,
+    /// The resolved primary key.
+    pk: &'a Field<'a>,
+    /// `::strata::__private`.
+    private: TokenStream,
+    /// `NewUser`.
+    new_ident: Ident,
+    /// `UserPatch`.
+    patch_ident: Ident,
+}
+
+/// Everything `#[derive(Model)]` emits for `model`.
+pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
+    let Some(pk) = model.primary_key() else {
+        // `check::primary_key` has reported this; nothing to generate.
+        return TokenStream::new();
+    };
+    let e = Expand {
+        model,
+        pk,
+        private: quote!(::strata::__private),
+        new_ident: format_ident!("New{}", model.ident),
+        patch_ident: format_ident!("{}Patch", model.ident),
+    };
+    let new_struct = e.expand_new_struct();
+    let patch_struct = e.expand_patch_struct();
+    let columns = e.expand_columns();
+    let model_impl = e.expand_model_impl();
+    let new_impl = e.expand_new_impl();
+    let patch_impl = e.expand_patch_impl();
+    let type_checks = e.expand_type_checks();
+    // The type checks come first: their messages are the ones to read.
+    let impls = wrap_in_const(quote! {
+        #type_checks
+        #model_impl
+        #new_impl
+        #patch_impl
+    });
+    quote! {
+        #new_struct
+        #patch_struct
+        #columns
+        #impls
+    }
+}
+
+/// `const _: () = { .. };`: impls without names in the user's module.
+fn wrap_in_const(tokens: TokenStream) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        #[allow(
+            non_upper_case_globals,
+            unused_attributes,
+            unused_qualifications,
+            clippy::absolute_paths,
+        )]
+        const _: () = {
+            #tokens
+        };
+    }
+}
+
+impl Expand<'_> {
+    /// A `ParamList` body: each expression is pushed, and coerced to
+    /// `&(dyn ToSql + Sync)` by the list's type.
+    fn param_list(&self, params: Vec<TokenStream>) -> TokenStream {
+        let p = &self.private;
+        let len = params.len();
+        quote! {
+            let mut __strata_params: #p::ParamList<'_> = ::std::vec::Vec::with_capacity(#len);
+            #(__strata_params.push(#params);)*
+            __strata_params
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! `impl Model for User`: the metadata with every statement, row decoding,
+//! the key and the `update` parameters.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned as _;
+
+use super::Expand;
+use super::sql::{self, Sql};
+use crate::model::Field;
+
+impl Expand<'_> {
+    /// `impl ::strata::__private::Model for User { .. }`.
+    pub(super) fn expand_model_impl(&self) -> TokenStream {
+        let p = &self.private;
+        let ident = self.model.ident;
+        let new_ident = &self.new_ident;
+        let patch_ident = &self.patch_ident;
+        let key_ty = self.pk.ty;
+        let key_ident = self.pk.ident;
+        let meta = self.expand_meta();
+        let from_row = self.expand_from_row();
+        let mut params = vec![field_ref(self.pk)];
+        params.extend(self.model.writable().map(field_ref));
+        params.extend(self.model.version().map(field_ref));
+        let params = self.param_list(params);
+        let validate = self.expand_validate_model();
+        quote! {
+            #[automatically_derived]
+            impl #p::Model for #ident {
+                type Key = #key_ty;
+                type New = #new_ident;
+                type Patch = #patch_ident;
+
+                const META: &'static #p::ModelMeta = &#meta;
+
+                fn from_row(__strata_row: &#p::Row) -> #p::Result<Self> {
+                    #from_row
+                }
+
+                fn key(&self) -> &Self::Key {
+                    &self.#key_ident
+                }
+
+                fn update_params(&self) -> #p::ParamList<'_> {
+                    #params
+                }
+
+                fn validate(&self) -> ::core::result::Result<(), #p::ValidationErrors> {
+                    #validate
+                }
+            }
+        }
+    }
+
+    /// `ModelMeta { .. }`, all of it constant.
+    fn expand_meta(&self) -> TokenStream {
+        let p = &self.private;
+        let m = self.model;
+        let name = m.ident.to_string();
+        let table = &m.table;
+        let schema = option_str(m.schema.as_deref());
+        let columns = m.columns().map(|f| {
+            let field = f.ident.to_string();
+            let name = &f.column;
+            let nullable = f.option_inner().is_some();
+            let generated = f.generated.is_some();
+            let primary_key = m.is_primary_key(f);
+            let unique = f.unique.is_some();
+            quote! {
+                #p::ColumnMeta {
+                    field: #field,
+                    name: #name,
+                    nullable: #nullable,
+                    generated: #generated,
+                    primary_key: #primary_key,
+                    unique: #unique,
+                }
+            }
+        });
+        let insert_columns = m.insertable().map(|f| &f.column);
+        let primary_key = &self.pk.column;
+        let deleted_at = option_str(m.deleted_at().map(|f| f.column.as_str()));
+        let version = option_str(m.version().map(|f| f.column.as_str()));
+        let cache_ttl_secs = match m.cache_ttl_secs {
+            Some(secs) => quote!(::core::option::Option::Some(#secs)),
+            None => quote!(::core::option::Option::None),
+        };
+        let Sql {
+            qualified,
+            select_list,
+            get,
+            get_with_deleted,
+            find_many,
+            insert,
+            copy_in,
+            update,
+            patch,
+            upsert,
+            delete,
+            restore,
+            hard_delete,
+            exists,
+            count,
+        } = sql::statements(m, self.pk);
+        quote! {
+            #p::ModelMeta {
+                name: #name,
+                table: #table,
+                schema: #schema,
+                qualified: #qualified,
+                columns: &[#(#columns),*],
+                select_list: #select_list,
+                insert_columns: &[#(#insert_columns),*],
+                primary_key: #primary_key,
+                deleted_at: #deleted_at,
+                version: #version,
+                cache_ttl_secs: #cache_ttl_secs,
+                sql: #p::Statements {
+                    get: #get,
+                    get_with_deleted: #get_with_deleted,
+                    find_many: #find_many,
+                    insert: #insert,
+                    copy_in: #copy_in,
+                    update: #update,
+                    patch: #patch,
+                    upsert: #upsert,
+                    delete: #delete,
+                    restore: #restore,
+                    hard_delete: #hard_delete,
+                    exists: #exists,
+                    count: #count,
+                },
+            }
+        }
+    }
+
+    /// `Ok(Self { id: decode(row, 0, "id")?, .., skipped: Default::default() })`,
+    /// indexes in `select_list` order.
+    fn expand_from_row(&self) -> TokenStream {
+        let mut index = 0usize;
+        let fields = self.model.fields.iter().map(|f| {
+            let ident = f.ident;
+            // At the field's type: a type that does not fit is reported there.
+            let span = f.ty.span();
+            if f.skip.is_some() {
+                return quote_spanned!(span=> #ident: ::core::default::Default::default());
+            }
+            let i = index;
+            index += 1;
+            let column = &f.column;
+            quote_spanned!(span=> #ident: ::strata::__private::decode(__strata_row, #i, #column)?)
+        });
+        quote! {
+            ::core::result::Result::Ok(Self {
+                #(#fields,)*
+            })
+        }
+    }
+}
+
+/// `&self.<field>`, spanned at the field's type so that a type that is not
+/// `ToSql` is reported at the user's field.
+pub(super) fn field_ref(field: &Field<'_>) -> TokenStream {
+    let ident = field.ident;
+    quote_spanned!(field.ty.span()=> &self.#ident)
+}
+
+/// `Some("x")` / `None` as a constant expression.
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    }
+}

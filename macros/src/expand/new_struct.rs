@@ -1,0 +1,57 @@
+//! `NewUser`, the insert input, and its `impl NewModel`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::Expand;
+use super::model_impl::field_ref;
+
+impl Expand<'_> {
+    /// `V struct NewUser { <insertable fields> }`, at item level.
+    pub(super) fn expand_new_struct(&self) -> TokenStream {
+        let vis = self.model.vis;
+        let ident = &self.new_ident;
+        let doc = self.doc_new_struct();
+        let fields = self.model.insertable().map(|f| {
+            let name = f.ident;
+            let ty = f.ty;
+            let docs = self.field_docs(f, format!("The `{}` column.", f.column));
+            quote! {
+                #docs
+                #vis #name: #ty
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+            #[allow(dead_code)]
+            #vis struct #ident {
+                #(#fields,)*
+            }
+        }
+    }
+
+    /// `impl NewModel for NewUser`.
+    pub(super) fn expand_new_impl(&self) -> TokenStream {
+        let p = &self.private;
+        let model = self.model.ident;
+        let ident = &self.new_ident;
+        let params = self.model.insertable().map(field_ref).collect();
+        let params = self.param_list(params);
+        let validate = self.expand_validate_new();
+        quote! {
+            #[automatically_derived]
+            impl #p::NewModel for #ident {
+                type Model = #model;
+
+                fn insert_params(&self) -> #p::ParamList<'_> {
+                    #params
+                }
+
+                fn validate(&self) -> ::core::result::Result<(), #p::ValidationErrors> {
+                    #validate
+                }
+            }
+        }
+    }
+}

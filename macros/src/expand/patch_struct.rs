@@ -1,0 +1,83 @@
+//! `UserPatch`, the partial update, and its `impl PatchModel`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::Expand;
+use super::model_impl::field_ref;
+
+impl Expand<'_> {
+    /// `V struct UserPatch { <writable>: Option<T>, [version: Option<I>] }`.
+    pub(super) fn expand_patch_struct(&self) -> TokenStream {
+        let vis = self.model.vis;
+        let ident = &self.patch_ident;
+        let doc = self.doc_patch_struct();
+        let mut fields: Vec<TokenStream> = self
+            .model
+            .writable()
+            .map(|f| {
+                let name = f.ident;
+                let ty = f.ty;
+                let docs = self.field_docs(
+                    f,
+                    format!("The new `{}`, or `None` to leave it as it is.", f.column),
+                );
+                quote! {
+                    #docs
+                    #vis #name: ::core::option::Option<#ty>
+                }
+            })
+            .collect();
+        if let Some(version) = self.model.version() {
+            let name = version.ident;
+            let ty = version.ty;
+            let doc = format!(
+                "The `{}` the row must still have for the patch to apply (optimistic locking); `None` applies it whatever the version.",
+                version.column
+            );
+            fields.push(quote! {
+                #[doc = #doc]
+                #vis #name: ::core::option::Option<#ty>
+            });
+        }
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default)]
+            #[allow(dead_code)]
+            #vis struct #ident {
+                #(#fields,)*
+            }
+        }
+    }
+
+    /// `impl PatchModel for UserPatch`: a flag and a value per writable
+    /// field, then the expected version.
+    pub(super) fn expand_patch_impl(&self) -> TokenStream {
+        let p = &self.private;
+        let model = self.model.ident;
+        let ident = &self.patch_ident;
+        let mut params = Vec::new();
+        for f in self.model.writable() {
+            let name = f.ident;
+            params.push(quote!(#p::flag(&self.#name)));
+            params.push(field_ref(f));
+        }
+        params.extend(self.model.version().map(field_ref));
+        let params = self.param_list(params);
+        let validate = self.expand_validate_patch();
+        quote! {
+            #[automatically_derived]
+            impl #p::PatchModel for #ident {
+                type Model = #model;
+
+                fn patch_params(&self) -> #p::ParamList<'_> {
+                    #params
+                }
+
+                fn validate(&self) -> ::core::result::Result<(), #p::ValidationErrors> {
+                    #validate
+                }
+            }
+        }
+    }
+}

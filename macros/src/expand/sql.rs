@@ -1,0 +1,338 @@
+//! The SQL text of every statement, built once at compile time. The only
+//! place identifiers are quoted and placeholders numbered. One function per
+//! statement, each following the shape table in `strata::model`'s docs;
+//! the `WHERE` of every by-key statement comes from [`Names::by_key`].
+
+use crate::model::{Field, Model};
+
+/// Every statement of one model.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    pub(crate) qualified: String,
+    pub(crate) select_list: String,
+    pub(crate) get: String,
+    pub(crate) get_with_deleted: String,
+    pub(crate) find_many: String,
+    pub(crate) insert: String,
+    pub(crate) copy_in: String,
+    pub(crate) update: String,
+    pub(crate) patch: String,
+    pub(crate) upsert: String,
+    pub(crate) delete: String,
+    pub(crate) restore: String,
+    pub(crate) hard_delete: String,
+    pub(crate) exists: String,
+    pub(crate) count: String,
+}
+
+/// `"name"`, with `"` doubled inside the name.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The quoted names a statement is assembled from.
+struct Names {
+    /// `"schema"."table"` or `"table"`.
+    table: String,
+    /// `"id", "email", ..`: every column, for SELECT and RETURNING.
+    columns: String,
+    primary_key: String,
+    deleted_at: Option<String>,
+    version: Option<String>,
+    /// The placeholder cast of the expected version in `patch`.
+    version_cast: &'static str,
+    updated_at: Option<String>,
+    insertable: Vec<String>,
+    writable: Vec<String>,
+    conflict: Vec<String>,
+}
+
+/// Builds every statement of `model`, whose primary key is `pk`.
+pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
+    let quoted = |f: &Field<'_>| quote_ident(&f.column);
+    let table = match &model.schema {
+        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&model.table)),
+        None => quote_ident(&model.table),
+    };
+    let n = Names {
+        columns: model.columns().map(quoted).collect::<Vec<_>>().join(", "),
+        primary_key: quoted(pk),
+        deleted_at: model.deleted_at().map(quoted),
+        version: model.version().map(quoted),
+        version_cast: model.version().map_or("int8", |f| int_cast(f.ty)),
+        updated_at: model.updated_at().map(quoted),
+        insertable: model.insertable().map(quoted).collect(),
+        writable: model.writable().map(quoted).collect(),
+        conflict: model.conflict_target().into_iter().map(quoted).collect(),
+        table,
+    };
+    Sql {
+        qualified: n.table.clone(),
+        select_list: n.columns.clone(),
+        get: get(&n),
+        get_with_deleted: get_with_deleted(&n),
+        find_many: find_many(&n),
+        insert: insert(&n),
+        copy_in: copy_in(&n),
+        update: update(&n),
+        patch: patch(&n),
+        upsert: upsert(&n),
+        delete: delete(&n),
+        restore: restore(&n),
+        hard_delete: hard_delete(&n),
+        exists: exists(&n),
+        count: count(&n),
+    }
+}
+
+/// The cast that gives the expected-version placeholder of `patch` the
+/// Rust type's width, so a bound `Option<i32>` meets an `int4`. Chosen from
+/// the type's spelling, which is all a macro can see; anything else gets
+/// `int8`, and `assert_version` rejects non-integers at the field.
+fn int_cast(ty: &syn::Type) -> &'static str {
+    let syn::Type::Path(path) = ty else {
+        return "int8";
+    };
+    match path.path.segments.last() {
+        Some(last) if last.ident == "i16" => "int2",
+        Some(last) if last.ident == "i32" => "int4",
+        _ => "int8",
+    }
+}
+
+/// Whether a by-key statement hides soft-deleted rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visible {
+    /// `AND <deleted_at> IS NULL` when the model has soft delete.
+    Only,
+    /// Soft-deleted rows included.
+    All,
+}
+
+impl Names {
+    /// `WHERE <pk> <op> [AND <extra>].. [AND <deleted_at> IS NULL]`: the one
+    /// place a statement's row filter is assembled.
+    fn by_key(&self, op: &str, extra: &[String], visible: Visible) -> String {
+        let mut out = format!("WHERE {} {op}", self.primary_key);
+        for condition in extra {
+            out.push_str(" AND ");
+            out.push_str(condition);
+        }
+        if let (Some(deleted_at), Visible::Only) = (&self.deleted_at, visible) {
+            out.push_str(&format!(" AND {deleted_at} IS NULL"));
+        }
+        out
+    }
+
+    /// `SET a, b, ..`; a statement with nothing to set assigns the key to
+    /// itself, which keeps the SQL valid and changes nothing.
+    fn set_list(&self, assignments: Vec<String>, key_itself: String) -> String {
+        if assignments.is_empty() {
+            format!("SET {key_itself}")
+        } else {
+            format!("SET {}", assignments.join(", "))
+        }
+    }
+
+    /// `INSERT INTO <t> (..) VALUES ($1..$n)`, or `DEFAULT VALUES` when
+    /// the database fills every column.
+    fn insert_head(&self) -> String {
+        if self.insertable.is_empty() {
+            return format!("INSERT INTO {} DEFAULT VALUES", self.table);
+        }
+        let placeholders: Vec<String> = (1..=self.insertable.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.table,
+            self.insertable.join(", "),
+            placeholders.join(", ")
+        )
+    }
+
+    /// The assignments every update adds after the value columns.
+    fn stamps(&self, version_base: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(updated_at) = &self.updated_at {
+            out.push(format!("{updated_at} = now()"));
+        }
+        if let Some(version) = &self.version {
+            out.push(format!("{version} = {version_base}{version} + 1"));
+        }
+        out
+    }
+}
+
+fn get(n: &Names) -> String {
+    format!(
+        "SELECT {} FROM {} {}",
+        n.columns,
+        n.table,
+        n.by_key("= $1", &[], Visible::Only)
+    )
+}
+
+fn get_with_deleted(n: &Names) -> String {
+    format!(
+        "SELECT {} FROM {} {}",
+        n.columns,
+        n.table,
+        n.by_key("= $1", &[], Visible::All)
+    )
+}
+
+fn find_many(n: &Names) -> String {
+    format!(
+        "SELECT {} FROM {} {}",
+        n.columns,
+        n.table,
+        n.by_key("= ANY($1)", &[], Visible::Only)
+    )
+}
+
+fn insert(n: &Names) -> String {
+    format!("{} RETURNING {}", n.insert_head(), n.columns)
+}
+
+fn copy_in(n: &Names) -> String {
+    format!(
+        "COPY {} ({}) FROM STDIN BINARY",
+        n.table,
+        n.insertable.join(", ")
+    )
+}
+
+/// `$1` the key, `$2..` the writable columns, then the current version.
+fn update(n: &Names) -> String {
+    let mut set: Vec<String> = n
+        .writable
+        .iter()
+        .enumerate()
+        .map(|(i, col)| format!("{col} = ${}", i + 2))
+        .collect();
+    set.extend(n.stamps(""));
+    let mut extra = Vec::new();
+    if let Some(version) = &n.version {
+        extra.push(format!("{version} = ${}", n.writable.len() + 2));
+    }
+    format!(
+        "UPDATE {} {} {} RETURNING {}",
+        n.table,
+        n.set_list(set, format!("{0} = {0}", n.primary_key)),
+        n.by_key("= $1", &extra, Visible::Only),
+        n.columns
+    )
+}
+
+/// `$1` the key, then a flag and a value per writable column, then the
+/// expected version (NULL: any version).
+fn patch(n: &Names) -> String {
+    let mut set: Vec<String> = n
+        .writable
+        .iter()
+        .enumerate()
+        .map(|(i, col)| {
+            let flag = 2 * i + 2;
+            format!(
+                "{col} = CASE WHEN ${flag} THEN ${} ELSE {col} END",
+                flag + 1
+            )
+        })
+        .collect();
+    set.extend(n.stamps(""));
+    let mut extra = Vec::new();
+    if let Some(version) = &n.version {
+        let m = 2 * n.writable.len() + 2;
+        extra.push(format!(
+            "(${m}::{} IS NULL OR {version} = ${m})",
+            n.version_cast
+        ));
+    }
+    format!(
+        "UPDATE {} {} {} RETURNING {}",
+        n.table,
+        n.set_list(set, format!("{0} = {0}", n.primary_key)),
+        n.by_key("= $1", &extra, Visible::Only),
+        n.columns
+    )
+}
+
+/// The insert's parameters; on conflict the writable columns take the new
+/// values.
+fn upsert(n: &Names) -> String {
+    let mut set: Vec<String> = n
+        .writable
+        .iter()
+        .map(|col| format!("{col} = EXCLUDED.{col}"))
+        .collect();
+    set.extend(n.stamps(&format!("{}.", n.table)));
+    format!(
+        "{} ON CONFLICT ({}) DO UPDATE {} RETURNING {}",
+        n.insert_head(),
+        n.conflict.join(", "),
+        n.set_list(set, format!("{0} = {1}.{0}", n.primary_key, n.table)),
+        n.columns
+    )
+}
+
+fn delete(n: &Names) -> String {
+    match &n.deleted_at {
+        Some(deleted_at) => format!(
+            "UPDATE {} SET {deleted_at} = now() {}",
+            n.table,
+            n.by_key("= $1", &[], Visible::Only)
+        ),
+        None => hard_delete(n),
+    }
+}
+
+/// Empty without soft delete: there is nothing to restore.
+fn restore(n: &Names) -> String {
+    match &n.deleted_at {
+        Some(deleted_at) => format!(
+            "UPDATE {} SET {deleted_at} = NULL {} RETURNING {}",
+            n.table,
+            n.by_key("= $1", &[], Visible::All),
+            n.columns
+        ),
+        None => String::new(),
+    }
+}
+
+fn hard_delete(n: &Names) -> String {
+    format!(
+        "DELETE FROM {} {}",
+        n.table,
+        n.by_key("= $1", &[], Visible::All)
+    )
+}
+
+fn exists(n: &Names) -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM {} {})",
+        n.table,
+        n.by_key("= $1", &[], Visible::Only)
+    )
+}
+
+fn count(n: &Names) -> String {
+    match &n.deleted_at {
+        Some(deleted_at) => format!(
+            "SELECT count(*) FROM {} WHERE {deleted_at} IS NULL",
+            n.table
+        ),
+        None => format!("SELECT count(*) FROM {}", n.table),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_ident;
+
+    #[test]
+    fn quotes_are_doubled() {
+        assert_eq!(quote_ident("users"), "\"users\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}

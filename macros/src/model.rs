@@ -1,0 +1,345 @@
+//! The derive's typed view of the user's struct: names resolved, defaults
+//! applied, every flag kept with its span. Built from the parsed attributes;
+//! no `syn` parsing and no generated tokens here.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
+use syn::{DeriveInput, Ident, Type, Visibility};
+
+use crate::attr::{FieldAttrs, RawValidate, Spanned, StructAttrs};
+use crate::ctxt::Ctxt;
+
+/// What kind of item the derive was put on. Only `Named` can be a model;
+/// `check` reports the others at the given span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shape {
+    /// `struct User { .. }`.
+    Named,
+    /// `struct User(..);`, at the parentheses.
+    Tuple(Span),
+    /// `struct User;`, at the name.
+    Unit(Span),
+    /// `enum`, at the keyword.
+    Enum(Span),
+    /// `union`, at the keyword.
+    Union(Span),
+}
+
+/// One `#[derive(Model)]` struct.
+pub(crate) struct Model<'a> {
+    /// The whole input, for the generics and attribute spans.
+    pub(crate) input: &'a DeriveInput,
+    /// `User`.
+    pub(crate) ident: &'a Ident,
+    /// The struct's visibility, given to every generated item.
+    pub(crate) vis: &'a Visibility,
+    pub(crate) shape: Shape,
+    /// The table name, unquoted: `#[model(table)]` or the snake_case plural.
+    pub(crate) table: String,
+    pub(crate) schema: Option<String>,
+    pub(crate) soft_delete: Option<Span>,
+    pub(crate) cache_ttl_secs: Option<u64>,
+    /// Struct-level `#[validate(..)]` (model rules).
+    #[allow(dead_code, reason = "read by the validation rules, which come next")]
+    pub(crate) validate: Vec<RawValidate>,
+    /// Every named field, in declaration order.
+    pub(crate) fields: Vec<Field<'a>>,
+    /// Index in `fields` of the primary key: the first field marked
+    /// `primary_key`, else the field named `id`. `check` reports `None`.
+    pub(crate) primary_key: Option<usize>,
+}
+
+/// One named field of the struct.
+pub(crate) struct Field<'a> {
+    /// The field as written, for spans.
+    pub(crate) original: &'a syn::Field,
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    /// The column name, unquoted: `#[model(column)]` or the field name.
+    pub(crate) column: String,
+    /// The span of `column = ".."` when the name was given.
+    pub(crate) column_attr: Option<Span>,
+    pub(crate) primary_key: Option<Span>,
+    pub(crate) generated: Option<Span>,
+    pub(crate) unique: Option<Span>,
+    pub(crate) deleted_at: Option<Span>,
+    pub(crate) updated_at: Option<Span>,
+    pub(crate) version: Option<Span>,
+    pub(crate) skip: Option<Span>,
+    /// `#[validate(..)]` on this field.
+    #[allow(dead_code, reason = "read by the validation rules, which come next")]
+    pub(crate) validate: Vec<RawValidate>,
+}
+
+impl<'a> Model<'a> {
+    /// Reads the struct and its attributes; mistakes go to `cx`.
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Model<'a> {
+        let attrs = StructAttrs::from_ast(cx, &input.attrs);
+        let (shape, fields) = match &input.data {
+            syn::Data::Struct(data) => match &data.fields {
+                syn::Fields::Named(named) => (
+                    Shape::Named,
+                    named
+                        .named
+                        .iter()
+                        .filter_map(|f| Field::from_ast(cx, f))
+                        .collect(),
+                ),
+                syn::Fields::Unnamed(unnamed) => {
+                    (Shape::Tuple(unnamed.paren_token.span.join()), Vec::new())
+                }
+                syn::Fields::Unit => (Shape::Unit(input.ident.span()), Vec::new()),
+            },
+            syn::Data::Enum(data) => (Shape::Enum(data.enum_token.span()), Vec::new()),
+            syn::Data::Union(data) => (Shape::Union(data.union_token.span()), Vec::new()),
+        };
+        let primary_key = fields
+            .iter()
+            .position(|f: &Field<'_>| f.primary_key.is_some())
+            .or_else(|| {
+                fields
+                    .iter()
+                    .position(|f| f.ident.unraw() == "id" && f.skip.is_none())
+            });
+        Model {
+            input,
+            ident: &input.ident,
+            vis: &input.vis,
+            shape,
+            table: attrs
+                .table
+                .map_or_else(|| default_table_name(&input.ident), |t| t.value),
+            schema: attrs.schema.map(|s| s.value),
+            soft_delete: attrs.soft_delete,
+            cache_ttl_secs: attrs.cache_ttl_secs.map(|c| c.value),
+            validate: attrs.validate,
+            fields,
+            primary_key,
+        }
+    }
+
+    /// The resolved primary key field.
+    pub(crate) fn primary_key(&self) -> Option<&Field<'a>> {
+        self.primary_key.map(|i| &self.fields[i])
+    }
+
+    /// Whether `field` is the primary key.
+    pub(crate) fn is_primary_key(&self, field: &Field<'_>) -> bool {
+        self.primary_key()
+            .is_some_and(|pk| std::ptr::eq(pk.original, field.original))
+    }
+
+    /// Fields stored in a column (all but `skip`), in `select_list` order.
+    pub(crate) fn columns(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.fields.iter().filter(|f| f.skip.is_none())
+    }
+
+    /// Columns an insert supplies, in `insert` parameter order: all but
+    /// `generated`, `deleted_at`, `version` and `updated_at` (the database
+    /// or the statement fills those). A non-generated primary key is one.
+    pub(crate) fn insertable(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.columns().filter(|f| {
+            f.generated.is_none()
+                && f.deleted_at.is_none()
+                && f.version.is_none()
+                && f.updated_at.is_none()
+        })
+    }
+
+    /// Columns `update`, `patch` and `upsert` set from values: the
+    /// insertable ones minus the primary key.
+    pub(crate) fn writable(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.insertable().filter(|f| !self.is_primary_key(f))
+    }
+
+    /// The soft-delete column, when the model has `soft_delete`.
+    pub(crate) fn deleted_at(&self) -> Option<&Field<'a>> {
+        self.soft_delete?;
+        self.columns().find(|f| f.deleted_at.is_some())
+    }
+
+    /// The optimistic-lock column.
+    pub(crate) fn version(&self) -> Option<&Field<'a>> {
+        self.columns().find(|f| f.version.is_some())
+    }
+
+    /// The column stamped with `now()` on every update.
+    pub(crate) fn updated_at(&self) -> Option<&Field<'a>> {
+        self.columns().find(|f| f.updated_at.is_some())
+    }
+
+    /// The `ON CONFLICT` target of `upsert`: the `unique` columns, or the
+    /// primary key when there are none.
+    pub(crate) fn conflict_target(&self) -> Vec<&Field<'a>> {
+        let unique: Vec<_> = self.columns().filter(|f| f.unique.is_some()).collect();
+        if unique.is_empty() {
+            self.primary_key().into_iter().collect()
+        } else {
+            unique
+        }
+    }
+}
+
+impl<'a> Field<'a> {
+    /// Reads one named field; `None` for an unnamed one (reported as a
+    /// tuple struct).
+    fn from_ast(cx: &Ctxt, original: &'a syn::Field) -> Option<Field<'a>> {
+        let ident = original.ident.as_ref()?;
+        let attrs = FieldAttrs::from_ast(cx, &original.attrs);
+        let (column, column_attr) = match attrs.column {
+            Some(Spanned { value, span }) => (value, Some(span)),
+            None => (ident.unraw().to_string(), None),
+        };
+        Some(Field {
+            original,
+            ident,
+            ty: &original.ty,
+            column,
+            column_attr,
+            primary_key: attrs.primary_key,
+            generated: attrs.generated,
+            unique: attrs.unique,
+            deleted_at: attrs.deleted_at,
+            updated_at: attrs.updated_at,
+            version: attrs.version,
+            skip: attrs.skip,
+            validate: attrs.validate,
+        })
+    }
+
+    /// Where the column name comes from: `column = ".."` or the field name.
+    pub(crate) fn column_span(&self) -> Span {
+        self.column_attr.unwrap_or_else(|| self.ident.span())
+    }
+
+    /// The type inside `Option<..>` when the field is written as an
+    /// `Option`. The only place the derive matches type syntax: nullability
+    /// has no trait to ask.
+    pub(crate) fn option_inner(&self) -> Option<&'a Type> {
+        option_inner(self.ty)
+    }
+}
+
+/// `T` for `Option<T>`, `std::option::Option<T>`, `core::option::Option<T>`.
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segments: Vec<_> = path.path.segments.iter().collect();
+    let last = segments.last()?;
+    let prefix_ok = match segments.len() {
+        1 => true,
+        3 => {
+            matches!(segments[0].ident.to_string().as_str(), "std" | "core")
+                && segments[1].ident == "option"
+        }
+        _ => false,
+    };
+    if !prefix_ok || last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}
+
+/// `User` → `users`, `OrderLine` → `order_lines`, `Category` →
+/// `categories`, `Address` → `addresses`.
+pub(crate) fn default_table_name(ident: &Ident) -> String {
+    pluralize(&snake_case(&ident.unraw().to_string()))
+}
+
+/// `OrderLine` → `order_line`, `HTTPLog` → `http_log`.
+pub(crate) fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let starts_word = prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+            });
+            if starts_word && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// English plural of a snake_case word, enough for table names.
+fn pluralize(word: &str) -> String {
+    let vowel_before_y = word
+        .strip_suffix('y')
+        .and_then(|rest| rest.chars().last())
+        .is_some_and(|c| "aeiou".contains(c));
+    if let Some(stem) = word.strip_suffix('y')
+        && !vowel_before_y
+        && !stem.is_empty()
+    {
+        return format!("{stem}ies");
+    }
+    if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|end| word.ends_with(end))
+    {
+        return format!("{word}es");
+    }
+    format!("{word}s")
+}
+
+/// `created_at` → `CREATED_AT` (`createdAt` → `CREATED_AT`).
+pub(crate) fn screaming_snake_case(name: &str) -> String {
+    snake_case(name).to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str) -> String {
+        default_table_name(&Ident::new(name, Span::call_site()))
+    }
+
+    #[test]
+    fn default_table_names() {
+        assert_eq!(table("User"), "users");
+        assert_eq!(table("OrderLine"), "order_lines");
+        assert_eq!(table("Category"), "categories");
+        assert_eq!(table("Address"), "addresses");
+        assert_eq!(table("Day"), "days");
+        assert_eq!(table("Box"), "boxes");
+        assert_eq!(table("Match"), "matches");
+        assert_eq!(table("HTTPLog"), "http_logs");
+        assert_eq!(table("Item2Tag"), "item2_tags");
+    }
+
+    #[test]
+    fn screaming() {
+        assert_eq!(screaming_snake_case("created_at"), "CREATED_AT");
+        assert_eq!(screaming_snake_case("createdAt"), "CREATED_AT");
+        assert_eq!(screaming_snake_case("id"), "ID");
+    }
+
+    #[test]
+    fn option_types() {
+        let opt: Type = syn::parse_quote!(Option<i32>);
+        let full: Type = syn::parse_quote!(::std::option::Option<i32>);
+        let not: Type = syn::parse_quote!(my::Option<i32>);
+        assert!(option_inner(&opt).is_some());
+        assert!(option_inner(&full).is_some());
+        assert!(option_inner(&not).is_none());
+    }
+}
