@@ -1,0 +1,124 @@
+//! The SQL `#[derive(Model)]` generates, for three representative models.
+//! Any change to a statement shows up as a snapshot diff to review
+//! (`cargo insta review`); CI runs with `INSTA_UPDATE=no`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use strata::{Model, ModelMeta};
+
+/// Plain: a serial key, no soft delete, no unique column, one nullable.
+#[derive(Model, Debug)]
+#[allow(dead_code)] // only the metadata is read here
+struct OrderLine {
+    #[model(primary_key, generated)]
+    id: i64,
+    order_id: i64,
+    sku: String,
+    quantity: i32,
+    note: Option<String>,
+}
+
+/// Soft delete, optimistic locking, `updated_at`, a unique column (the
+/// upsert target), a generated column and a skipped field.
+#[derive(Model, Debug)]
+#[allow(dead_code)] // only the metadata is read here
+#[model(soft_delete, cache(ttl_secs = 60))]
+struct Account {
+    #[model(generated)]
+    id: i64,
+    #[model(unique)]
+    email: String,
+    balance: i64,
+    #[model(version)]
+    version: i32,
+    #[model(updated_at)]
+    updated_at: DateTime<Utc>,
+    #[model(generated)]
+    created_at: DateTime<Utc>,
+    #[model(deleted_at)]
+    deleted_at: Option<DateTime<Utc>>,
+    #[model(skip)]
+    scratch: Vec<u8>,
+}
+
+/// Renamed schema, table and columns; a caller-supplied text key; a raw
+/// identifier; a name with a `"` that must be doubled.
+#[derive(Model, Debug)]
+#[allow(dead_code)] // only the metadata is read here
+#[model(schema = "billing", table = "Invoice \"Archive\"")]
+struct Invoice {
+    #[model(primary_key, column = "invoice_no")]
+    number: String,
+    #[model(column = "Total Cents")]
+    total: i64,
+    r#type: String,
+    #[model(version)]
+    revision: i64,
+}
+
+/// Every statement and the column lists of one model, labelled.
+fn render(meta: &ModelMeta) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "name: {}", meta.name);
+    let _ = writeln!(out, "table: {}", meta.table);
+    let _ = writeln!(out, "schema: {:?}", meta.schema);
+    let _ = writeln!(out, "qualified: {}", meta.qualified);
+    let _ = writeln!(out, "primary_key: {}", meta.primary_key);
+    let _ = writeln!(out, "deleted_at: {:?}", meta.deleted_at);
+    let _ = writeln!(out, "version: {:?}", meta.version);
+    let _ = writeln!(out, "cache_ttl_secs: {:?}", meta.cache_ttl_secs);
+    let _ = writeln!(out, "insert_columns: {:?}", meta.insert_columns);
+    let _ = writeln!(out, "columns:");
+    for c in meta.columns {
+        let _ = writeln!(
+            out,
+            "  {} <- {} (nullable: {}, generated: {}, primary_key: {}, unique: {})",
+            c.name, c.field, c.nullable, c.generated, c.primary_key, c.unique
+        );
+    }
+    let _ = writeln!(out, "select_list: {}", meta.select_list);
+    let s = &meta.sql;
+    let statements = [
+        ("get", s.get),
+        ("get_with_deleted", s.get_with_deleted),
+        ("find_many", s.find_many),
+        ("insert", s.insert),
+        ("copy_in", s.copy_in),
+        ("update", s.update),
+        ("patch", s.patch),
+        ("upsert", s.upsert),
+        ("delete", s.delete),
+        ("restore", s.restore),
+        ("hard_delete", s.hard_delete),
+        ("exists", s.exists),
+        ("count", s.count),
+    ];
+    for (label, sql) in statements {
+        let _ = writeln!(out, "\n{label}:\n  {sql}");
+    }
+    out
+}
+
+#[test]
+fn plain_model() {
+    insta::assert_snapshot!(render(OrderLine::META));
+}
+
+#[test]
+fn soft_delete_version_updated_at() {
+    insta::assert_snapshot!(render(Account::META));
+}
+
+#[test]
+fn renamed_schema_table_and_columns() {
+    insta::assert_snapshot!(render(Invoice::META));
+}
+
+#[test]
+fn column_consts_are_named_for_fields() {
+    assert_eq!(Account::EMAIL.name(), "email");
+    assert_eq!(Invoice::TOTAL.name(), "Total Cents");
+    assert_eq!(Invoice::TYPE.name(), "type");
+    assert_eq!(Invoice::NUMBER.name(), "invoice_no");
+}
