@@ -77,11 +77,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints the error and its first cause on one line.
+/// Prints the error, its first cause and its root cause on one line.
 fn fail(err: &dyn std::error::Error) -> ExitCode {
     let mut line = format!("error: {err}");
-    if let Some(cause) = err.source() {
-        line.push_str(&format!(": {cause}"));
+    let mut causes = std::iter::successors(err.source(), |e| e.source());
+    if let Some(first) = causes.next() {
+        line.push_str(&format!(": {first}"));
+    }
+    if let Some(root) = causes.last() {
+        let root = root.to_string();
+        // PostgreSQL's own errors print as `ERROR: message`; the message
+        // is usually on the line already.
+        let message = match root.split_once(": ") {
+            Some((severity, rest)) if severity.bytes().all(|b| b.is_ascii_uppercase()) => rest,
+            _ => &root,
+        };
+        if !line.contains(message) {
+            line.push_str(&format!(" ({root})"));
+        }
     }
     eprintln!("{}", line.replace('\n', " "));
     ExitCode::FAILURE

@@ -1,0 +1,176 @@
+//! The `strata` binary end to end: exit codes and output, against a fresh
+//! schema of the local PostgreSQL picked through `DATABASE_URL`'s options.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn base_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn admin(sql: &str) {
+    let sql = sql.to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let (client, conn) = tokio_postgres::connect(&base_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test PostgreSQL");
+        tokio::spawn(conn);
+        client.batch_execute(&sql).await.unwrap();
+    });
+}
+
+/// A schema of its own, dropped at the end, and the URL that selects it.
+struct Schema(String);
+
+impl Schema {
+    fn new() -> Schema {
+        let name = format!(
+            "strata_cli_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        admin(&format!("CREATE SCHEMA \"{name}\""));
+        Schema(name)
+    }
+
+    fn url(&self) -> String {
+        let sep = if base_url().contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", base_url(), self.0)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        admin(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
+    }
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn strata(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("DB_CONNECT_TIMEOUT_MS", "1000")
+        .env("DB_RETRY_ATTEMPTS", "0")
+        .output()
+        .expect("run strata")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn migrate_up_status_verify_down() {
+    let schema = Schema::new();
+    let url = schema.url();
+    let dir = repo("migrations");
+    let dir = dir.to_str().unwrap();
+
+    let up = strata(&url, &["migrate", "--dir", dir, "up"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let out = stdout(&up);
+    assert!(
+        out.starts_with("applied  20240101000000 create_users ("),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with(" ms)"), "{out}");
+
+    let again = strata(&url, &["migrate", "--dir", dir, "up"]);
+    assert_eq!(stdout(&again), "nothing to do\n");
+
+    let status = strata(&url, &["migrate", "--dir", dir, "status"]);
+    assert!(status.status.success());
+    assert!(stdout(&status).contains("applied"), "{}", stdout(&status));
+
+    let verify = strata(&url, &["migrate", "--dir", dir, "verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+
+    let redo = strata(&url, &["migrate", "--dir", dir, "redo"]);
+    assert!(redo.status.success(), "{}", stderr(&redo));
+    assert_eq!(stdout(&redo).lines().count(), 2);
+
+    let down = strata(&url, &["migrate", "down", "--dir", dir]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(stdout(&down).starts_with("reverted 20240101000000 create_users"));
+}
+
+#[test]
+fn a_failing_migration_exits_non_zero_with_one_line() {
+    let schema = Schema::new();
+    let dir = repo("tests/fixtures/migrations_broken");
+    let out = strata(
+        &schema.url(),
+        &["migrate", "--dir", dir.to_str().unwrap(), "up"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("applied  20240101000000 first"));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: migration 20240102000000_second failed at line 4 of "),
+        "{err}"
+    );
+    assert!(err.contains("no_such_table"), "{err}");
+
+    let verify = strata(
+        &schema.url(),
+        &["migrate", "--dir", "/no/such/folder", "verify"],
+    );
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(stderr(&verify).starts_with("error: cannot read the migrations folder"));
+}
+
+#[test]
+fn health_reports_ok_or_one_line() {
+    let schema = Schema::new();
+    let ok = strata(&schema.url(), &["health"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("ok ("), "{}", stdout(&ok));
+
+    let down = strata("postgres://postgres@127.0.0.1:1/test", &["health"]);
+    assert_eq!(down.status.code(), Some(1));
+    assert_eq!(stderr(&down).lines().count(), 1, "{}", stderr(&down));
+    assert!(stderr(&down).starts_with("error: "));
+}
+
+#[test]
+fn new_creates_a_folder_and_bad_usage_exits_2() {
+    let dir = std::env::temp_dir().join(format!("strata_cli_new_{:08x}", rand::random::<u32>()));
+    let out = strata(
+        "",
+        &[
+            "migrate",
+            "--dir",
+            dir.to_str().unwrap(),
+            "new",
+            "add_things",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(created.len(), 1);
+    assert!(created[0].to_str().unwrap().ends_with("_add_things"));
+    assert!(created[0].join("up.sql").is_file() && created[0].join("down.sql").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let bad = strata("", &["migrate", "sideways"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
