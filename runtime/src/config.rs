@@ -89,6 +89,9 @@ pub struct Config {
     pub(crate) cache_l1_capacity: u64,
     pub(crate) cache_prefix: Option<String>,
     pub(crate) cache_redis_timeout: Duration,
+    pub(crate) breaker_threshold: u32,
+    pub(crate) breaker_cooldown: Duration,
+    pub(crate) leak_threshold: Duration,
 }
 
 impl Default for Config {
@@ -116,6 +119,9 @@ impl Default for Config {
             cache_l1_capacity: 10_000,
             cache_prefix: None,
             cache_redis_timeout: Duration::from_millis(250),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(1),
+            leak_threshold: Duration::from_secs(30),
         }
     }
 }
@@ -145,6 +151,9 @@ impl fmt::Debug for Config {
             .field("cache_l1_capacity", &self.cache_l1_capacity)
             .field("cache_prefix", &self.cache_prefix)
             .field("cache_redis_timeout", &self.cache_redis_timeout)
+            .field("breaker_threshold", &self.breaker_threshold)
+            .field("breaker_cooldown", &self.breaker_cooldown)
+            .field("leak_threshold", &self.leak_threshold)
             .finish()
     }
 }
@@ -236,7 +245,8 @@ impl Config {
     /// `DB_PASSWORD`, `DB_NAME` and `DB_SSL` then override its parts. Pool and
     /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_CONNECT_TIMEOUT_MS`,
     /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
-    /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`.
+    /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
+    /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
     /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
     /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`.
     ///
@@ -313,6 +323,15 @@ impl Config {
         }
         if let Some(v) = get("CACHE_PREFIX") {
             c.cache_prefix = Some(v);
+        }
+        if let Some(v) = get("DB_BREAKER_THRESHOLD") {
+            c.breaker_threshold = parse("DB_BREAKER_THRESHOLD", &v)?;
+        }
+        if let Some(v) = get("DB_BREAKER_COOLDOWN_MS") {
+            c.breaker_cooldown = millis("DB_BREAKER_COOLDOWN_MS", &v)?;
+        }
+        if let Some(v) = get("DB_LEAK_THRESHOLD_MS") {
+            c.leak_threshold = millis("DB_LEAK_THRESHOLD_MS", &v)?;
         }
         if let Some(v) = get("CACHE_REDIS_TIMEOUT_MS") {
             c.cache_redis_timeout = millis("CACHE_REDIS_TIMEOUT_MS", &v)?;
@@ -413,6 +432,18 @@ impl Config {
     setter!(
         /// Entries kept in the in-process cache (`CACHE_L1_CAPACITY`); 0 turns L1 off.
         cache_l1_capacity: u64
+    );
+    setter!(
+        /// Consecutive connection failures that open the PostgreSQL breaker (`DB_BREAKER_THRESHOLD`, default 5).
+        breaker_threshold: u32
+    );
+    setter!(
+        /// How long the open breaker fails calls before letting one probe through (`DB_BREAKER_COOLDOWN_MS`, default 1 s).
+        breaker_cooldown: Duration
+    );
+    setter!(
+        /// A transaction holding its connection longer than this is reported with where it began (`DB_LEAK_THRESHOLD_MS`, default 30 s).
+        leak_threshold: Duration
     );
     setter!(
         /// Bound on one Redis call before it falls through (`CACHE_REDIS_TIMEOUT_MS`, default 250 ms).

@@ -21,6 +21,7 @@ use std::ops::Deref;
 use deadpool_postgres::{ClientWrapper, Object};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tracing::Instrument;
 
 use crate::cache::Invalidation;
 use crate::error::{Error, Result};
@@ -194,6 +195,33 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
 }
 
 async fn run<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+    op: Op,
+) -> Result<Output> {
+    let span = tracing::info_span!(
+        "db.statement",
+        db.system = "postgresql",
+        db.statement = sql,
+        db.operation = crate::observe::operation(sql),
+    );
+    let started = std::time::Instant::now();
+    let result = run_inner(e, sql, params, kind, op).instrument(span).await;
+    let rows = match &result {
+        Ok(Output::Rows(rows)) => rows.len() as u64,
+        Ok(Output::Count(n)) => *n,
+        Err(_) => 0,
+    };
+    e.__db()
+        .inner
+        .observer
+        .statement(sql, params.len(), started.elapsed(), rows, result.is_ok());
+    result
+}
+
+async fn run_inner<E: Executor + ?Sized>(
     e: &E,
     sql: &str,
     params: Params<'_>,

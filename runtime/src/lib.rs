@@ -3,6 +3,7 @@
 #[allow(unused_extern_crates)] // lets the derive's `::strata::` paths resolve in our own tests
 extern crate self as strata;
 
+mod breaker;
 pub mod cache;
 mod config;
 mod error;
@@ -10,20 +11,23 @@ mod executor;
 mod metrics;
 pub mod migrate;
 mod model;
+pub mod observe;
 mod pool;
 pub mod retry;
 mod tx;
 pub mod validate;
 
+pub use breaker::BreakerState;
 pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
 pub use error::{Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
-pub use metrics::{Metrics, PoolStatus, QueryMetrics, TxMetrics};
+pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
     ModelMeta, NewModel, Order, Page, PatchModel, Query, Statements,
 };
+pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use pool::Db;
 pub use postgres_types::Json;
 pub use strata_macros::Model;

@@ -22,7 +22,7 @@ pub(crate) fn bump(counter: &AtomicU64) {
 }
 
 /// Pool occupancy at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PoolStatus {
     /// Connections open now.
     pub size: usize,
@@ -36,13 +36,42 @@ pub struct PoolStatus {
     pub max: usize,
 }
 
-/// Statement counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Pool occupancy plus checkout counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct PoolMetrics {
+    /// Connections open now.
+    pub size: usize,
+    /// Open connections not checked out.
+    pub idle: usize,
+    /// Connections checked out.
+    pub in_use: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// The configured maximum.
+    pub max: usize,
+    /// Checkouts so far.
+    pub checkouts: u64,
+    /// Median wait for a checkout.
+    pub wait_p50: std::time::Duration,
+    /// 99th-percentile wait for a checkout.
+    pub wait_p99: std::time::Duration,
+}
+
+/// Statement counters and latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct QueryMetrics {
     /// Statements run.
     pub total: u64,
     /// Statements that returned an error.
     pub failed: u64,
+    /// Statements slower than the slow-query threshold.
+    pub slow: u64,
+    /// Median latency.
+    pub p50: std::time::Duration,
+    /// 95th-percentile latency.
+    pub p95: std::time::Duration,
+    /// 99th-percentile latency.
+    pub p99: std::time::Duration,
     /// Reads transparently repeated on a fresh connection after the first one died.
     pub reads_retried: u64,
     /// Connections thrown away because they were broken or in an unknown state.
@@ -50,7 +79,7 @@ pub struct QueryMetrics {
 }
 
 /// Transaction counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct TxMetrics {
     /// Transactions committed.
     pub committed: u64,
@@ -72,27 +101,50 @@ impl TxMetrics {
 }
 
 /// A point-in-time snapshot of a [`Db`](crate::Db)'s counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Metrics {
-    /// Pool occupancy.
-    pub pool: PoolStatus,
+    /// Pool occupancy and checkouts.
+    pub pool: PoolMetrics,
     /// Statements.
     pub queries: QueryMetrics,
     /// Transactions.
     pub transactions: TxMetrics,
     /// The model cache.
     pub cache: crate::cache::CacheMetrics,
+    /// The PostgreSQL circuit breaker.
+    pub breaker: crate::breaker::BreakerState,
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, pool: PoolStatus, cache: crate::cache::CacheMetrics) -> Metrics {
+    pub(crate) fn snapshot(
+        &self,
+        pool: PoolStatus,
+        observer: &crate::observe::Observer,
+        cache: crate::cache::CacheMetrics,
+        breaker: crate::breaker::BreakerState,
+    ) -> Metrics {
         let get = |c: &AtomicU64| c.load(Relaxed);
+        let [wait_p50, wait_p99] = observer.checkout_wait.percentiles([50.0, 99.0]);
+        let [p50, p95, p99] = observer.latency.percentiles([50.0, 95.0, 99.0]);
         Metrics {
-            pool,
+            pool: PoolMetrics {
+                size: pool.size,
+                idle: pool.idle,
+                in_use: pool.in_use,
+                waiting: pool.waiting,
+                max: pool.max,
+                checkouts: get(&observer.checkouts),
+                wait_p50,
+                wait_p99,
+            },
             queries: QueryMetrics {
                 total: get(&self.queries),
                 failed: get(&self.queries_failed),
+                slow: get(&observer.slow),
+                p50,
+                p95,
+                p99,
                 reads_retried: get(&self.reads_retried),
                 connections_discarded: get(&self.connections_discarded),
             },
@@ -104,6 +156,7 @@ impl Counters {
                 retried_unique: get(&self.tx_retried_unique),
             },
             cache,
+            breaker,
         }
     }
 }

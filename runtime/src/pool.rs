@@ -15,11 +15,13 @@ use deadpool_postgres::{
 };
 use tokio_postgres::NoTls;
 
+use crate::breaker::Breaker;
 use crate::cache::{Cache, CacheStore, Invalidation};
 use crate::config::{Config, SslMode};
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::{Conn, Executor};
 use crate::metrics::{Counters, Metrics, PoolStatus};
+use crate::observe::{Observer, QueryRecord};
 use crate::retry::Backoff;
 
 /// A handle to the database: cheap to clone, shared by every task.
@@ -38,8 +40,11 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) backoff: Backoff,
     pub(crate) counters: Counters,
+    pub(crate) observer: Observer,
+    pub(crate) breaker: Breaker,
+    pub(crate) leases: Leases,
     closing: AtomicBool,
-    reaper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    reaper: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -53,8 +58,10 @@ impl std::fmt::Debug for Db {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(task) = self.reaper.get_mut().ok().and_then(Option::take) {
-            task.abort();
+        if let Ok(tasks) = self.reaper.get_mut() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
         }
     }
 }
@@ -103,11 +110,14 @@ impl Db {
                 pool,
                 cache,
                 cache_prefix,
+                observer: Observer::new(config.slow_query),
+                breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
+                leases: Leases::default(),
                 config,
                 backoff,
                 counters: Counters::default(),
                 closing: AtomicBool::new(false),
-                reaper: std::sync::Mutex::new(None),
+                reaper: std::sync::Mutex::new(Vec::new()),
             }),
         };
         let warm = db.inner.config.pool_min.max(1);
@@ -116,11 +126,12 @@ impl Db {
             held.push(db.acquire().await?);
         }
         drop(held);
+        let mut tasks = vec![tokio::spawn(watch_leases(Arc::downgrade(&db.inner)))];
         if let Some(idle) = db.inner.config.idle_timeout {
-            let task = tokio::spawn(reap_idle(Arc::downgrade(&db.inner), idle));
-            if let Ok(mut slot) = db.inner.reaper.lock() {
-                *slot = Some(task);
-            }
+            tasks.push(tokio::spawn(reap_idle(Arc::downgrade(&db.inner), idle)));
+        }
+        if let Ok(mut slot) = db.inner.reaper.lock() {
+            *slot = tasks;
         }
         Ok(db)
     }
@@ -142,11 +153,25 @@ impl Db {
         }
     }
 
-    /// A snapshot of the counters.
+    /// A snapshot of every counter: pool, statements (with latency
+    /// percentiles), transactions, cache and breaker. Cheap: atomics only.
     pub fn metrics(&self) -> Metrics {
-        self.inner
-            .counters
-            .snapshot(self.pool_status(), self.inner.cache.metrics())
+        self.inner.counters.snapshot(
+            self.pool_status(),
+            &self.inner.observer,
+            self.inner.cache.metrics(),
+            self.inner.breaker.state(),
+        )
+    }
+
+    /// The most recent statements (SQL, duration, rows; never parameters), oldest first.
+    pub fn recent_queries(&self) -> Vec<QueryRecord> {
+        self.inner.observer.recent()
+    }
+
+    /// The most recent statements slower than `DB_SLOW_QUERY_MS`, oldest first.
+    pub fn slow_queries(&self) -> Vec<QueryRecord> {
+        self.inner.observer.slow_queries()
     }
 
     /// The general cache API (Redis): `get`, `set`, `delete`, `exists`,
@@ -181,8 +206,21 @@ impl Db {
             if inner.closing.load(Ordering::Acquire) {
                 return Err(Error::PoolClosed);
             }
+            // An idle connection needs no network, so only a checkout that
+            // must connect is refused while the breaker is open.
+            let status = inner.pool.status();
+            if status.available == 0 && !inner.breaker.allow() {
+                return Err(Error::CircuitOpen);
+            }
+            let started = Instant::now();
             let err = match inner.pool.get().await {
-                Ok(obj) => return Ok(obj),
+                Ok(obj) => {
+                    inner.observer.checkout(started.elapsed());
+                    if status.available == 0 {
+                        inner.breaker.success();
+                    }
+                    return Ok(obj);
+                }
                 Err(PoolError::Timeout(TimeoutType::Wait)) => {
                     return Err(Error::PoolExhausted {
                         waited: inner.config.acquire_timeout,
@@ -198,6 +236,9 @@ impl Db {
                     source: other.to_string().into(),
                 },
             };
+            if matches!(err, Error::Connection { .. } | Error::Timeout { .. }) {
+                inner.breaker.failure();
+            }
             if !err.is_transient() || attempt >= inner.config.retry_attempts {
                 return Err(err);
             }
@@ -250,6 +291,113 @@ impl Executor for Db {
 
     fn __db(&self) -> &Db {
         self
+    }
+}
+
+/// Transactions holding a connection, for leak reports.
+#[derive(Debug, Default)]
+pub(crate) struct Leases {
+    next: std::sync::atomic::AtomicU64,
+    open: std::sync::Mutex<std::collections::HashMap<u64, Lease>>,
+}
+
+#[derive(Debug)]
+struct Lease {
+    since: Instant,
+    location: &'static std::panic::Location<'static>,
+    reported: bool,
+}
+
+/// Removes its lease when the transaction ends, however it ends.
+#[derive(Debug)]
+pub(crate) struct LeaseGuard<'a> {
+    leases: &'a Leases,
+    id: u64,
+}
+
+impl Leases {
+    pub(crate) fn open(&self, location: &'static std::panic::Location<'static>) -> LeaseGuard<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(
+                id,
+                Lease {
+                    since: Instant::now(),
+                    location,
+                    reported: false,
+                },
+            );
+        }
+        LeaseGuard { leases: self, id }
+    }
+
+    /// Warns once about each lease older than `threshold`; returns how many
+    /// were reported now.
+    fn report(&self, threshold: Duration) -> usize {
+        let Ok(mut open) = self.open.lock() else {
+            return 0;
+        };
+        let mut reported = 0;
+        for lease in open.values_mut() {
+            let held = lease.since.elapsed();
+            if !lease.reported && held >= threshold {
+                lease.reported = true;
+                reported += 1;
+                tracing::warn!(
+                    held_ms = u64::try_from(held.as_millis()).unwrap_or(u64::MAX),
+                    location = %lease.location,
+                    "connection held past the leak threshold by a transaction started at {}",
+                    lease.location
+                );
+            }
+        }
+        reported
+    }
+
+    /// Where each connection held past `threshold` was taken.
+    pub(crate) fn held_longer_than(&self, threshold: Duration) -> Vec<String> {
+        self.open
+            .lock()
+            .map(|open| {
+                open.values()
+                    .filter(|l| l.since.elapsed() >= threshold)
+                    .map(|l| l.location.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.leases.open.lock() {
+            open.remove(&self.id);
+        }
+    }
+}
+
+/// Scans transaction leases and reports those past the leak threshold.
+async fn watch_leases(inner: std::sync::Weak<Inner>) {
+    let threshold = match inner.upgrade() {
+        Some(inner) => inner.config.leak_threshold,
+        None => return,
+    };
+    let every = (threshold / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.leases.report(threshold);
+    }
+}
+
+impl Db {
+    /// Source locations of transactions holding their connection longer
+    /// than the leak threshold right now.
+    pub fn leaked_connections(&self) -> Vec<String> {
+        self.inner
+            .leases
+            .held_longer_than(self.inner.config.leak_threshold)
     }
 }
 

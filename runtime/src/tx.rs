@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object};
+use tracing::Instrument;
 
 use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
@@ -362,11 +363,37 @@ impl Db {
     /// .await
     /// # }
     /// ```
-    pub async fn transaction<T, F, Fut>(&self, opts: TxOptions, mut f: F) -> Result<T>
+    #[track_caller]
+    pub fn transaction<T, F, Fut>(
+        &self,
+        opts: TxOptions,
+        f: F,
+    ) -> impl Future<Output = Result<T>> + use<'_, T, F, Fut>
     where
         F: FnMut(Tx) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        let location = std::panic::Location::caller();
+        let span = tracing::info_span!(
+            "db.transaction",
+            db.system = "postgresql",
+            db.operation = "TRANSACTION",
+            code.location = %location,
+        );
+        self.run_transaction(opts, f, location).instrument(span)
+    }
+
+    async fn run_transaction<T, F, Fut>(
+        &self,
+        opts: TxOptions,
+        mut f: F,
+        location: &'static std::panic::Location<'static>,
+    ) -> Result<T>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let _lease = self.inner.leases.open(location);
         let max_retries = opts.max_retries.unwrap_or(self.inner.config.retry_attempts);
         let begin = opts.begin_sql();
         let counters = &self.inner.counters;

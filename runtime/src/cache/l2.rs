@@ -15,8 +15,8 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::breaker::{Breaker, Recovered};
 use super::{CacheCounters, Invalidation};
+use crate::breaker::{Breaker, Recovered};
 use crate::metrics::bump;
 
 /// Invalidations kept for replay while Redis is unreachable.
@@ -72,7 +72,8 @@ return 1
 
 /// `ARGV`: prefix, table, mode (`row`, `lists`, `all`), row key, message.
 /// Bumps the write generation (every cached list goes stale), drops the row
-/// (`row`) or bumps the row generation (`all`), and tells the other processes.
+/// (`row`) or bumps the row generation (`all`), and tells the other
+/// processes; returns how many subscribers received the message.
 const INVALIDATE: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 redis.call('INCR', base .. ':wgen')
@@ -82,8 +83,7 @@ elseif ARGV[3] == 'row' then
   local rgen = redis.call('GET', base .. ':rgen') or '0'
   redis.call('DEL', base .. ':r' .. rgen .. ':' .. ARGV[4])
 end
-redis.call('PUBLISH', ARGV[1] .. ':invalidations', ARGV[5])
-return 1
+return redis.call('PUBLISH', ARGV[1] .. ':invalidations', ARGV[5])
 ";
 
 pub(crate) struct L2 {
@@ -97,6 +97,19 @@ pub(crate) struct L2 {
     timeout: Duration,
     pending: Mutex<Pending>,
     scripts: Scripts,
+    /// Invalidation message sequence numbers, for acknowledgements.
+    seq: std::sync::atomic::AtomicU64,
+    /// Acknowledgements still awaited, by sequence number.
+    acks: Mutex<std::collections::HashMap<u64, Ack>>,
+    /// How long a write waits for other processes to acknowledge.
+    ack_timeout: Duration,
+    /// Whether this process's subscriber is connected (it receives the acks).
+    listening: std::sync::atomic::AtomicBool,
+}
+
+struct Ack {
+    received: usize,
+    notify: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[derive(Default)]
@@ -138,6 +151,10 @@ impl L2 {
             breaker: Breaker::new(3, Duration::from_millis(500)),
             timeout,
             pending: Mutex::new(Pending::default()),
+            seq: std::sync::atomic::AtomicU64::new(1),
+            acks: Mutex::new(std::collections::HashMap::new()),
+            ack_timeout: timeout,
+            listening: std::sync::atomic::AtomicBool::new(false),
             scripts: Scripts {
                 get_row: Script::new(GET_ROW),
                 get_rows: Script::new(GET_ROWS),
@@ -156,6 +173,38 @@ impl L2 {
     /// The channel invalidation messages go out on.
     pub(crate) fn channel(&self) -> String {
         format!("{}:invalidations", self.prefix)
+    }
+
+    /// The channel on which other processes acknowledge `instance`'s
+    /// invalidations.
+    pub(crate) fn ack_channel(&self, instance: &str) -> String {
+        format!("{}:acks:{instance}", self.prefix)
+    }
+
+    /// Set by the subscriber task as it connects and disconnects.
+    pub(crate) fn set_listening(&self, yes: bool) {
+        self.listening
+            .store(yes, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records one acknowledgement of message `seq`.
+    pub(crate) fn acknowledged(&self, seq: u64) {
+        if let Ok(mut acks) = self.acks.lock()
+            && let Some(ack) = acks.get_mut(&seq)
+        {
+            ack.received += 1;
+            ack.notify.notify_one();
+        }
+    }
+
+    /// Sends an acknowledgement of `seq` to the process `to`.
+    pub(crate) async fn acknowledge(&self, to: &str, seq: &str, counters: &CacheCounters) {
+        let channel = self.ack_channel(to);
+        let seq = seq.to_owned();
+        self.call(counters, |mut conn| async move {
+            conn.publish::<_, _, i64>(channel, seq).await
+        })
+        .await;
     }
 
     pub(crate) fn instance(&self) -> u64 {
@@ -267,10 +316,20 @@ impl L2 {
         conn: &mut ConnectionManager,
         inv: &Invalidation,
     ) -> redis::RedisResult<()> {
-        let message = inv.message(self.instance);
+        self.invalidate_seq(conn, inv, 0).await.map(|_| ())
+    }
+
+    /// Runs the invalidation script with message number `seq`; returns how
+    /// many subscribers received the message.
+    async fn invalidate_seq(
+        &self,
+        conn: &mut ConnectionManager,
+        inv: &Invalidation,
+        seq: u64,
+    ) -> redis::RedisResult<usize> {
+        let message = inv.message(self.instance, seq);
         let (mode, row) = inv.mode();
-        let _: i64 = self
-            .scripts
+        self.scripts
             .invalidate
             .arg(&self.prefix)
             .arg(inv.table)
@@ -278,18 +337,49 @@ impl L2 {
             .arg(row)
             .arg(message)
             .invoke_async(conn)
-            .await?;
-        Ok(())
+            .await
     }
 
-    /// Bumps the generations, drops the row and tells the other processes;
-    /// if Redis cannot be reached, remembers it for replay.
+    /// Bumps the generations, drops the row and tells the other processes,
+    /// then waits (bounded by the Redis timeout) until every process that
+    /// received the message has dropped its L1 entry, so a read anywhere
+    /// after the write returns sees the write. If Redis cannot be reached,
+    /// remembers the invalidation for replay.
     pub(crate) async fn invalidate(&self, inv: &Invalidation, counters: &CacheCounters) {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        if let Ok(mut acks) = self.acks.lock() {
+            acks.insert(
+                seq,
+                Ack {
+                    received: 0,
+                    notify: notify.clone(),
+                },
+            );
+        }
         let done = self
             .call(counters, |mut conn| async move {
-                self.invalidate_on(&mut conn, inv).await
+                self.invalidate_seq(&mut conn, inv, seq).await
             })
             .await;
+        let listening = self.listening.load(std::sync::atomic::Ordering::Acquire);
+        if let (Some(receivers), true) = (done, listening) {
+            let all_acked = || {
+                self.acks
+                    .lock()
+                    .map(|a| a.get(&seq).is_none_or(|ack| ack.received >= receivers))
+                    .unwrap_or(true)
+            };
+            let _ = tokio::time::timeout(self.ack_timeout, async {
+                while !all_acked() {
+                    notify.notified().await;
+                }
+            })
+            .await;
+        }
+        if let Ok(mut acks) = self.acks.lock() {
+            acks.remove(&seq);
+        }
         if done.is_none()
             && let Ok(mut p) = self.pending.lock()
         {
@@ -435,9 +525,10 @@ impl L2 {
 
     /// Pings Redis (health checks).
     pub(crate) async fn ping(&self, counters: &CacheCounters) -> bool {
-        self.call(counters, |mut conn| async move {
-            conn.ping::<String>().await
-        })
+        self.call(
+            counters,
+            |mut conn| async move { conn.ping::<String>().await },
+        )
         .await
         .is_some()
     }

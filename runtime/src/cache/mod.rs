@@ -20,7 +20,6 @@
 //! - **Other processes** drop their L1 entries on the invalidation messages
 //!   published with each write; after a lost subscription, L1 is flushed.
 
-mod breaker;
 mod l1;
 mod l2;
 mod model;
@@ -88,10 +87,10 @@ impl Invalidation {
         }
     }
 
-    /// `instance|table|mode|row`.
-    fn message(&self, instance: u64) -> String {
+    /// `instance|seq|table|mode|row`; `seq` 0 asks for no acknowledgement.
+    fn message(&self, instance: u64, seq: u64) -> String {
         let (mode, row) = self.mode();
-        format!("{instance}|{}|{mode}|{row}", self.table)
+        format!("{instance}|{seq}|{}|{mode}|{row}", self.table)
     }
 }
 
@@ -115,7 +114,7 @@ pub(crate) struct CacheCounters {
 }
 
 /// A snapshot of the cache counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CacheMetrics {
     /// Reads answered by the in-process tier.
     pub l1_hits: u64,
@@ -217,12 +216,16 @@ impl Cache {
         let l2 = match &settings.redis_url {
             None => None,
             Some(url) => Some(Arc::new(
-                L2::new(url, settings.prefix.clone(), instance, settings.redis_timeout).map_err(
-                    |e| crate::Error::Config {
-                        var: "REDIS_URL",
-                        reason: format!("not a Redis URL ({e})"),
-                    },
-                )?,
+                L2::new(
+                    url,
+                    settings.prefix.clone(),
+                    instance,
+                    settings.redis_timeout,
+                )
+                .map_err(|e| crate::Error::Config {
+                    var: "REDIS_URL",
+                    reason: format!("not a Redis URL ({e})"),
+                })?,
             )),
         };
         let cache = Arc::new(Cache {
@@ -236,7 +239,9 @@ impl Cache {
             fill_gate: Mutex::new(None),
             protect: std::sync::atomic::AtomicBool::new(true),
         });
-        if cache.l2.is_some() && cache.l1.is_some() {
+        // The listener applies other processes' invalidations to L1 and
+        // receives acknowledgements of ours, so it runs whenever Redis does.
+        if cache.l2.is_some() {
             let task = tokio::spawn(pubsub::listen(Arc::downgrade(&cache)));
             if let Ok(mut slot) = cache.subscriber.lock() {
                 *slot = Some(task);

@@ -56,14 +56,22 @@ impl<'a> CacheStore<'a> {
         let key = self.key(key);
         let bytes: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
         bytes
-            .map(|b| rmp_serde::from_slice(&b).map_err(|e| err(format!("cannot decode value: {e}"))))
+            .map(|b| {
+                rmp_serde::from_slice(&b).map_err(|e| err(format!("cannot decode value: {e}")))
+            })
             .transpose()
     }
 
     /// Stores `value` under `key` for `ttl` (at least one second).
-    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Duration) -> Result<()> {
+    pub async fn set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<()> {
         let key = self.key(key);
-        let bytes = rmp_serde::to_vec(value).map_err(|e| err(format!("cannot encode value: {e}")))?;
+        let bytes =
+            rmp_serde::to_vec(value).map_err(|e| err(format!("cannot encode value: {e}")))?;
         self.run(|mut c| async move { c.set_ex(key, bytes, ttl.as_secs().max(1)).await })
             .await
     }
@@ -106,8 +114,10 @@ impl<'a> CacheStore<'a> {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (k, v) in items {
-            let bytes = rmp_serde::to_vec(v).map_err(|e| err(format!("cannot encode value: {e}")))?;
-            pipe.set_ex(self.key(k), bytes, ttl.as_secs().max(1)).ignore();
+            let bytes =
+                rmp_serde::to_vec(v).map_err(|e| err(format!("cannot encode value: {e}")))?;
+            pipe.set_ex(self.key(k), bytes, ttl.as_secs().max(1))
+                .ignore();
         }
         self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
@@ -130,7 +140,10 @@ impl<'a> CacheStore<'a> {
 
     /// Subscribes to `channel` (prefixed). The stream ends if the
     /// connection drops (pub/sub is at most once; resubscribe and resync).
-    pub async fn subscribe(&self, channel: &str) -> Result<impl Stream<Item = String> + Send + use<>> {
+    pub async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> Result<impl Stream<Item = String> + Send + Unpin + use<>> {
         let l2 = self.l2()?;
         let channel = self.key(channel);
         let mut pubsub = l2
@@ -144,7 +157,7 @@ impl<'a> CacheStore<'a> {
             .map_err(|e| err(format!("cannot subscribe: {e}")))?;
         Ok(pubsub
             .into_on_message()
-            .filter_map(|m| async move { m.get_payload::<String>().ok() }))
+            .filter_map(|m| futures_util::future::ready(m.get_payload::<String>().ok())))
     }
 
     /// True while the Redis breaker is open (calls skip Redis).

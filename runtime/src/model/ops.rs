@@ -24,22 +24,31 @@ pub const COPY_THRESHOLD: usize = 256;
 /// PostgreSQL's limit on bind parameters in one statement.
 const MAX_PARAMS: usize = 65_535;
 
-/// What a write did, for the write path's hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WriteKind {
-    Insert,
-    Update,
-}
-
-/// The single path every single-row model write takes.
-pub(crate) async fn write<E: Executor + ?Sized>(
+/// The single path every single-row model write returning its row takes:
+/// runs it, decodes the row, and tells the cache (after COMMIT inside a
+/// transaction) that the row changed. Audit hooks belong here too.
+pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     e: &E,
-    _kind: WriteKind,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Option<Row>> {
+) -> Result<Option<M>> {
     let rows = run_query(e, sql, params, OpKind::Write).await?;
-    Ok(rows.into_iter().next())
+    let row = decode_one::<M>(rows.into_iter().next())?;
+    if let Some(row) = &row {
+        changed_row::<M, E>(e, row.key()).await;
+    }
+    Ok(row)
+}
+
+/// The same path for single-row writes by key that return no row
+/// (`delete`, `hard_delete`): `NotFound` when nothing matched.
+async fn write_key<M: Model, E: Executor + ?Sized>(e: &E, sql: &str, key: &M::Key) -> Result<()> {
+    let n = run_execute(e, sql, &[key], OpKind::Write).await?;
+    if n == 0 {
+        return Err(not_found(M::META));
+    }
+    changed_row::<M, E>(e, key).await;
+    Ok(())
 }
 
 /// Tells the cache (after COMMIT, inside a transaction) that a row changed.
@@ -101,14 +110,9 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             new.validate()?;
-            let row = write(
-                e,
-                WriteKind::Insert,
-                Self::META.sql.insert,
-                &new.insert_params(),
-            )
-            .await?;
-            decode_one(row)?.ok_or_else(|| not_found(Self::META))
+            write_row(e, Self::META.sql.insert, &new.insert_params())
+                .await?
+                .ok_or_else(|| not_found(Self::META))
         }
     }
 
@@ -201,15 +205,8 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             row.validate()?;
-            let updated = write(
-                e,
-                WriteKind::Update,
-                Self::META.sql.update,
-                &row.update_params(),
-            )
-            .await?;
-            match decode_one(updated)? {
-                Some(row) => Ok(row),
+            match write_row(e, Self::META.sql.update, &row.update_params()).await? {
+                Some(stored) => Ok(stored),
                 None => Err(missing_or_stale::<Self, E>(e, row.key()).await),
             }
         }
@@ -228,12 +225,8 @@ pub trait ModelExt: Model {
             patch.validate()?;
             let mut params: ParamList<'_> = vec![&key];
             params.extend(patch.patch_params());
-            let updated = write(e, WriteKind::Update, Self::META.sql.patch, &params).await?;
-            match decode_one::<Self>(updated)? {
-                Some(stored) => {
-                    changed_row::<Self, E>(e, &key).await;
-                    Ok(stored)
-                }
+            match write_row(e, Self::META.sql.patch, &params).await? {
+                Some(stored) => Ok(stored),
                 None => Err(missing_or_stale::<Self, E>(e, &key).await),
             }
         }
@@ -247,14 +240,9 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             new.validate()?;
-            let row = write(
-                e,
-                WriteKind::Update,
-                Self::META.sql.upsert,
-                &new.insert_params(),
-            )
-            .await?;
-            decode_one(row)?.ok_or_else(|| not_found(Self::META))
+            write_row(e, Self::META.sql.upsert, &new.insert_params())
+                .await?
+                .ok_or_else(|| not_found(Self::META))
         }
     }
 
@@ -264,14 +252,7 @@ pub trait ModelExt: Model {
         e: &E,
         key: Self::Key,
     ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let n = run_execute(e, Self::META.sql.delete, &[&key], OpKind::Write).await?;
-            if n == 0 {
-                Err(not_found(Self::META))
-            } else {
-                Ok(())
-            }
-        }
+        async move { write_key::<Self, E>(e, Self::META.sql.delete, &key).await }
     }
 
     /// Clears `deleted_at` and returns the row. `Error::NotFound` if no row
@@ -290,10 +271,9 @@ pub trait ModelExt: Model {
                     ),
                 });
             }
-            let row = write(e, WriteKind::Update, Self::META.sql.restore, &[&key]).await?;
-            let row: Self = decode_one(row)?.ok_or_else(|| not_found(Self::META))?;
-            changed_row::<Self, E>(e, &key).await;
-            Ok(row)
+            write_row(e, Self::META.sql.restore, &[&key])
+                .await?
+                .ok_or_else(|| not_found(Self::META))
         }
     }
 
@@ -303,14 +283,7 @@ pub trait ModelExt: Model {
         e: &E,
         key: Self::Key,
     ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let n = run_execute(e, Self::META.sql.hard_delete, &[&key], OpKind::Write).await?;
-            if n == 0 {
-                Err(not_found(Self::META))
-            } else {
-                Ok(())
-            }
-        }
+        async move { write_key::<Self, E>(e, Self::META.sql.hard_delete, &key).await }
     }
 
     /// Whether a visible row has this key.

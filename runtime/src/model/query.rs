@@ -347,7 +347,7 @@ impl<M: Model> Query<M> {
     /// Whether any row matches.
     pub async fn exists<E: Executor + ?Sized>(&self, e: &E) -> Result<bool> {
         let mut q = sea_query::Query::select();
-        q.expr(Expr::val(1)).from(table_ref(M::META)).limit(1);
+        q.expr(Expr::cust("1")).from(table_ref(M::META)).limit(1);
         for c in self.conditions() {
             q.and_where(c);
         }

@@ -1,7 +1,11 @@
 //! Integration tests against real PostgreSQL (and Redis). One binary, one
 //! module per area, so the dependency tree links once.
 
+mod cache;
+mod crud;
 mod errors;
 mod migrate;
+mod models;
 mod pool;
+mod sql_snapshots;
 mod tx;

@@ -1,6 +1,7 @@
 //! A small circuit breaker: after `threshold` consecutive failures it opens
 //! for `cooldown`; then one probe is let through (half-open); a success
-//! closes it. Used in front of Redis so a dead cache costs nothing per call.
+//! closes it. One guards PostgreSQL connects (calls fail fast with
+//! `CircuitOpen`), one guards Redis (calls fall through to PostgreSQL).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,6 +19,18 @@ pub(crate) struct Breaker {
     state: Mutex<State>,
     threshold: u32,
     cooldown: Duration,
+}
+
+/// The breaker's state, for metrics and health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Calls go through.
+    Closed,
+    /// Calls fail fast until the cool-down ends.
+    Open,
+    /// One probe is in flight.
+    HalfOpen,
 }
 
 /// What a success did to the breaker.
@@ -82,6 +95,14 @@ impl Breaker {
     /// True while calls are being refused.
     pub(crate) fn is_open(&self) -> bool {
         !matches!(*self.lock(), State::Closed { .. })
+    }
+
+    pub(crate) fn state(&self) -> BreakerState {
+        match *self.lock() {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { .. } => BreakerState::Open,
+            State::HalfOpen => BreakerState::HalfOpen,
+        }
     }
 }
 

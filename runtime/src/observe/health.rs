@@ -1,0 +1,128 @@
+//! `db.health()`: a PostgreSQL round trip, a Redis ping, pool saturation
+//! and the breaker, folded into healthy / degraded / unhealthy with reasons.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::breaker::BreakerState;
+use crate::executor::Executor;
+use crate::metrics::PoolStatus;
+use crate::pool::Db;
+
+/// Overall verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Everything answers.
+    Healthy,
+    /// Serving, but something needs attention (Redis down, pool saturated).
+    Degraded,
+    /// PostgreSQL cannot be reached.
+    Unhealthy,
+}
+
+/// One dependency's state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceHealth {
+    /// `up`, `down` or `not_configured`.
+    pub status: &'static str,
+    /// Round-trip time, when it answered.
+    pub latency_ms: Option<f64>,
+    /// Why it is down.
+    pub error: Option<String>,
+}
+
+/// The result of [`Db::health`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    /// The verdict.
+    pub status: Health,
+    /// PostgreSQL.
+    pub postgres: ServiceHealth,
+    /// Redis.
+    pub redis: ServiceHealth,
+    /// Pool occupancy.
+    pub pool: PoolStatus,
+    /// The PostgreSQL circuit breaker.
+    pub breaker: BreakerState,
+    /// One sentence per problem found.
+    pub reasons: Vec<String>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Db {
+    /// Checks PostgreSQL (`SELECT 1`), Redis (`PING`, if configured), the
+    /// pool and the breaker. Never fails: problems are in the report.
+    pub async fn health(&self) -> HealthReport {
+        let mut reasons = Vec::new();
+        let started = Instant::now();
+        let postgres = match self.query_one("SELECT 1", &[]).await {
+            Ok(_) => ServiceHealth {
+                status: "up",
+                latency_ms: Some(ms(started.elapsed())),
+                error: None,
+            },
+            Err(err) => {
+                reasons.push(format!("postgres: {err}"));
+                ServiceHealth {
+                    status: "down",
+                    latency_ms: None,
+                    error: Some(err.to_string()),
+                }
+            }
+        };
+        let redis = if self.inner.cache.l2.is_none() {
+            ServiceHealth {
+                status: "not_configured",
+                latency_ms: None,
+                error: None,
+            }
+        } else {
+            let started = Instant::now();
+            if self.cache().ping().await {
+                ServiceHealth {
+                    status: "up",
+                    latency_ms: Some(ms(started.elapsed())),
+                    error: None,
+                }
+            } else {
+                reasons.push("redis: not answering; cached reads fall through to postgres".into());
+                ServiceHealth {
+                    status: "down",
+                    latency_ms: None,
+                    error: Some("no answer to PING".into()),
+                }
+            }
+        };
+        let pool = self.pool_status();
+        if pool.waiting > 0 && pool.in_use >= pool.max {
+            reasons.push(format!(
+                "pool: saturated ({} in use of {}, {} waiting)",
+                pool.in_use, pool.max, pool.waiting
+            ));
+        }
+        let breaker = self.inner.breaker.state();
+        if breaker != BreakerState::Closed {
+            reasons.push(format!("postgres circuit breaker is {breaker:?}"));
+        }
+        let status = if postgres.status != "up" {
+            Health::Unhealthy
+        } else if reasons.is_empty() {
+            Health::Healthy
+        } else {
+            Health::Degraded
+        };
+        HealthReport {
+            status,
+            postgres,
+            redis,
+            pool,
+            breaker,
+            reasons,
+        }
+    }
+}

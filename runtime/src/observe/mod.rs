@@ -1,0 +1,107 @@
+//! Observability: latency histograms, recent and slow statement logs,
+//! health checks, Prometheus text, and (feature `http`) monitoring routes.
+//!
+//! Recording is built for the hot path: histogram buckets and counters are
+//! relaxed atomics, the ring buffers never block, and `tracing` spans cost a
+//! relaxed load when no subscriber listens.
+
+mod health;
+mod histogram;
+mod history;
+#[cfg(feature = "http")]
+pub mod http;
+mod prometheus;
+
+pub use health::{Health, HealthReport, ServiceHealth};
+pub use history::QueryRecord;
+
+use std::time::Duration;
+
+use histogram::Histogram;
+use history::Ring;
+
+/// Statements kept in the recent-queries ring.
+const HISTORY: usize = 256;
+/// Statements kept in the slow-queries ring.
+const SLOW_HISTORY: usize = 128;
+
+/// Per-`Db` recorder of statement and checkout timings.
+#[derive(Debug)]
+pub(crate) struct Observer {
+    pub(crate) latency: Histogram,
+    pub(crate) checkout_wait: Histogram,
+    pub(crate) slow: std::sync::atomic::AtomicU64,
+    pub(crate) checkouts: std::sync::atomic::AtomicU64,
+    history: Ring,
+    slow_log: Ring,
+    slow_threshold: Duration,
+}
+
+impl Observer {
+    pub(crate) fn new(slow_threshold: Duration) -> Self {
+        Observer {
+            latency: Histogram::default(),
+            checkout_wait: Histogram::default(),
+            slow: Default::default(),
+            checkouts: Default::default(),
+            history: Ring::new(HISTORY),
+            slow_log: Ring::new(SLOW_HISTORY),
+            slow_threshold,
+        }
+    }
+
+    /// Records one finished statement; logs it if slow.
+    pub(crate) fn statement(
+        &self,
+        sql: &str,
+        params: usize,
+        elapsed: Duration,
+        rows: u64,
+        ok: bool,
+    ) {
+        self.latency.record(elapsed);
+        let record = QueryRecord {
+            seq: 0,
+            sql: sql.to_owned(),
+            duration: elapsed,
+            rows,
+            ok,
+            at: chrono::Utc::now(),
+        };
+        if elapsed >= self.slow_threshold {
+            crate::metrics::bump(&self.slow);
+            tracing::warn!(
+                db.system = "postgresql",
+                db.statement = sql,
+                duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                rows,
+                params = format_args!("{params} redacted"),
+                "slow query"
+            );
+            self.slow_log.push(record.clone());
+        }
+        self.history.push(record);
+    }
+
+    /// Records one pool checkout and how long it waited.
+    pub(crate) fn checkout(&self, waited: Duration) {
+        crate::metrics::bump(&self.checkouts);
+        self.checkout_wait.record(waited);
+    }
+
+    pub(crate) fn recent(&self) -> Vec<QueryRecord> {
+        self.history.snapshot()
+    }
+
+    pub(crate) fn slow_queries(&self) -> Vec<QueryRecord> {
+        self.slow_log.snapshot()
+    }
+}
+
+/// The operation name of a statement for `db.operation`: its first keyword.
+pub(crate) fn operation(sql: &str) -> &str {
+    sql.trim_start()
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("")
+}

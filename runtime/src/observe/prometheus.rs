@@ -1,0 +1,174 @@
+//! Prometheus text exposition (format 0.0.4) of a `Db`'s metrics.
+
+use std::fmt::Write;
+
+use crate::breaker::BreakerState;
+use crate::pool::Db;
+
+/// Histogram bucket bounds, in seconds.
+const BOUNDS: [f64; 12] = [
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+impl Db {
+    /// Every metric in the Prometheus text format, for a `/metrics` route.
+    pub fn prometheus(&self) -> String {
+        let m = self.metrics();
+        let mut out = String::with_capacity(4096);
+        metric(
+            &mut out,
+            "strata_queries_total",
+            "counter",
+            "Statements run.",
+            &[("", m.queries.total)],
+        );
+        metric(
+            &mut out,
+            "strata_queries_failed_total",
+            "counter",
+            "Statements that failed.",
+            &[("", m.queries.failed)],
+        );
+        metric(
+            &mut out,
+            "strata_queries_slow_total",
+            "counter",
+            "Statements slower than DB_SLOW_QUERY_MS.",
+            &[("", m.queries.slow)],
+        );
+        metric(
+            &mut out,
+            "strata_reads_retried_total",
+            "counter",
+            "Reads repeated on a fresh connection.",
+            &[("", m.queries.reads_retried)],
+        );
+
+        let h = &self.inner.observer.latency;
+        let bounds_us: Vec<u64> = BOUNDS.iter().map(|s| (s * 1_000_000.0) as u64).collect();
+        let cumulative = h.cumulative(&bounds_us);
+        let _ = writeln!(
+            out,
+            "# HELP strata_query_duration_seconds Statement latency."
+        );
+        let _ = writeln!(out, "# TYPE strata_query_duration_seconds histogram");
+        for (bound, count) in BOUNDS.iter().zip(&cumulative) {
+            let _ = writeln!(
+                out,
+                "strata_query_duration_seconds_bucket{{le=\"{bound}\"}} {count}"
+            );
+        }
+        let total = h.count();
+        let _ = writeln!(
+            out,
+            "strata_query_duration_seconds_bucket{{le=\"+Inf\"}} {total}"
+        );
+        let _ = writeln!(out, "strata_query_duration_seconds_count {total}");
+
+        let p = &m.pool;
+        metric(
+            &mut out,
+            "strata_pool_connections",
+            "gauge",
+            "Open connections by state.",
+            &[
+                ("state=\"idle\"", p.idle as u64),
+                ("state=\"in_use\"", p.in_use as u64),
+            ],
+        );
+        metric(
+            &mut out,
+            "strata_pool_max",
+            "gauge",
+            "Configured pool size.",
+            &[("", p.max as u64)],
+        );
+        metric(
+            &mut out,
+            "strata_pool_waiting",
+            "gauge",
+            "Callers waiting for a connection.",
+            &[("", p.waiting as u64)],
+        );
+        metric(
+            &mut out,
+            "strata_pool_checkouts_total",
+            "counter",
+            "Connections checked out.",
+            &[("", p.checkouts)],
+        );
+
+        let t = &m.transactions;
+        metric(
+            &mut out,
+            "strata_transactions_total",
+            "counter",
+            "Finished transactions by outcome.",
+            &[
+                ("outcome=\"committed\"", t.committed),
+                ("outcome=\"rolled_back\"", t.rolled_back),
+            ],
+        );
+        metric(
+            &mut out,
+            "strata_transaction_retries_total",
+            "counter",
+            "Transaction retries by cause.",
+            &[
+                ("cause=\"serialization\"", t.retried_serialization),
+                ("cause=\"deadlock\"", t.retried_deadlock),
+                ("cause=\"unique\"", t.retried_unique),
+            ],
+        );
+
+        let c = &m.cache;
+        metric(
+            &mut out,
+            "strata_cache_hits_total",
+            "counter",
+            "Cache hits by tier.",
+            &[("tier=\"l1\"", c.l1_hits), ("tier=\"l2\"", c.l2_hits)],
+        );
+        metric(
+            &mut out,
+            "strata_cache_misses_total",
+            "counter",
+            "Cache misses.",
+            &[("", c.misses)],
+        );
+        metric(
+            &mut out,
+            "strata_cache_invalidations_total",
+            "counter",
+            "Cache invalidations.",
+            &[("", c.invalidations)],
+        );
+        metric(
+            &mut out,
+            "strata_cache_redis_errors_total",
+            "counter",
+            "Redis calls that failed.",
+            &[("", c.redis_errors)],
+        );
+        metric(
+            &mut out,
+            "strata_circuit_open",
+            "gauge",
+            "1 while the PostgreSQL breaker refuses calls.",
+            &[("", u64::from(m.breaker != BreakerState::Closed))],
+        );
+        out
+    }
+}

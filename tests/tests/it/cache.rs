@@ -1,0 +1,352 @@
+//! The layered cache against real Redis and PostgreSQL.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use strata::cache::FillGate;
+use strata::prelude::*;
+use strata_tests::{TestDb, TestRedis, redis_url};
+
+use super::models::*;
+
+/// A test schema with the products table and a Redis-backed cache.
+async fn cached(redis: &str) -> TestDb {
+    let redis = redis.to_owned();
+    let t = TestDb::with(move |c| c.redis_url(redis)).await;
+    t.execute(PRODUCTS, &[]).await.unwrap();
+    t
+}
+
+/// A second handle on the same schema and Redis: behaves like another process.
+async fn other_process(t: &TestDb) -> Db {
+    Db::connect(t.config()).await.unwrap()
+}
+
+fn price(v: i32) -> ProductPatch {
+    ProductPatch {
+        price: Some(v),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn reads_go_l1_then_l2_then_postgres() {
+    let t = cached(&redis_url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    let first = Product::get_cached(t.db(), 1).await.unwrap();
+    let again = Product::get_cached(t.db(), 1).await.unwrap();
+    assert_eq!(first, again);
+    let m = t.metrics().cache;
+    assert_eq!((m.loads, m.l1_hits, m.l2_hits), (1, 1, 0), "{m:?}");
+
+    let b = other_process(&t).await;
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap(), first);
+    let m = b.metrics().cache;
+    assert_eq!((m.loads, m.l1_hits, m.l2_hits), (0, 0, 1), "{m:?}");
+    assert!(matches!(
+        Product::get_cached(t.db(), 99).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(Product::find_cached(t.db(), 99).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_misses_on_one_key_load_once() {
+    let t = cached(&redis_url()).await;
+    Product::insert(t.db(), product(7)).await.unwrap();
+    let before = t.metrics().queries.total;
+    let barrier = Arc::new(tokio::sync::Barrier::new(100));
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let db = t.db().clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                Product::get_cached(&db, 7).await.unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().id, 7);
+    }
+    let m = t.metrics();
+    assert_eq!(m.cache.loads, 1, "{:?}", m.cache);
+    assert_eq!(m.queries.total - before, 1, "one SQL query for 100 misses");
+    println!(
+        "coalescing: 100 readers, 1 load, {} waited",
+        m.cache.coalesced
+    );
+}
+
+/// Reader loads v1, a writer commits v2 and invalidates, then the reader
+/// tries to fill: it must not store v1. Returns what a fresh read sees.
+async fn stale_set_interleaving(t: &TestDb, protect: bool) -> i32 {
+    t.__set_stale_set_protection(protect);
+    let gate = FillGate {
+        reached: Arc::new(tokio::sync::Notify::new()),
+        proceed: Arc::new(tokio::sync::Notify::new()),
+    };
+    t.__pause_cache_fills(Some(gate.clone()));
+    let reader = {
+        let db = t.db().clone();
+        tokio::spawn(async move { Product::get_cached(&db, 1).await.unwrap() })
+    };
+    gate.reached.notified().await; // the reader has read the old row
+    Product::patch(t.db(), 1, price(200)).await.unwrap();
+    gate.proceed.notify_one(); // now it tries to fill
+    assert_eq!(
+        reader.await.unwrap().price,
+        100,
+        "the reader itself saw the old row"
+    );
+    let b = other_process(t).await;
+    let through_l2 = Product::get_cached(&b, 1).await.unwrap().price;
+    let through_l1 = Product::get_cached(t.db(), 1).await.unwrap().price;
+    assert_eq!(through_l1, through_l2);
+    through_l1
+}
+
+#[tokio::test]
+async fn a_slow_reader_cannot_put_back_a_row_a_write_replaced() {
+    let t = cached(&redis_url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    assert_eq!(stale_set_interleaving(&t, true).await, 200);
+    let m = t.metrics().cache;
+    assert!(m.stale_sets_refused >= 2, "both tiers refused: {m:?}");
+}
+
+#[tokio::test]
+async fn without_the_protection_the_interleaving_serves_stale_data() {
+    // Shows the test above has teeth: the same interleaving, check disabled.
+    let t = cached(&redis_url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    assert_eq!(stale_set_interleaving(&t, false).await, 100);
+}
+
+#[tokio::test]
+async fn a_write_through_one_handle_is_never_read_stale_through_another() {
+    let t = cached(&redis_url()).await;
+    let b = other_process(&t).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    let mut stale = 0;
+    for i in 0..100 {
+        // B caches the current row in its L1 (and L2).
+        let seen = Product::get_cached(&b, 1).await.unwrap();
+        assert_eq!(seen.price, 100 + i);
+        // A writes; when the call returns B must not serve the old row.
+        if i % 2 == 0 {
+            Product::patch(t.db(), 1, price(101 + i)).await.unwrap();
+        } else {
+            t.transaction(TxOptions::new(), |tx| async move {
+                Product::patch(&tx, 1, price(101 + i)).await.map(|_| ())
+            })
+            .await
+            .unwrap();
+        }
+        if Product::get_cached(&b, 1).await.unwrap().price != 101 + i {
+            stale += 1;
+        }
+    }
+    println!("cross-handle: 100 writes, {stale} stale reads");
+    assert_eq!(stale, 0);
+    assert!(b.metrics().cache.l1_hits >= 50, "{:?}", b.metrics().cache);
+}
+
+#[tokio::test]
+async fn rollback_leaves_the_cache_alone_and_commit_invalidates() {
+    let t = cached(&redis_url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    Product::get_cached(t.db(), 1).await.unwrap();
+    let invalidations = t.metrics().cache.invalidations;
+    let err = t
+        .transaction(TxOptions::new(), |tx| async move {
+            Product::patch(&tx, 1, price(5)).await?;
+            Err::<(), _>(Error::NotFound { what: "a reason" })
+        })
+        .await;
+    assert!(err.is_err());
+    assert_eq!(
+        t.metrics().cache.invalidations,
+        invalidations,
+        "rollback invalidated"
+    );
+    assert_eq!(Product::get_cached(t.db(), 1).await.unwrap().price, 100);
+    t.transaction(TxOptions::new(), |tx| async move {
+        Product::patch(&tx, 1, price(6)).await?;
+        // Not yet committed: other readers still get the committed row.
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(Product::get_cached(t.db(), 1).await.unwrap().price, 6);
+}
+
+#[tokio::test]
+async fn cached_lists_and_many_follow_every_write_path() {
+    let t = cached(&redis_url()).await;
+    let b = other_process(&t).await;
+    for id in 1..=5 {
+        Product::insert(t.db(), product(id)).await.unwrap();
+    }
+    let cheap = || {
+        Product::query()
+            .filter(Product::PRICE.le(100))
+            .order_by(Product::ID.asc())
+    };
+    assert_eq!(cheap().cached().all(&b).await.unwrap().len(), 5);
+    assert_eq!(cheap().cached().all(&b).await.unwrap().len(), 5);
+    assert!(b.metrics().cache.l1_hits >= 1);
+    let page = cheap().page(1, 2).cached().fetch_page(&b).await.unwrap();
+    assert_eq!((page.items.len(), page.total), (2, 5));
+
+    // Every write path retires the cached list on the other handle.
+    Product::patch(t.db(), 1, price(500)).await.unwrap();
+    assert_eq!(cheap().cached().all(&b).await.unwrap().len(), 4);
+    Product::insert_many(t.db(), vec![product(6), product(7)])
+        .await
+        .unwrap();
+    assert_eq!(cheap().cached().all(&b).await.unwrap().len(), 6);
+    Product::query()
+        .filter(Product::ID.ge(6))
+        .update(t.db(), [Product::PRICE.set(900)])
+        .await
+        .unwrap();
+    assert_eq!(cheap().cached().all(&b).await.unwrap().len(), 4);
+    assert_eq!(Product::get_cached(&b, 6).await.unwrap().price, 900);
+    Product::delete(t.db(), 2).await.unwrap();
+    assert_eq!(cheap().cached().all(&b).await.unwrap().len(), 3);
+    assert!(Product::find_cached(&b, 2).await.unwrap().is_none());
+    let page = cheap().page(1, 2).cached().fetch_page(&b).await.unwrap();
+    assert_eq!(page.total, 3);
+
+    // find_many_cached: some from L1, the rest from one SQL query.
+    Product::get_cached(&b, 3).await.unwrap();
+    let many = Product::find_many_cached(&b, &[3, 4, 5, 404])
+        .await
+        .unwrap();
+    assert_eq!(many.iter().map(|p| p.id).collect::<Vec<_>>(), [3, 4, 5]);
+    let again = Product::find_many_cached(&b, &[3, 4, 5]).await.unwrap();
+    assert_eq!(again, many);
+    Product::hard_delete(t.db(), 4).await.unwrap();
+    let after = Product::find_many_cached(&b, &[3, 4, 5]).await.unwrap();
+    assert_eq!(after.iter().map(|p| p.id).collect::<Vec<_>>(), [3, 5]);
+}
+
+#[tokio::test]
+async fn reads_survive_a_dead_redis_and_caching_resumes() {
+    let mut redis = TestRedis::start();
+    let t = cached(&redis.url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    Product::get_cached(t.db(), 1).await.unwrap();
+    redis.kill();
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for i in 0..50 {
+        let t0 = Instant::now();
+        // Different keys: L1 cannot answer, so every read passes Redis.
+        let r = Product::find_cached(t.db(), 1000 + i).await;
+        slowest = slowest.max(t0.elapsed());
+        assert!(r.unwrap().is_none());
+    }
+    // Writes while Redis is dead succeed too.
+    Product::patch(t.db(), 1, price(300)).await.unwrap();
+    assert_eq!(Product::get_cached(t.db(), 1).await.unwrap().price, 300);
+    let errors = t.metrics().cache.redis_errors;
+    println!(
+        "redis down: 50 reads in {:?}, slowest {slowest:?}, redis errors {errors}",
+        started.elapsed()
+    );
+    assert!(
+        errors >= 1 && errors < 50,
+        "the breaker stops calling a dead redis: {errors}"
+    );
+    redis.restart();
+    // The breaker lets a probe through after its cool-down; caching resumes.
+    let mut resumed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Product::get_cached(t.db(), 1).await.unwrap();
+        let b = other_process(&t).await;
+        Product::get_cached(&b, 1).await.unwrap();
+        if b.metrics().cache.l2_hits == 1 {
+            resumed = true;
+            break;
+        }
+    }
+    assert!(resumed, "caching in redis resumed");
+}
+
+#[tokio::test]
+async fn a_write_redis_missed_is_replayed_before_it_is_read_again() {
+    let redis = TestRedis::start();
+    let t = cached(&redis.url()).await;
+    // An L2-only handle, so every read consults Redis.
+    let url = redis.url();
+    let b = Db::connect(t.config().redis_url(url).cache_l1_capacity(0))
+        .await
+        .unwrap();
+    Product::insert(t.db(), product(1)).await.unwrap();
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 100); // now in L2
+    // Redis stalls: the write cannot invalidate it.
+    redis.pause(1500);
+    Product::patch(t.db(), 1, price(150)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Redis is back and still holds price 100. The first call that reaches
+    // it replays the missed invalidation before anything else.
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        Product::get_cached(t.db(), 1).await.unwrap();
+        seen.push(Product::get_cached(&b, 1).await.unwrap().price);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        seen.iter().all(|p| *p == 150),
+        "stale reads after recovery: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_general_cache_api_round_trips() {
+    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let c = t.cache();
+    assert!(c.ping().await);
+    c.set("greeting", &"hello", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get::<String>("greeting").await.unwrap().as_deref(),
+        Some("hello")
+    );
+    assert!(c.exists("greeting").await.unwrap());
+    c.mset(&[("a", 1u32), ("b", 2)], Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.mget::<u32>(&["a", "missing", "b"]).await.unwrap(),
+        [Some(1), None, Some(2)]
+    );
+    assert_eq!(c.incr("hits", 5).await.unwrap(), 5);
+    assert_eq!(c.incr("hits", -2).await.unwrap(), 3);
+    assert!(c.delete("greeting").await.unwrap());
+    assert!(!c.delete("greeting").await.unwrap());
+    assert_eq!(c.get::<String>("greeting").await.unwrap(), None);
+    let mut messages = c.subscribe("news").await.unwrap();
+    let mut delivered = 0;
+    for _ in 0..50 {
+        delivered = c.publish("news", "strata 0.1").await.unwrap();
+        if delivered > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(delivered, 1);
+    let got = tokio::time::timeout(Duration::from_secs(2), messages.next())
+        .await
+        .unwrap();
+    assert_eq!(got.as_deref(), Some("strata 0.1"));
+
+    let plain = TestDb::new().await;
+    let err = plain.cache().get::<String>("x").await.unwrap_err();
+    assert!(matches!(err, Error::Cache(_)), "{err:?}");
+}
