@@ -413,7 +413,7 @@ fn raw_validate(cx: &Ctxt, attr: &syn::Attribute) -> Option<RawValidate> {
         other => {
             cx.error(
                 other.span(),
-                "`validate` takes a list of rules; help: the correct format looks like `#[validate(length(max = 100))]`",
+                "`validate` takes a list of rules\n\nhelp: the correct format looks like `#[validate(length(max = 100))]`",
             );
             None
         }

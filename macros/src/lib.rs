@@ -13,6 +13,13 @@ use proc_macro::TokenStream;
 /// input `NewX`, its partial update `XPatch` and one typed column const
 /// per column (`X::EMAIL`).
 ///
+/// `NewX` has every column that is not `generated`, `deleted_at`,
+/// `updated_at` or `version`. `XPatch` (`Default`) has an `Option` of every
+/// column `update` writes (all of `NewX` but the primary key; `Some(None)`
+/// writes NULL to a nullable column), plus the expected version when the
+/// model has one. Both get the struct's visibility, as do their fields and
+/// the column consts.
+///
 /// ```ignore
 /// use strata::prelude::*;
 ///

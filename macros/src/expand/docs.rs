@@ -20,7 +20,7 @@ impl Expand<'_> {
     /// `UserPatch`'s doc.
     pub(super) fn doc_patch_struct(&self) -> String {
         let mut doc = format!(
-            "Partial update of `{}`: a `Some` field is written, a `None` field is left as it is.",
+            "Partial update of `{}`: a `Some` field is written, a `None` field is left as it is (for a nullable column, `Some(None)` writes NULL).",
             self.model.ident
         );
         if self.model.version().is_some() {
