@@ -311,24 +311,24 @@ impl Migrator {
     /// Returns `Error::Migration` naming each changed or missing version.
     pub async fn verify(&self, db: &Db) -> Result<()> {
         let status = self.status(db).await?;
-        let bad: Vec<String> = status
+        let bad: Vec<&MigrationStatus> = status
             .iter()
             .filter(|s| matches!(s.state, State::Changed | State::Missing))
-            .map(|s| format!("{} ({}) is {}", s.version, s.name, s.state))
             .collect();
-        match bad.first() {
-            None => Ok(()),
-            Some(_) => Err(migration_error(
-                status
-                    .iter()
-                    .find(|s| matches!(s.state, State::Changed | State::Missing))
-                    .map(|s| s.version),
-                format!(
-                    "the migration history does not match the files: {}",
-                    bad.join(", ")
-                ),
-            )),
-        }
+        let Some(first) = bad.first() else {
+            return Ok(());
+        };
+        let list: Vec<String> = bad
+            .iter()
+            .map(|s| format!("{}_{} is {}", s.version, s.name, s.state))
+            .collect();
+        Err(migration_error(
+            Some(first.version),
+            format!(
+                "the migration history does not match the files: {}",
+                list.join(", ")
+            ),
+        ))
     }
 
     fn compare(&self, applied: &[Applied]) -> Vec<MigrationStatus> {
