@@ -6,6 +6,8 @@
 //! than an hour (from a test process that was killed before its `Drop` ran)
 //! are swept the first time a process creates one.
 
+pub mod proxy;
+
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -6,6 +6,7 @@ mod crud;
 mod errors;
 mod migrate;
 mod models;
+mod observe;
 mod pool;
 mod sql_snapshots;
 mod tx;

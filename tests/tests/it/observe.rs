@@ -1,0 +1,270 @@
+//! Metrics, slow-query log, health, the PostgreSQL breaker, leak reports and
+//! the monitoring routes, against real services and real sockets.
+
+use std::time::{Duration, Instant};
+
+use strata::prelude::*;
+use strata::{BreakerState, Health};
+use strata_tests::proxy::{FaultProxy, Mode};
+use strata_tests::{TestDb, TestRedis, redis_url};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn metrics_count_and_time_statements() {
+    let t = TestDb::with(|c| c.slow_query(Duration::from_millis(200))).await;
+    for _ in 0..20 {
+        t.query("SELECT 1", &[]).await.unwrap();
+    }
+    let _ = t.query("SELEC 1", &[]).await;
+    t.query("SELECT pg_sleep(0.25)", &[]).await.unwrap();
+    let m = t.metrics();
+    assert_eq!(m.queries.total, 22);
+    assert_eq!(m.queries.failed, 1);
+    assert_eq!(m.queries.slow, 1, "only the pg_sleep is slow");
+    assert!(m.queries.p50 > Duration::ZERO && m.queries.p50 < Duration::from_millis(200));
+    assert!(
+        m.queries.p99 >= Duration::from_millis(200),
+        "{:?}",
+        m.queries
+    );
+    assert!(m.pool.checkouts >= 22);
+    let slow = t.slow_queries();
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0].sql, "SELECT pg_sleep(0.25)");
+    assert!(slow[0].duration >= Duration::from_millis(250));
+    let recent = t.recent_queries();
+    assert_eq!(recent.len(), 22);
+    assert!(recent.last().unwrap().sql.contains("pg_sleep"));
+    assert!(
+        !recent.iter().rev().nth(1).unwrap().ok,
+        "the syntax error is recorded as failed"
+    );
+}
+
+#[tokio::test]
+async fn prometheus_text_parses_and_moves() {
+    let t = TestDb::new().await;
+    let parse = |text: String| {
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+            .expect("valid Prometheus text")
+    };
+    let value = |scrape: &prometheus_parse::Scrape, name: &str| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    let before = parse(t.prometheus());
+    for _ in 0..5 {
+        t.query("SELECT 1", &[]).await.unwrap();
+    }
+    t.transaction(TxOptions::new(), |tx| async move {
+        tx.query("SELECT 1", &[]).await.map(|_| ())
+    })
+    .await
+    .unwrap();
+    let after = parse(t.prometheus());
+    assert_eq!(
+        value(&after, "strata_queries_total") - value(&before, "strata_queries_total"),
+        6.0
+    );
+    assert_eq!(value(&after, "strata_transactions_total"), 1.0);
+    assert!(
+        after
+            .samples
+            .iter()
+            .any(|s| s.metric == "strata_query_duration_seconds")
+    );
+    assert_eq!(value(&after, "strata_pool_max"), 20.0);
+}
+
+#[tokio::test]
+async fn health_is_degraded_when_redis_is_down() {
+    let mut redis = TestRedis::start();
+    let url = redis.url();
+    let t = TestDb::with(move |c| c.redis_url(url)).await;
+    let report = t.health().await;
+    assert_eq!(report.status, Health::Healthy, "{report:?}");
+    assert_eq!(report.redis.status, "up");
+    redis.kill();
+    let report = t.health().await;
+    assert_eq!(report.status, Health::Degraded, "{report:?}");
+    assert_eq!(report.postgres.status, "up");
+    assert_eq!(report.redis.status, "down");
+    assert!(
+        report.reasons.iter().any(|r| r.starts_with("redis")),
+        "{report:?}"
+    );
+    let plain = TestDb::new().await;
+    assert_eq!(plain.health().await.redis.status, "not_configured");
+}
+
+/// A handle connected through a proxy, with a small breaker.
+async fn through(proxy: &FaultProxy, t: &TestDb) -> Db {
+    Db::connect(
+        t.config()
+            .port(proxy.port())
+            .pool_max(2)
+            .retry_attempts(0)
+            .breaker_threshold(3)
+            .breaker_cooldown(Duration::from_millis(400))
+            .connect_timeout(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_breaker_opens_fails_fast_and_closes_again() {
+    let t = TestDb::new().await;
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    let db = through(&proxy, &t).await;
+    db.query("SELECT 1", &[]).await.unwrap();
+    // The server "goes away": connections cut, new ones refused.
+    proxy.set_mode(Mode::Reject);
+    proxy.cut_all();
+    let mut errors = Vec::new();
+    for _ in 0..10 {
+        errors.push(db.query("SELECT 1", &[]).await.unwrap_err());
+    }
+    assert!(
+        errors.iter().any(|e| matches!(e, Error::CircuitOpen)),
+        "{errors:?}"
+    );
+    assert_eq!(db.metrics().breaker, BreakerState::Open);
+    // While open: no connect attempt, and well under a millisecond.
+    let attempts = proxy.accepted();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..100 {
+        let t0 = Instant::now();
+        let err = db.query("SELECT 1", &[]).await.unwrap_err();
+        slowest = slowest.max(t0.elapsed());
+        assert!(matches!(err, Error::CircuitOpen), "{err:?}");
+    }
+    assert_eq!(
+        proxy.accepted(),
+        attempts,
+        "an open breaker made a network attempt"
+    );
+    println!("breaker open: 100 calls, slowest {slowest:?}, 0 connects");
+    assert!(slowest < Duration::from_millis(5));
+    assert_eq!(db.health().await.status, Health::Unhealthy);
+    // The server comes back; after the cool-down one probe closes it.
+    proxy.set_mode(Mode::Forward);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    db.query("SELECT 1", &[]).await.unwrap();
+    assert_eq!(db.metrics().breaker, BreakerState::Closed);
+}
+
+#[tokio::test]
+async fn a_transaction_holding_its_connection_too_long_is_reported() {
+    let t = TestDb::with(|c| c.pool_max(1).leak_threshold(Duration::from_millis(300))).await;
+    let db = t.db().clone();
+    let holder = tokio::spawn(async move {
+        db.transaction(TxOptions::new(), |tx| async move {
+            tx.query("SELECT 1", &[]).await?;
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            Ok(())
+        })
+        .await
+    });
+    let waiter = {
+        let db = t.db().clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            db.query("SELECT 1", &[]).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let leaked = t.leaked_connections();
+    assert_eq!(leaked.len(), 1, "{leaked:?}");
+    assert!(
+        leaked[0].contains("observe.rs"),
+        "reported where it was taken: {leaked:?}"
+    );
+    assert!(
+        t.pool_status().waiting >= 1,
+        "the starved caller shows as waiting"
+    );
+    holder.await.unwrap().unwrap();
+    // The waiter's acquire timed out (1 s) while the holder kept the only connection.
+    assert!(matches!(
+        waiter.await.unwrap(),
+        Err(Error::PoolExhausted { .. })
+    ));
+    assert!(t.leaked_connections().is_empty());
+}
+
+/// A bare HTTP/1.1 GET over a real socket: status code and body.
+async fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let code = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+#[tokio::test]
+async fn monitoring_routes_answer_over_a_socket_and_check_the_token() {
+    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    t.query("SELECT 1", &[]).await.unwrap();
+    let app = strata::observe::http::router(t.db().clone(), Some("s3cret".into()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    for path in [
+        "/health",
+        "/metrics",
+        "/metrics.json",
+        "/slow-queries",
+        "/query-history",
+        "/pool",
+        "/transactions",
+    ] {
+        let (code, body) = get(port, path, Some("s3cret")).await;
+        assert_eq!(code, 200, "{path}: {body}");
+        assert!(!body.is_empty(), "{path}");
+        for token in [None, Some("wrong"), Some("s3cre"), Some("s3crett")] {
+            let (code, body) = get(port, path, token).await;
+            assert_eq!(code, 401, "{path} with {token:?}");
+            assert!(
+                !body.contains("strata_") && !body.contains("SELECT"),
+                "{body}"
+            );
+        }
+    }
+    let (_, health) = get(port, "/health", Some("s3cret")).await;
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["status"], "healthy");
+    let (_, history) = get(port, "/query-history", Some("s3cret")).await;
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["sql"] == "SELECT 1")
+    );
+    let (_, text) = get(port, "/metrics", Some("s3cret")).await;
+    assert!(text.contains("# TYPE strata_queries_total counter"));
+    server.abort();
+}
