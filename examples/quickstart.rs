@@ -1,4 +1,5 @@
-//! Quickstart: connect, create a table, insert, move money in a transaction.
+//! Quickstart: connect, create a table, insert through a model, move money
+//! in a transaction, query, print.
 //!
 //! Run it against the local server (README, "Two commands"):
 //!
@@ -8,6 +9,19 @@
 
 use strata::prelude::*;
 
+/// One row of `strata_quickstart.accounts`. The derive writes the SQL of
+/// every CRUD statement at compile time and generates `NewAccount` (the
+/// insert input), `AccountPatch` (a partial update) and typed column handles.
+#[derive(Model, Debug, Clone)]
+#[model(schema = "strata_quickstart", table = "accounts")]
+struct Account {
+    #[model(primary_key, generated)]
+    id: i64,
+    #[model(unique)]
+    owner: String,
+    balance: i64,
+}
+
 #[tokio::main]
 async fn main() -> strata::Result<()> {
     // DATABASE_URL (or DB_HOST, DB_USER, ...) from the environment; every
@@ -16,37 +30,57 @@ async fn main() -> strata::Result<()> {
     println!("connected to {}", db.config()); // never prints the password
 
     // A scratch schema of our own keeps the example repeatable.
-    db.execute("DROP SCHEMA IF EXISTS strata_quickstart CASCADE", &[]).await?;
+    db.execute("DROP SCHEMA IF EXISTS strata_quickstart CASCADE", &[])
+        .await?;
     db.execute("CREATE SCHEMA strata_quickstart", &[]).await?;
     db.execute(
         "CREATE TABLE strata_quickstart.accounts (
-             id      bigint PRIMARY KEY,
-             owner   text   NOT NULL,
+             id      bigserial PRIMARY KEY,
+             owner   text   NOT NULL UNIQUE,
              balance bigint NOT NULL CHECK (balance >= 0))",
         &[],
     )
     .await?;
 
-    // Statements are prepared once per connection and cached.
-    for (id, owner, balance) in [(1i64, "ada", 100i64), (2, "grace", 50)] {
-        db.execute(
-            "INSERT INTO strata_quickstart.accounts VALUES ($1, $2, $3)",
-            &[&id, &owner, &balance],
-        )
-        .await?;
-    }
+    // Inserts return the stored row, with the generated id filled in.
+    let ada = Account::insert(
+        &db,
+        NewAccount {
+            owner: "ada".into(),
+            balance: 100,
+        },
+    )
+    .await?;
+    let grace = Account::insert(
+        &db,
+        NewAccount {
+            owner: "grace".into(),
+            balance: 50,
+        },
+    )
+    .await?;
 
     // A serializable transfer: if another transaction conflicts, strata
     // rolls back and runs the closure again (with jittered backoff).
     db.transaction(TxOptions::serializable(), |tx| async move {
-        tx.execute(
-            "UPDATE strata_quickstart.accounts SET balance = balance - 30 WHERE id = 1",
-            &[],
+        let from = Account::get(&tx, ada.id).await?;
+        Account::patch(
+            &tx,
+            ada.id,
+            AccountPatch {
+                balance: Some(from.balance - 30),
+                ..Default::default()
+            },
         )
         .await?;
-        tx.execute(
-            "UPDATE strata_quickstart.accounts SET balance = balance + 30 WHERE id = 2",
-            &[],
+        let to = Account::get(&tx, grace.id).await?;
+        Account::patch(
+            &tx,
+            grace.id,
+            AccountPatch {
+                balance: Some(to.balance + 30),
+                ..Default::default()
+            },
         )
         .await?;
         Ok(())
@@ -56,30 +90,40 @@ async fn main() -> strata::Result<()> {
     // Constraint failures come back typed, and the transaction left nothing behind.
     let overdraft = db
         .transaction(TxOptions::new(), |tx| async move {
-            tx.execute(
-                "UPDATE strata_quickstart.accounts SET balance = balance - 1000 WHERE id = 1",
-                &[],
+            Account::patch(
+                &tx,
+                ada.id,
+                AccountPatch {
+                    balance: Some(-1_000),
+                    ..Default::default()
+                },
             )
             .await
         })
         .await;
     if let Err(Error::CheckViolation { constraint, .. }) = &overdraft {
-        println!("overdraft refused by {}", constraint.as_deref().unwrap_or("?"));
+        println!(
+            "overdraft refused by {}",
+            constraint.as_deref().unwrap_or("?")
+        );
     }
 
-    for row in db
-        .query("SELECT owner, balance FROM strata_quickstart.accounts ORDER BY id", &[])
-        .await?
-    {
-        let (owner, balance): (String, i64) = (row.get(0), row.get(1));
-        println!("{owner:>6}: {balance}");
+    // Typed filters: `Account::BALANCE.gt(..)` only takes an i64.
+    let rich = Account::query()
+        .filter(Account::BALANCE.gt(10))
+        .order_by(Account::OWNER.asc())
+        .all(&db)
+        .await?;
+    for account in &rich {
+        println!("{:>6}: {}", account.owner, account.balance);
     }
     let m = db.metrics();
     println!(
-        "queries {}, committed {}, rolled back {}",
-        m.queries.total, m.transactions.committed, m.transactions.rolled_back
+        "queries {} (p50 {:?}), committed {}, rolled back {}",
+        m.queries.total, m.queries.p50, m.transactions.committed, m.transactions.rolled_back
     );
-    db.execute("DROP SCHEMA strata_quickstart CASCADE", &[]).await?;
+    db.execute("DROP SCHEMA strata_quickstart CASCADE", &[])
+        .await?;
     db.close().await;
     Ok(())
 }
