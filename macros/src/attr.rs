@@ -21,6 +21,7 @@ const SCHEMA: &str = "schema";
 const SOFT_DELETE: &str = "soft_delete";
 const CACHE: &str = "cache";
 const TTL_SECS: &str = "ttl_secs";
+const VALIDATE_WITH: &str = "validate_with";
 
 // Field keys.
 const PRIMARY_KEY: &str = "primary_key";
@@ -32,7 +33,7 @@ const UPDATED_AT: &str = "updated_at";
 const VERSION: &str = "version";
 const SKIP: &str = "skip";
 
-const STRUCT_KEYS: &[&str] = &[TABLE, SCHEMA, SOFT_DELETE, CACHE];
+const STRUCT_KEYS: &[&str] = &[TABLE, SCHEMA, SOFT_DELETE, CACHE, VALIDATE_WITH];
 const FIELD_KEYS: &[&str] = &[
     PRIMARY_KEY,
     GENERATED,
@@ -51,25 +52,24 @@ pub(crate) struct Spanned<T> {
     pub(crate) span: Span,
 }
 
-/// The tokens of one `#[validate(...)]`, kept as written. The rules are
-/// parsed by the validation step; today the derive only carries them.
+/// The tokens of one `#[validate(...)]`, kept as written; `validate_attr`
+/// parses them into rules.
 #[derive(Debug, Clone)]
 pub(crate) struct RawValidate {
     /// The `validate` path, for errors about the attribute as a whole.
-    #[allow(dead_code, reason = "read by the validation rules, which come next")]
     pub(crate) span: Span,
     /// Everything between the parentheses.
-    #[allow(dead_code, reason = "read by the validation rules, which come next")]
     pub(crate) tokens: TokenStream,
 }
 
 /// `#[model(...)]` and `#[validate(...)]` on the struct.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct StructAttrs {
     pub(crate) table: Option<Spanned<String>>,
     pub(crate) schema: Option<Spanned<String>>,
     pub(crate) soft_delete: Option<Span>,
     pub(crate) cache_ttl_secs: Option<Spanned<u64>>,
+    pub(crate) validate_with: Option<syn::Path>,
     pub(crate) validate: Vec<RawValidate>,
 }
 
@@ -125,6 +125,12 @@ impl StructAttrs {
                     CACHE => {
                         if let Some(v) = parse_cache(cx, &meta)? {
                             set(cx, &mut out.cache_ttl_secs, CACHE, span, v);
+                        }
+                    }
+                    // validate_with = path::to_fn
+                    VALIDATE_WITH => {
+                        if let Some(v) = parse_path(cx, &meta, VALIDATE_WITH)? {
+                            set(cx, &mut out.validate_with, VALIDATE_WITH, span, v);
                         }
                     }
                     _ => {
@@ -252,6 +258,7 @@ fn example(key: &str) -> String {
         SCHEMA => r#"#[model(schema = "app")]"#.to_owned(),
         COLUMN => r#"#[model(column = "email_address")]"#.to_owned(),
         CACHE => "#[model(cache(ttl_secs = 300))]".to_owned(),
+        VALIDATE_WITH => "#[model(validate_with = path::to_fn)]".to_owned(),
         flag => format!("#[model({flag})]"),
     }
 }
@@ -334,6 +341,31 @@ fn parse_name(
         value,
         span: lit.span(),
     }))
+}
+
+/// `key = path::to_fn`: a path to a function.
+fn parse_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<syn::Path>> {
+    if !meta.input.peek(Token![=]) {
+        cx.error(
+            meta.path.span(),
+            format_error(&format!("`{key}` needs a function"), key),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let tokens = value_tokens(meta)?;
+    match syn::parse2::<syn::Path>(tokens.clone()) {
+        Ok(path) => Ok(Some(path)),
+        Err(_) => {
+            let message = format_error(&format!("`{key}` takes the path of a function"), key);
+            if tokens.is_empty() {
+                cx.error(meta.path.span(), message);
+            } else {
+                cx.syn_error(syn::Error::new_spanned(tokens, message));
+            }
+            Ok(None)
+        }
+    }
 }
 
 /// `cache(ttl_secs = N)` with `N` a positive integer.

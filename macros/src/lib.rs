@@ -6,6 +6,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod validate_attr;
 
 use proc_macro::TokenStream;
 
@@ -48,6 +49,11 @@ use proc_macro::TokenStream;
 ///   removing the row, and reads hide such rows. Needs one field marked
 ///   `#[model(deleted_at)]`.
 /// - `cache(ttl_secs = 300)`: cached reads keep a row this many seconds.
+/// - `validate_with = path::to_fn`: a cross-field rule,
+///   `fn(&XView<'_>) -> Result<(), ValidationErrors>`. `XView` (generated
+///   with this key) borrows every field of `NewX`, so one function checks
+///   a `NewX` (insert, upsert) and an `X` (update, `validate()`); patches
+///   run only their fields' rules.
 ///
 /// # Field attributes: `#[model(...)]`
 ///
@@ -67,10 +73,19 @@ use proc_macro::TokenStream;
 ///   the expected version as an `Option`. The database fills it on insert.
 /// - `skip`: not a column; set to `Default::default()` when a row is read.
 ///
-/// # Validation: `#[validate(...)]`
+/// # Field rules: `#[validate(...)]`
 ///
-/// Accepted on fields and on the struct and kept for the validation rules;
-/// no rule is checked yet, so every `validate()` returns `Ok(())`.
+/// - `email`, `url`, `uuid`: the string parses as one.
+/// - `length(min = 1, max = 100)`: characters of a string (not bytes),
+///   elements of a `Vec`; inclusive.
+/// - `range(min = 0, max = 1.5)`: any integer, float or `Decimal`; inclusive.
+/// - `pattern = "^[a-z]+$"`: a regex, checked when the derive runs and
+///   compiled once per process.
+/// - `non_empty`, `one_of("a", "b")`, `custom = path::to_fn` (a
+///   `fn(&T) -> Result<(), ValidationError>`).
+///
+/// On an `Option<T>` field a rule checks the value only when it is `Some`.
+/// A rule on a type it does not apply to is a compile error at the field.
 ///
 /// # Errors
 ///
@@ -80,7 +95,7 @@ use proc_macro::TokenStream;
 /// column, generics, tuple structs and enums. Field types are checked by
 /// trait bounds: every column type must be storable in PostgreSQL,
 /// `deleted_at` a nullable timestamp, `version` an integer, `skip` fields
-/// `Default`.
+/// `Default`, each validation rule's field a type the rule applies to.
 #[proc_macro_derive(Model, attributes(model, validate))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     derive_model_inner(input.into()).into()

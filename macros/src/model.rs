@@ -7,8 +7,9 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Ident, Type, Visibility};
 
-use crate::attr::{FieldAttrs, RawValidate, Spanned, StructAttrs};
+use crate::attr::{FieldAttrs, Spanned, StructAttrs};
 use crate::ctxt::Ctxt;
+use crate::validate_attr::{Rule, parse_rules};
 
 /// What kind of item the derive was put on. Only `Named` can be a model;
 /// `check` reports the others at the given span.
@@ -40,9 +41,8 @@ pub(crate) struct Model<'a> {
     pub(crate) schema: Option<String>,
     pub(crate) soft_delete: Option<Span>,
     pub(crate) cache_ttl_secs: Option<u64>,
-    /// Struct-level `#[validate(..)]` (model rules).
-    #[allow(dead_code, reason = "read by the validation rules, which come next")]
-    pub(crate) validate: Vec<RawValidate>,
+    /// `#[model(validate_with = path::to_fn)]`: the cross-field rule.
+    pub(crate) validate_with: Option<syn::Path>,
     /// Every named field, in declaration order.
     pub(crate) fields: Vec<Field<'a>>,
     /// Index in `fields` of the primary key: the first field marked
@@ -67,15 +67,20 @@ pub(crate) struct Field<'a> {
     pub(crate) updated_at: Option<Span>,
     pub(crate) version: Option<Span>,
     pub(crate) skip: Option<Span>,
-    /// `#[validate(..)]` on this field.
-    #[allow(dead_code, reason = "read by the validation rules, which come next")]
-    pub(crate) validate: Vec<RawValidate>,
+    /// The `#[validate(..)]` rules of this field, in the order written.
+    pub(crate) rules: Vec<Rule>,
 }
 
 impl<'a> Model<'a> {
     /// Reads the struct and its attributes; mistakes go to `cx`.
     pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Model<'a> {
         let attrs = StructAttrs::from_ast(cx, &input.attrs);
+        for raw in &attrs.validate {
+            cx.error(
+                raw.span,
+                "`#[validate]` rules go on fields; for a rule across fields, write `#[model(validate_with = path::to_fn)]` on the struct",
+            );
+        }
         let (shape, fields) = match &input.data {
             syn::Data::Struct(data) => match &data.fields {
                 syn::Fields::Named(named) => (
@@ -113,7 +118,7 @@ impl<'a> Model<'a> {
             schema: attrs.schema.map(|s| s.value),
             soft_delete: attrs.soft_delete,
             cache_ttl_secs: attrs.cache_ttl_secs.map(|c| c.value),
-            validate: attrs.validate,
+            validate_with: attrs.validate_with,
             fields,
             primary_key,
         }
@@ -204,7 +209,7 @@ impl<'a> Field<'a> {
             updated_at: attrs.updated_at,
             version: attrs.version,
             skip: attrs.skip,
-            validate: attrs.validate,
+            rules: parse_rules(cx, &attrs.validate),
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
-use crate::validate::ValidationErrors;
+use crate::validate::{FieldError, ValidationErrors};
 
 /// `Result` with [`strata::Error`](Error) as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -59,12 +59,22 @@ pub enum Error {
     Validation(ValidationErrors),
 
     /// SQLSTATE 23505: a unique constraint rejected the write.
+    ///
+    /// [`Error::field_errors`] turns it into a `unique` field error when
+    /// `field` is known.
     #[error("unique constraint {} violated", constraint.as_deref().unwrap_or("?"))]
     UniqueViolation {
         /// The violated constraint, as PostgreSQL names it.
         constraint: Option<String>,
         /// The table, when PostgreSQL reports it.
         table: Option<String>,
+        /// The key columns, as PostgreSQL's detail names them
+        /// (`Key (email)=(..) already exists.`); empty when it gives none.
+        columns: Vec<String>,
+        /// The model field of the violated `#[model(unique)]` (or primary
+        /// key) column, filled in by the model operations; `None` for raw
+        /// SQL or a constraint the model does not describe.
+        field: Option<&'static str>,
         /// The driver error.
         #[source]
         source: Source,
@@ -228,6 +238,16 @@ pub enum Error {
         source: Source,
     },
 
+    /// The statement or its parameters cannot be sent as they are (more
+    /// parameters than the protocol carries, a parameter count that does not
+    /// match the statement). Detected before the statement ran: nothing was
+    /// applied, and the connection is still usable.
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What is wrong.
+        reason: String,
+    },
+
     /// Any other database error, with its SQLSTATE.
     #[error("database error {}: {message}", code.code())]
     Database {
@@ -294,6 +314,24 @@ impl Error {
         }
     }
 
+    /// The field errors an API can show next to its form fields: the
+    /// report of `Validation`, or a single `unique` error ("is already
+    /// taken") for a `UniqueViolation` whose model field is known. `None`
+    /// for every other error.
+    pub fn field_errors(&self) -> Option<ValidationErrors> {
+        match self {
+            Error::Validation(errors) => Some(errors.clone()),
+            Error::UniqueViolation {
+                field: Some(field), ..
+            } => Some(ValidationErrors::from(FieldError::new(
+                *field,
+                "unique",
+                "is already taken",
+            ))),
+            _ => None,
+        }
+    }
+
     /// True for errors caused by a lost or unusable connection.
     pub fn is_connection(&self) -> bool {
         matches!(
@@ -319,11 +357,14 @@ impl Error {
         let table = db.table().map(str::to_owned);
         let column = db.column().map(str::to_owned);
         let message = db.message().to_owned();
+        let columns = db.detail().map(key_columns).unwrap_or_default();
         let source: Source = Box::new(err);
         match code {
             SqlState::UNIQUE_VIOLATION => Error::UniqueViolation {
                 constraint,
                 table,
+                columns,
+                field: None,
                 source,
             },
             SqlState::FOREIGN_KEY_VIOLATION => Error::ForeignKeyViolation {
@@ -372,5 +413,43 @@ impl From<tokio_postgres::Error> for Error {
 impl From<ValidationErrors> for Error {
     fn from(err: ValidationErrors) -> Self {
         Error::Validation(err)
+    }
+}
+
+/// The column list of a key violation's detail, `Key (a, b)=(1, 2) already
+/// exists.` → `["a", "b"]`; empty when the detail has another shape (an
+/// expression index, a message in another language).
+fn key_columns(detail: &str) -> Vec<String> {
+    let Some(rest) = detail.strip_prefix("Key (") else {
+        return Vec::new();
+    };
+    let Some((list, _)) = rest.split_once(")=(") else {
+        return Vec::new();
+    };
+    list.split(", ")
+        .map(|c| {
+            c.strip_prefix('"')
+                .and_then(|c| c.strip_suffix('"'))
+                .map_or_else(|| c.to_owned(), |c| c.replace("\"\"", "\""))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_columns;
+
+    #[test]
+    fn key_columns_of_a_detail() {
+        assert_eq!(
+            key_columns("Key (email)=(a@b.c) already exists."),
+            ["email"]
+        );
+        assert_eq!(key_columns("Key (a, b)=(1, 2) already exists."), ["a", "b"]);
+        assert_eq!(
+            key_columns("Key (\"Total Cents\")=(1) already exists."),
+            ["Total Cents"]
+        );
+        assert!(key_columns("Schlüssel (email)=(x) existiert bereits.").is_empty());
     }
 }

@@ -36,13 +36,13 @@ pub use tokio_postgres::Row;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types::ToSql;
 pub use tx::{IsolationLevel, Tx, TxOptions};
-pub use validate::{FieldError, ValidationErrors};
+pub use validate::{FieldError, ValidationError, ValidationErrors};
 
 /// Everything an application usually needs: `use strata::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CachedModelExt, Config, Db, Error, Executor, IsolationLevel, Model, ModelExt, Result, Tx,
-        TxOptions,
+        CachedModelExt, Config, Db, Error, Executor, FieldError, IsolationLevel, Model, ModelExt,
+        NewModel, PatchModel, Result, Tx, TxOptions, ValidationError, ValidationErrors,
     };
 }
 

@@ -7,12 +7,28 @@ pub use crate::error::{Error, Result};
 pub use crate::model::{
     Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, Statements,
 };
-pub use crate::validate::{FieldError, ValidationErrors};
+pub use crate::validate::{FieldError, ValidationError, ValidationErrors};
 pub use core::default::Default;
 pub use core::option::Option;
 pub use core::result::Result as StdResult;
 pub use tokio_postgres::Row;
-pub use tokio_postgres::types::{FromSql, ToSql};
+pub use tokio_postgres::types::{FromSql, ToSql, Type};
+
+/// The `#[validate(..)]` rules, and what the derive needs to call them.
+pub mod validate {
+    pub use crate::validate::rules::*;
+    pub use regex::Regex;
+    pub use std::sync::LazyLock;
+
+    /// Compiles a `pattern` the derive has already checked with
+    /// `regex-syntax`; only a regex past the size limit can fail here.
+    pub fn regex(pattern: &'static str) -> Regex {
+        match Regex::new(pattern) {
+            Ok(regex) => regex,
+            Err(err) => panic!("#[validate(pattern)] regex `{pattern}` does not compile: {err}"),
+        }
+    }
+}
 
 /// Reads column `idx` of `row` as `T`, naming the column on failure.
 pub fn decode<'a, T: FromSql<'a>>(row: &'a Row, idx: usize, column: &'static str) -> Result<T> {
@@ -38,8 +54,16 @@ pub fn flag<T>(field: &Option<T>) -> &'static bool {
     label = "unsupported column type",
     note = "supported: integers, floats, bool, String, Vec<u8>, uuid::Uuid, chrono date/time types, serde_json::Value, strata::Json<T>, rust_decimal::Decimal, Vec<T> of those, and Option<T>; mark other fields `#[model(skip)]`"
 )]
-pub trait ColumnType {}
-impl<T: ToSql + for<'a> FromSql<'a> + Send + Sync> ColumnType for T {}
+pub trait ColumnType {
+    /// Whether a PostgreSQL column of type `ty` decodes into `Self`
+    /// (`ColumnMeta::accepts`).
+    fn accepts(ty: &Type) -> bool;
+}
+impl<T: ToSql + for<'a> FromSql<'a> + Send + Sync> ColumnType for T {
+    fn accepts(ty: &Type) -> bool {
+        <T as FromSql<'_>>::accepts(ty)
+    }
+}
 
 /// `#[model(deleted_at)]` must be a nullable timestamp.
 #[diagnostic::on_unimplemented(
@@ -79,14 +103,13 @@ impl UpdatedAtType for Option<chrono::NaiveDateTime> {}
 pub trait SkipType {}
 impl<T: Default> SkipType for T {}
 
-/// Compile-time assertion helpers: `assert_column::<T>()` fails to compile,
-/// at the span the derive gives it, when `T` lacks the trait.
-pub fn assert_column<T: ColumnType + ?Sized>() {}
-/// See [`assert_column`].
+/// Compile-time assertion helpers: `assert_version::<T>()` fails to
+/// compile, at the span the derive gives it, when `T` lacks the trait.
+/// (Every column's `ColumnType` is asserted by `ColumnMeta::accepts`.)
 pub fn assert_deleted_at<T: DeletedAtType + ?Sized>() {}
-/// See [`assert_column`].
+/// See [`assert_deleted_at`].
 pub fn assert_version<T: VersionType + ?Sized>() {}
-/// See [`assert_column`].
+/// See [`assert_deleted_at`].
 pub fn assert_updated_at<T: UpdatedAtType + ?Sized>() {}
-/// See [`assert_column`].
+/// See [`assert_deleted_at`].
 pub fn assert_skip<T: SkipType + ?Sized>() {}

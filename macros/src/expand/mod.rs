@@ -2,7 +2,7 @@
 //! parsing and `check` found nothing wrong.
 //!
 //! Item-level output (nameable, with the struct's visibility): `NewUser`,
-//! `UserPatch` and the column consts. Everything else is an impl inside
+//! `UserPatch`, `UserView` (with `validate_with` only) and the column consts. Everything else is an impl inside
 //! `const _: () = { .. };`. Generated code names the runtime only through
 //! `::strata::__private` and std only through `::core`/`::std`.
 
@@ -31,6 +31,8 @@ pub(crate) struct Expand<'a> {
     new_ident: Ident,
     /// `UserPatch`.
     patch_ident: Ident,
+    /// `UserView`, the model rule's input.
+    view_ident: Ident,
 }
 
 /// Everything `#[derive(Model)]` emits for `model`.
@@ -45,17 +47,21 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         private: quote!(::strata::__private),
         new_ident: format_ident!("New{}", model.ident),
         patch_ident: format_ident!("{}Patch", model.ident),
+        view_ident: format_ident!("{}View", model.ident),
     };
     let new_struct = e.expand_new_struct();
     let patch_struct = e.expand_patch_struct();
+    let view_struct = e.expand_view_struct();
     let columns = e.expand_columns();
     let model_impl = e.expand_model_impl();
     let new_impl = e.expand_new_impl();
     let patch_impl = e.expand_patch_impl();
     let type_checks = e.expand_type_checks();
+    let checkers = e.expand_field_checkers();
     // The type checks come first: their messages are the ones to read.
     let impls = wrap_in_const(quote! {
         #type_checks
+        #checkers
         #model_impl
         #new_impl
         #patch_impl
@@ -63,6 +69,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     quote! {
         #new_struct
         #patch_struct
+        #view_struct
         #columns
         #impls
     }

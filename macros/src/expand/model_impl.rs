@@ -67,6 +67,10 @@ impl Expand<'_> {
             let generated = f.generated.is_some();
             let primary_key = m.is_primary_key(f);
             let unique = f.unique.is_some();
+            let ty = f.ty;
+            // At the field's type, like the other type checks.
+            let accepts =
+                quote_spanned!(ty.span()=> <#ty as ::strata::__private::ColumnType>::accepts);
             quote! {
                 #p::ColumnMeta {
                     field: #field,
@@ -75,6 +79,7 @@ impl Expand<'_> {
                     generated: #generated,
                     primary_key: #primary_key,
                     unique: #unique,
+                    accepts: #accepts,
                 }
             }
         });

@@ -9,7 +9,7 @@ use syn::spanned::Spanned as _;
 use super::Expand;
 
 impl Expand<'_> {
-    /// `const _: fn() = || { assert_column::<T>(); .. };`, never called.
+    /// `const _: fn() = || { assert_version::<T>(); .. };`, never called.
     pub(super) fn expand_type_checks(&self) -> TokenStream {
         let p = &self.private;
         let mut checks = Vec::new();
@@ -20,7 +20,9 @@ impl Expand<'_> {
                 checks.push(quote_spanned!(span=> #p::assert_skip::<#ty>();));
                 continue;
             }
-            checks.push(quote_spanned!(span=> #p::assert_column::<#ty>();));
+            // That the type is a column type at all is checked by
+            // `ColumnMeta::accepts`, `<T as ColumnType>::accepts` at the
+            // same span (`expand_meta`).
             if f.deleted_at.is_some() {
                 checks.push(quote_spanned!(span=> #p::assert_deleted_at::<#ty>();));
             }

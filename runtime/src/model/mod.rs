@@ -55,6 +55,10 @@ pub struct ColumnMeta {
     pub primary_key: bool,
     /// `#[model(unique)]`.
     pub unique: bool,
+    /// Whether a PostgreSQL column of this type decodes into the field's
+    /// Rust type (its `FromSql::accepts`), for checking a schema against
+    /// the model.
+    pub accepts: fn(&tokio_postgres::types::Type) -> bool,
 }
 
 /// The compile-time SQL of one model. See the module docs for the shapes.

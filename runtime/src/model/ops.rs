@@ -15,7 +15,7 @@ use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query};
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::executor::{Conn, Executor, OpKind, outcome_unknown, run_execute, run_query};
-use crate::validate::{FieldError, ValidationErrors};
+use crate::validate::{FieldError, ValidationErrors, unique_field};
 
 /// Batches larger than this go through binary `COPY` instead of one
 /// multi-row `INSERT`.
@@ -32,7 +32,9 @@ pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Option<M>> {
-    let rows = run_query(e, sql, params, OpKind::Write).await?;
+    let rows = run_query(e, sql, params, OpKind::Write)
+        .await
+        .map_err(unique_field::<M>)?;
     let row = decode_one::<M>(rows.into_iter().next())?;
     if let Some(row) = &row {
         changed_row::<M, E>(e, row.key()).await;
@@ -143,9 +145,13 @@ pub trait ModelExt: Model {
             let n = if rows.is_empty() {
                 0
             } else if rows.len() <= COPY_THRESHOLD && rows.len() * width <= MAX_PARAMS {
-                insert_values::<Self, E>(e, &rows).await?
+                insert_values::<Self, E>(e, &rows)
+                    .await
+                    .map_err(unique_field::<Self>)?
             } else {
-                copy_in::<Self, E>(e, &rows).await?
+                copy_in::<Self, E>(e, &rows)
+                    .await
+                    .map_err(unique_field::<Self>)?
             };
             if n > 0 {
                 changed_table::<Self, E>(e, true).await;
