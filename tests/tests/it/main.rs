@@ -10,3 +10,4 @@ mod observe;
 mod pool;
 mod sql_snapshots;
 mod tx;
+mod validate;
