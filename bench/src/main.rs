@@ -1,0 +1,278 @@
+//! `strata-bench`: strata's model operations and cache against hand-written
+//! tokio-postgres, Redis and moka, interleaved round by round in one run.
+//!
+//! ```text
+//! cargo run --release -p strata-bench [-- --rounds 5 --secs 1 --only get --logged]
+//! cargo run --release -p strata-bench -- compile-cost
+//! ```
+//!
+//! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and
+//! `REDIS_URL` (default `redis://127.0.0.1:6379`) say where to connect.
+//! Schema `strata_bench` is dropped and recreated.
+
+mod alloc;
+mod compile_cost;
+mod derived;
+mod harness;
+mod moka_raw;
+mod raw;
+mod redis_raw;
+mod seed;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata::{CachedModelExt, Model};
+
+use crate::derived::{CachedUser, Strata};
+use crate::harness::{BATCH, BoxError, Budget, Case, Contender, Op, Report};
+use crate::moka_raw::MokaGet;
+use crate::raw::Raw;
+use crate::redis_raw::RedisGet;
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// Pool size of every contender.
+const POOL: usize = 8;
+
+/// Command-line options of a benchmark run.
+#[derive(Debug)]
+struct Options {
+    rounds: usize,
+    secs: f64,
+    only: Option<String>,
+    logged: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options, BoxError> {
+    let mut o = Options {
+        rounds: 5,
+        secs: 1.0,
+        only: None,
+        logged: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--rounds" => o.rounds = value()?.parse()?,
+            "--secs" => o.secs = value()?.parse()?,
+            "--only" => o.only = Some(value()?.clone()),
+            "--logged" => o.logged = true,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = if args.first().map(String::as_str) == Some("compile-cost") {
+        compile_cost::run(&args[1..])
+    } else {
+        parse(&args).and_then(|o| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(bench(o))
+        })
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strata-bench: {}", harness::chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Allocations (and bytes) per operation, over `n` sequential operations
+/// after a warm-up. Counts every thread, so the connection task's share is
+/// included; the harness's boxed future is one of the allocations.
+async fn allocs_per_op(c: &dyn Contender, op: Op, n: u64) -> Result<(f64, f64), BoxError> {
+    for i in 0..200 {
+        c.run(op, i).await?;
+    }
+    let (a0, b0) = alloc::snapshot();
+    for i in 0..n {
+        c.run(op, i.wrapping_mul(7919)).await?;
+    }
+    let (a1, b1) = alloc::snapshot();
+    Ok(((a1 - a0) as f64 / n as f64, (b1 - b0) as f64 / n as f64))
+}
+
+async fn bench(o: Options) -> Result<(), BoxError> {
+    let url = seed::database_url();
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    eprintln!("seeding strata_bench.bench_users ...");
+    seed::recreate(&url, o.logged).await?;
+
+    let prefix = format!("strata-bench:{}", std::process::id());
+    let strata = Arc::new(Strata::connect(&url, POOL, &redis, &prefix).await?);
+    let raw = Arc::new(Raw::connect(&url, POOL).await?);
+    eprintln!("warming caches ...");
+    strata.warm().await?;
+    let moka = Arc::new(MokaGet::warm(&raw).await?);
+    let redis_get = Arc::new(
+        RedisGet::connect(
+            &redis,
+            format!("{prefix}:{}:r0:", CachedUser::META.qualified),
+        )
+        .await?,
+    );
+    // The baseline must read the very entry strata reads.
+    let bytes = redis_get
+        .get_bytes(1)
+        .await?
+        .ok_or("no L2 entry for id 1")?;
+    let stored: CachedUser = rmp_serde::from_slice(&bytes)?;
+    if stored != CachedUser::get_cached(&strata.l2, 1).await? {
+        return Err("raw Redis entry differs from strata's L2 hit".into());
+    }
+
+    let secs = Duration::from_secs_f64(o.secs);
+    let pg: Vec<Arc<dyn Contender>> = vec![strata.clone(), raw.clone()];
+    let mut cases = Vec::new();
+    for (op, name) in [
+        (Op::Get, "get"),
+        (Op::Insert, "insert"),
+        (Op::Patch, "patch"),
+        (Op::List, "list page"),
+    ] {
+        for c in [1, POOL] {
+            cases.push(Case {
+                label: format!("{name} c={c}"),
+                op,
+                concurrency: c,
+                budget: Budget::Time(secs),
+                baseline: "tokio-postgres".into(),
+                contenders: pg.clone(),
+            });
+        }
+    }
+    cases.push(Case {
+        label: format!("insert_many {}k", BATCH / 1000),
+        op: Op::InsertMany,
+        concurrency: 1,
+        budget: Budget::Ops(3),
+        baseline: "tokio-postgres".into(),
+        contenders: pg.clone(),
+    });
+    cases.push(Case {
+        label: format!("row-at-a-time {}k", BATCH / 1000),
+        op: Op::InsertRowByRow,
+        concurrency: 1,
+        budget: Budget::Ops(1),
+        baseline: "tokio-postgres".into(),
+        contenders: pg.clone(),
+    });
+    cases.push(Case {
+        label: "get_cached L1".into(),
+        op: Op::CachedL1,
+        concurrency: 1,
+        budget: Budget::Time(secs),
+        baseline: "moka get".into(),
+        contenders: vec![strata.clone(), moka.clone()],
+    });
+    cases.push(Case {
+        label: "get_cached L2".into(),
+        op: Op::CachedL2,
+        concurrency: 1,
+        budget: Budget::Time(secs),
+        baseline: "redis GET".into(),
+        contenders: vec![strata.clone(), redis_get.clone()],
+    });
+    if let Some(only) = &o.only {
+        cases.retain(|c| c.label.contains(only.as_str()));
+    }
+
+    eprintln!("allocations per op ...");
+    let mut allocs = String::new();
+    for (label, c, op) in [
+        ("get", strata.as_ref() as &dyn Contender, Op::Get),
+        ("get", raw.as_ref(), Op::Get),
+        ("get_cached L1", strata.as_ref(), Op::CachedL1),
+        ("get_cached L1", moka.as_ref(), Op::CachedL1),
+        ("get_cached L2", strata.as_ref(), Op::CachedL2),
+        ("get_cached L2", redis_get.as_ref(), Op::CachedL2),
+    ] {
+        let (a, b) = allocs_per_op(c, op, 5_000).await?;
+        allocs.push_str(&format!(
+            "{label:<14} {:<15} {a:>7.1} allocations/op {b:>9.0} bytes/op\n",
+            c.name()
+        ));
+    }
+
+    eprintln!(
+        "running {} cases x {} rounds ({:.1} s per timed contender-round) ...",
+        cases.len(),
+        o.rounds,
+        o.secs
+    );
+    let report = harness::run_all(&cases, o.rounds).await?;
+    println!(
+        "strata-bench: {} rounds, pool {POOL}, {} s per timed run, {} table, {} cores\n",
+        o.rounds,
+        o.secs,
+        if o.logged { "logged" } else { "unlogged" },
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    print!("{}", report.table());
+    println!(
+        "\nallocations per operation (counting allocator, all threads; includes the harness's one boxed future):"
+    );
+    print!("{allocs}");
+    println!("\ntargets:");
+    print!("{}", targets(&report));
+    Ok(())
+}
+
+/// Checks the issue's targets: medians over rounds of same-round ratios.
+fn targets(r: &Report) -> String {
+    let mut out = String::new();
+    let mut check = |what: String, value: Option<f64>, min: f64| {
+        let line = match value {
+            Some(v) => format!(
+                "{what:<52} {v:>8.2}x  (target >= {min}x)  {}\n",
+                if v >= min { "met" } else { "MISSED" }
+            ),
+            None => format!("{what:<52} not measured\n"),
+        };
+        out.push_str(&line);
+    };
+    for name in ["get", "insert", "patch", "list page"] {
+        for c in [1, POOL] {
+            let label = format!("{name} c={c}");
+            check(
+                format!("{label}: strata / tokio-postgres"),
+                r.ratio(&label, "strata", &label, "tokio-postgres"),
+                0.95,
+            );
+        }
+    }
+    let many = format!("insert_many {}k", BATCH / 1000);
+    let rows = format!("row-at-a-time {}k", BATCH / 1000);
+    check(
+        format!("{many}: strata / binary COPY"),
+        r.ratio(&many, "strata", &many, "tokio-postgres"),
+        0.9,
+    );
+    check(
+        format!("{many}: strata / strata row-at-a-time"),
+        r.ratio(&many, "strata", &rows, "strata"),
+        10.0,
+    );
+    check(
+        "get_cached L1 hit / uncached get c=1".into(),
+        r.ratio("get_cached L1", "strata", "get c=1", "strata"),
+        50.0,
+    );
+    check(
+        "get_cached L2 hit / raw redis GET".into(),
+        r.ratio("get_cached L2", "strata", "get_cached L2", "redis GET"),
+        0.8,
+    );
+    out
+}
