@@ -73,6 +73,9 @@ mod sealed {
 /// from a transaction.
 #[doc(hidden)]
 #[derive(Debug)]
+// A short-lived stack value per statement; boxing the pooled object would
+// cost an allocation on every statement.
+#[allow(clippy::large_enum_variant)]
 pub enum Conn<'a> {
     /// Checked out of the pool for this statement (autocommit).
     Pooled(Object),
@@ -115,6 +118,13 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     /// `COMMIT` on a transaction (and never if it rolls back).
     #[doc(hidden)]
     fn __invalidate(&self, inv: Invalidation) -> impl Future<Output = ()> + Send;
+
+    /// A guard that invalidates `inv` even if the write's future is dropped
+    /// half-way; `None` inside a transaction (a dropped transaction rolls back).
+    #[doc(hidden)]
+    fn __write_guard(&self, _inv: Invalidation) -> Option<crate::cache::WriteGuard> {
+        None
+    }
 
     /// Runs a statement and returns its rows. The statement is prepared once
     /// per connection and cached.

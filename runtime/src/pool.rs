@@ -286,7 +286,21 @@ impl Executor for Db {
     }
 
     async fn __invalidate(&self, inv: Invalidation) {
-        self.inner.cache.invalidate(&inv).await;
+        if self.inner.cache.is_off() {
+            return;
+        }
+        // In a task of its own: once the write is done, dropping the
+        // caller's future must not skip its invalidation.
+        let cache = self.inner.cache.clone();
+        let _ = tokio::spawn(async move { cache.invalidate(&inv).await }).await;
+    }
+
+    fn __write_guard(&self, inv: Invalidation) -> Option<crate::cache::WriteGuard> {
+        let cache = &self.inner.cache;
+        (!cache.is_off()).then(|| {
+            let settle = self.inner.config.statement_timeout.unwrap_or(Duration::from_secs(30));
+            crate::cache::WriteGuard::new(cache.clone(), inv, settle)
+        })
     }
 
     fn __db(&self) -> &Db {

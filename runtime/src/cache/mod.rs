@@ -100,6 +100,49 @@ pub(crate) fn row_id<K: std::fmt::Debug + ?Sized>(key: &K) -> String {
     format!("{key:?}")
 }
 
+/// Armed before an autocommit write is sent: if the caller's future is
+/// dropped before the write's invalidation ran (mid-statement, or between
+/// the answer and the invalidation), `Drop` spawns it, and repeats it once
+/// the statement can no longer be running (after the statement timeout), so
+/// a reader that loaded the old row in between cannot keep it cached.
+#[derive(Debug)]
+pub struct WriteGuard {
+    cache: Arc<Cache>,
+    inv: Option<Invalidation>,
+    settle: Duration,
+}
+
+impl WriteGuard {
+    pub(crate) fn new(cache: Arc<Cache>, inv: Invalidation, settle: Duration) -> Self {
+        WriteGuard {
+            cache,
+            inv: Some(inv),
+            settle,
+        }
+    }
+
+    /// The write finished and its own invalidation ran (or it failed cleanly).
+    pub(crate) fn disarm(mut self) {
+        self.inv = None;
+    }
+}
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        let Some(inv) = self.inv.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let cache = self.cache.clone();
+        let settle = self.settle;
+        runtime.spawn(async move {
+            cache.invalidate(&inv).await;
+            tokio::time::sleep(settle).await;
+            cache.invalidate(&inv).await;
+        });
+    }
+}
+
 /// Cache counters, bumped without locks.
 #[derive(Debug, Default)]
 pub(crate) struct CacheCounters {

@@ -326,7 +326,7 @@ impl<M, T: Assignable> Column<M, T> {
     pub fn set(self, value: impl Into<T>) -> Assignment<M> {
         Assignment {
             column: self.name,
-            value: Expr::val(value.into().into_set_value()).into(),
+            value: Expr::val(value.into().into_set_value()),
             _marker: PhantomData,
         }
     }

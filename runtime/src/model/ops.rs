@@ -31,26 +31,73 @@ pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     e: &E,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    touches: Touches<'_, M::Key>,
 ) -> Result<Option<M>> {
-    let rows = run_query(e, sql, params, OpKind::Write)
+    let guard = arm::<M, E>(e, touches);
+    let result = run_query(e, sql, params, OpKind::Write)
         .await
-        .map_err(unique_field::<M>)?;
-    let row = decode_one::<M>(rows.into_iter().next())?;
-    if let Some(row) = &row {
+        .map_err(unique_field::<M>);
+    let row = match result {
+        Ok(rows) => decode_one::<M>(rows.into_iter().next()),
+        Err(err) => Err(err),
+    };
+    // Not applied: nothing to invalidate. Unknown outcome: the guard's drop
+    // below invalidates, in case it was applied.
+    if let Ok(Some(row)) = &row {
         changed_row::<M, E>(e, row.key()).await;
     }
-    Ok(row)
+    if let Some(guard) = guard
+        && !matches!(row, Err(Error::OutcomeUnknown { .. }))
+    {
+        guard.disarm();
+    }
+    row
 }
 
 /// The same path for single-row writes by key that return no row
 /// (`delete`, `hard_delete`): `NotFound` when nothing matched.
 async fn write_key<M: Model, E: Executor + ?Sized>(e: &E, sql: &str, key: &M::Key) -> Result<()> {
-    let n = run_execute(e, sql, &[key], OpKind::Write).await?;
-    if n == 0 {
-        return Err(not_found(M::META));
+    let guard = arm::<M, E>(e, Touches::Row(key));
+    let n = run_execute(e, sql, &[key], OpKind::Write).await;
+    if let Ok(n) = n
+        && n > 0
+    {
+        changed_row::<M, E>(e, key).await;
     }
-    changed_row::<M, E>(e, key).await;
-    Ok(())
+    if let Some(guard) = guard
+        && !matches!(n, Err(Error::OutcomeUnknown { .. }))
+    {
+        guard.disarm();
+    }
+    match n? {
+        0 => Err(not_found(M::META)),
+        _ => Ok(()),
+    }
+}
+
+/// What a write may change, known before it is sent.
+pub(crate) enum Touches<'a, K> {
+    /// The row with this key.
+    Row(&'a K),
+    /// A new row (insert): cached rows stay valid.
+    NewRow,
+    /// A row whose key is not known yet (upsert may update any row).
+    AnyRow,
+}
+
+/// Arms a guard that invalidates what `touches` names if the write is
+/// abandoned half-way (autocommit only, cached models only).
+fn arm<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    touches: Touches<'_, M::Key>,
+) -> Option<crate::cache::WriteGuard> {
+    M::META.cache_ttl_secs?;
+    let table = M::META.qualified;
+    e.__write_guard(match touches {
+        Touches::Row(key) => Invalidation::row(table, row_id(key)),
+        Touches::NewRow => Invalidation::lists(table),
+        Touches::AnyRow => Invalidation::all(table),
+    })
 }
 
 /// Tells the cache (after COMMIT, inside a transaction) that a row changed.
@@ -112,7 +159,7 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             new.validate()?;
-            write_row(e, Self::META.sql.insert, &new.insert_params())
+            write_row(e, Self::META.sql.insert, &new.insert_params(), Touches::NewRow)
                 .await?
                 .ok_or_else(|| not_found(Self::META))
         }
@@ -211,7 +258,8 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             row.validate()?;
-            match write_row(e, Self::META.sql.update, &row.update_params()).await? {
+            let touches = Touches::Row(row.key());
+            match write_row(e, Self::META.sql.update, &row.update_params(), touches).await? {
                 Some(stored) => Ok(stored),
                 None => Err(missing_or_stale::<Self, E>(e, row.key()).await),
             }
@@ -231,7 +279,7 @@ pub trait ModelExt: Model {
             patch.validate()?;
             let mut params: ParamList<'_> = vec![&key];
             params.extend(patch.patch_params());
-            match write_row(e, Self::META.sql.patch, &params).await? {
+            match write_row(e, Self::META.sql.patch, &params, Touches::Row(&key)).await? {
                 Some(stored) => Ok(stored),
                 None => Err(missing_or_stale::<Self, E>(e, &key).await),
             }
@@ -246,7 +294,7 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             new.validate()?;
-            write_row(e, Self::META.sql.upsert, &new.insert_params())
+            write_row(e, Self::META.sql.upsert, &new.insert_params(), Touches::AnyRow)
                 .await?
                 .ok_or_else(|| not_found(Self::META))
         }
@@ -277,7 +325,7 @@ pub trait ModelExt: Model {
                     ),
                 });
             }
-            write_row(e, Self::META.sql.restore, &[&key])
+            write_row(e, Self::META.sql.restore, &[&key], Touches::Row(&key))
                 .await?
                 .ok_or_else(|| not_found(Self::META))
         }

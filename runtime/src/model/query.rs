@@ -232,7 +232,7 @@ impl<M: Model> Query<M> {
                 });
             }
         }
-        any.unwrap_or_else(|| Expr::val(true).into())
+        any.unwrap_or_else(|| Expr::val(true))
     }
 
     fn select(&self) -> SelectStatement {

@@ -5,9 +5,20 @@ use std::fmt::Write;
 use crate::breaker::BreakerState;
 use crate::pool::Db;
 
-/// Histogram bucket bounds, in seconds.
-const BOUNDS: [f64; 12] = [
-    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+/// Histogram bucket bounds: microseconds, and the `le` label in seconds.
+const BOUNDS: [(u64, &str); 12] = [
+    (500, "0.0005"),
+    (1_000, "0.001"),
+    (2_500, "0.0025"),
+    (5_000, "0.005"),
+    (10_000, "0.01"),
+    (25_000, "0.025"),
+    (50_000, "0.05"),
+    (100_000, "0.1"),
+    (250_000, "0.25"),
+    (500_000, "0.5"),
+    (1_000_000, "1"),
+    (5_000_000, "5"),
 ];
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
@@ -57,14 +68,14 @@ impl Db {
         );
 
         let h = &self.inner.observer.latency;
-        let bounds_us: Vec<u64> = BOUNDS.iter().map(|s| (s * 1_000_000.0) as u64).collect();
+        let bounds_us: Vec<u64> = BOUNDS.iter().map(|(us, _)| *us).collect();
         let cumulative = h.cumulative(&bounds_us);
         let _ = writeln!(
             out,
             "# HELP strata_query_duration_seconds Statement latency."
         );
         let _ = writeln!(out, "# TYPE strata_query_duration_seconds histogram");
-        for (bound, count) in BOUNDS.iter().zip(&cumulative) {
+        for ((_, bound), count) in BOUNDS.iter().zip(&cumulative) {
             let _ = writeln!(
                 out,
                 "strata_query_duration_seconds_bucket{{le=\"{bound}\"}} {count}"

@@ -350,3 +350,41 @@ async fn the_general_cache_api_round_trips() {
     let err = plain.cache().get::<String>("x").await.unwrap_err();
     assert!(matches!(err, Error::Cache(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_write_abandoned_half_way_still_invalidates() {
+    // A short statement timeout bounds how long an abandoned statement can
+    // still commit, and so when the second invalidation runs.
+    let url = redis_url();
+    let t = TestDb::with(move |c| {
+        c.redis_url(url)
+            .statement_timeout(Some(Duration::from_millis(300)))
+    })
+    .await;
+    t.execute(PRODUCTS, &[]).await.unwrap();
+    let b = other_process(&t).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    let mut stale = 0;
+    let mut cancelled = 0;
+    for i in 0..30u64 {
+        Product::get_cached(&b, 1).await.unwrap();
+        let a = t.db().clone();
+        // Drop the write's future after a few microseconds to a few ms:
+        // before sending, mid-statement, or between answer and invalidation.
+        let write = Product::patch(&a, 1, price(1000 + i32::try_from(i).unwrap()));
+        if tokio::time::timeout(Duration::from_micros(50 + i * 150), write)
+            .await
+            .is_err()
+        {
+            cancelled += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let stored = Product::get(t.db(), 1).await.unwrap().price;
+        if Product::get_cached(&b, 1).await.unwrap().price != stored {
+            stale += 1;
+        }
+    }
+    println!("abandoned writes: {cancelled} of 30 cancelled, {stale} stale reads after settling");
+    assert!(cancelled > 0, "the test must cancel some writes");
+    assert_eq!(stale, 0);
+}
