@@ -65,6 +65,7 @@
 //! # Ok(()) }
 //! ```
 
+mod drift;
 mod history;
 mod lock;
 mod run;
@@ -85,6 +86,7 @@ use crate::pool::Db;
 use history::{Applied, History};
 use lock::Session;
 
+pub use drift::{Drift, Mismatch, check_meta};
 pub use source::{EmbeddedMigration, Migration};
 
 /// Which way a migration ran.

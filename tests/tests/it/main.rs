@@ -3,6 +3,7 @@
 
 mod cache;
 mod crud;
+mod drift;
 mod errors;
 mod migrate;
 mod models;
