@@ -6,6 +6,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod text_enum;
 mod validate_attr;
 
 use proc_macro::TokenStream;
@@ -117,6 +118,32 @@ fn derive(input: &syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     check::check(&cx, &model);
     cx.check()?;
     Ok(expand::expand(&model))
+}
+
+/// Derives `strata::TextEnum` for a fieldless enum, so it can be a model
+/// column stored as `text` (or in a PostgreSQL `ENUM` type) and compared in
+/// typed filters (`Order::STATUS.eq(Status::Paid)`).
+///
+/// Variants are stored in snake_case by default; `#[model(rename_all =
+/// "SCREAMING_SNAKE_CASE")]` on the enum (also `kebab-case`, `lowercase`,
+/// `verbatim`) or `#[model(rename = "...")]` on a variant choose otherwise.
+/// Reading text that names no variant is a decode error naming the value.
+///
+/// ```ignore
+/// #[derive(strata::TextEnum, Debug, Clone, Copy, PartialEq)]
+/// pub enum Status {
+///     Pending,
+///     Paid,
+///     #[model(rename = "refunded_in_full")]
+///     Refunded,
+/// }
+/// ```
+#[proc_macro_derive(TextEnum, attributes(model))]
+pub fn derive_text_enum(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input).and_then(|input| text_enum::derive(&input)) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub use model::{
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use pool::Db;
 pub use postgres_types::Json;
-pub use strata_macros::Model;
+pub use model::TextEnum;
+pub use strata_macros::{Model, TextEnum};
 pub use strata_migrate_macros::embed_migrations;
 pub use tokio_postgres::Row;
 pub use tokio_postgres::error::SqlState;

@@ -12,7 +12,12 @@ pub use core::default::Default;
 pub use core::option::Option;
 pub use core::result::Result as StdResult;
 pub use tokio_postgres::Row;
-pub use tokio_postgres::types::{FromSql, ToSql, Type};
+pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
+pub use bytes::BytesMut;
+pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+
+/// The error type of `ToSql`/`FromSql`.
+pub type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
 /// The `#[validate(..)]` rules, and what the derive needs to call them.
 pub mod validate {

@@ -202,6 +202,12 @@ filter_value!(
     chrono::DateTime<chrono::FixedOffset>,
 );
 
+impl<E: super::TextEnum> FilterValue for E {
+    fn into_value(self) -> Value {
+        self.as_str().to_owned().into()
+    }
+}
+
 /// The type a filter on a column of Rust type `Self` compares against:
 /// `T` for `T`, and `T` for `Option<T>`.
 pub trait Comparable {
@@ -235,6 +241,13 @@ comparable!(
     chrono::DateTime<chrono::Utc>,
     chrono::DateTime<chrono::FixedOffset>,
 );
+
+impl<E: super::TextEnum> Comparable for E {
+    type Operand = E;
+}
+impl<E: super::TextEnum> Comparable for Option<E> {
+    type Operand = E;
+}
 
 impl<M, T: Comparable> Column<M, T> {
     fn bin(self, v: T::Operand, f: impl FnOnce(Expr, Value) -> SimpleExpr) -> Filter<M> {
@@ -320,6 +333,17 @@ assignable!(
     chrono::DateTime<chrono::Utc>,
     chrono::DateTime<chrono::FixedOffset>,
 );
+
+impl<E: super::TextEnum> Assignable for E {
+    fn into_set_value(self) -> Value {
+        self.as_str().to_owned().into()
+    }
+}
+impl<E: super::TextEnum> Assignable for Option<E> {
+    fn into_set_value(self) -> Value {
+        self.map(|e| e.as_str().to_owned()).into()
+    }
+}
 
 impl<M, T: Assignable> Column<M, T> {
     /// `column = value`, for a bulk [`Query::update`](super::Query::update).

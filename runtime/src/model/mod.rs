@@ -26,9 +26,11 @@
 mod column;
 mod ops;
 mod query;
+mod text_enum;
 
 pub use column::{Assignment, Column, Filter, Order};
 pub use ops::{COPY_THRESHOLD, ModelExt};
+pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub use query::{Cursor, Keyset, Page, Query};
 
 use tokio_postgres::Row;

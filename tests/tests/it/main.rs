@@ -10,5 +10,6 @@ mod models;
 mod observe;
 mod pool;
 mod sql_snapshots;
+mod text_enum;
 mod tx;
 mod validate;

@@ -1,0 +1,9 @@
+// Two variants stored under the same text could not be told apart when read.
+#[derive(strata::TextEnum)]
+enum Status {
+    Paid,
+    #[model(rename = "paid")]
+    Settled,
+}
+
+fn main() {}

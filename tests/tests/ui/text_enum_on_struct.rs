@@ -1,0 +1,7 @@
+// TextEnum is for fieldless enums; structs derive Model.
+#[derive(strata::TextEnum)]
+struct Status {
+    paid: bool,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+// rename_all takes one of a fixed list of cases.
+#[derive(strata::TextEnum)]
+#[model(rename_all = "camelCase")]
+enum Status {
+    Paid,
+}
+
+fn main() {}

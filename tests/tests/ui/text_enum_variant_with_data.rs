@@ -1,0 +1,8 @@
+// A TextEnum variant that holds data cannot be stored as one text value.
+#[derive(strata::TextEnum)]
+enum Shape {
+    Circle,
+    Square(u32),
+}
+
+fn main() {}
