@@ -172,6 +172,32 @@ pub trait FilterValue {
     fn into_value(self) -> Value;
 }
 
+/// Calls `$m!` with every Rust type a column can hold (besides `TextEnum`
+/// enums, which have blanket impls): the one list of filterable types.
+macro_rules! column_types {
+    ($m:ident) => {
+        $m!(
+                    bool,
+                    i8,
+                    i16,
+                    i32,
+                    i64,
+                    f32,
+                    f64,
+                    String,
+                    Vec<u8>,
+                    uuid::Uuid,
+                    serde_json::Value,
+                    rust_decimal::Decimal,
+                    chrono::NaiveDate,
+                    chrono::NaiveTime,
+                    chrono::NaiveDateTime,
+                    chrono::DateTime<chrono::Utc>,
+                    chrono::DateTime<chrono::FixedOffset>,
+        );
+    };
+}
+
 macro_rules! filter_value {
     ($($t:ty),* $(,)?) => {$(
         impl FilterValue for $t {
@@ -182,25 +208,7 @@ macro_rules! filter_value {
     )*};
 }
 
-filter_value!(
-    bool,
-    i8,
-    i16,
-    i32,
-    i64,
-    f32,
-    f64,
-    String,
-    Vec<u8>,
-    uuid::Uuid,
-    serde_json::Value,
-    rust_decimal::Decimal,
-    chrono::NaiveDate,
-    chrono::NaiveTime,
-    chrono::NaiveDateTime,
-    chrono::DateTime<chrono::Utc>,
-    chrono::DateTime<chrono::FixedOffset>,
-);
+column_types!(filter_value);
 
 impl<E: super::TextEnum> FilterValue for E {
     fn into_value(self) -> Value {
@@ -222,25 +230,7 @@ macro_rules! comparable {
     )*};
 }
 
-comparable!(
-    bool,
-    i8,
-    i16,
-    i32,
-    i64,
-    f32,
-    f64,
-    String,
-    Vec<u8>,
-    uuid::Uuid,
-    serde_json::Value,
-    rust_decimal::Decimal,
-    chrono::NaiveDate,
-    chrono::NaiveTime,
-    chrono::NaiveDateTime,
-    chrono::DateTime<chrono::Utc>,
-    chrono::DateTime<chrono::FixedOffset>,
-);
+column_types!(comparable);
 
 impl<E: super::TextEnum> Comparable for E {
     type Operand = E;
@@ -314,25 +304,7 @@ macro_rules! assignable {
     )*};
 }
 
-assignable!(
-    bool,
-    i8,
-    i16,
-    i32,
-    i64,
-    f32,
-    f64,
-    String,
-    Vec<u8>,
-    uuid::Uuid,
-    serde_json::Value,
-    rust_decimal::Decimal,
-    chrono::NaiveDate,
-    chrono::NaiveTime,
-    chrono::NaiveDateTime,
-    chrono::DateTime<chrono::Utc>,
-    chrono::DateTime<chrono::FixedOffset>,
-);
+column_types!(assignable);
 
 impl<E: super::TextEnum> Assignable for E {
     fn into_set_value(self) -> Value {

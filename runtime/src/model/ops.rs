@@ -75,6 +75,29 @@ async fn write_key<M: Model, E: Executor + ?Sized>(e: &E, sql: &str, key: &M::Ke
     }
 }
 
+/// The path of bulk writes by filter, which cannot name their rows: every
+/// cached row and list of the model is retired, also if the caller drops
+/// the future half-way.
+pub(crate) async fn write_many<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64> {
+    let guard = arm::<M, E>(e, Touches::AnyRow);
+    let n = run_execute(e, sql, params, OpKind::Write).await;
+    if let Ok(n) = n
+        && n > 0
+    {
+        changed_table::<M, E>(e, false).await;
+    }
+    if let Some(guard) = guard
+        && !matches!(n, Err(Error::OutcomeUnknown { .. }))
+    {
+        guard.disarm();
+    }
+    n
+}
+
 /// What a write may change, known before it is sent.
 pub(crate) enum Touches<'a, K> {
     /// The row with this key.
@@ -159,9 +182,14 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             new.validate()?;
-            write_row(e, Self::META.sql.insert, &new.insert_params(), Touches::NewRow)
-                .await?
-                .ok_or_else(|| not_found(Self::META))
+            write_row(
+                e,
+                Self::META.sql.insert,
+                &new.insert_params(),
+                Touches::NewRow,
+            )
+            .await?
+            .ok_or_else(|| not_found(Self::META))
         }
     }
 
@@ -294,9 +322,14 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             new.validate()?;
-            write_row(e, Self::META.sql.upsert, &new.insert_params(), Touches::AnyRow)
-                .await?
-                .ok_or_else(|| not_found(Self::META))
+            write_row(
+                e,
+                Self::META.sql.upsert,
+                &new.insert_params(),
+                Touches::AnyRow,
+            )
+            .await?
+            .ok_or_else(|| not_found(Self::META))
         }
     }
 

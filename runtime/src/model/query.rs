@@ -17,10 +17,10 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::column::{Assignment, Filter, Order};
-use super::ops::changed_table;
+use super::ops::write_many;
 use super::{Model, ModelMeta};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, OpKind, run_execute, run_query};
+use crate::executor::{Executor, OpKind, run_query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Visibility {
@@ -433,11 +433,7 @@ impl<M: Model> Query<M> {
             q.and_where(c);
         }
         let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        let n = run_execute(e, &sql, &values.as_params(), OpKind::Write).await?;
-        if n > 0 {
-            changed_table::<M, E>(e, false).await;
-        }
-        Ok(n)
+        write_many::<M, E>(e, &sql, &values.as_params()).await
     }
 
     /// Deletes every matching row (soft delete when the model has one);
@@ -454,11 +450,7 @@ impl<M: Model> Query<M> {
                     q.and_where(c);
                 }
                 let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-                let n = run_execute(e, &sql, &values.as_params(), OpKind::Write).await?;
-                if n > 0 {
-                    changed_table::<M, E>(e, false).await;
-                }
-                Ok(n)
+                write_many::<M, E>(e, &sql, &values.as_params()).await
             }
             None => self.hard_delete(e).await,
         }
@@ -472,11 +464,7 @@ impl<M: Model> Query<M> {
             q.and_where(c);
         }
         let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        let n = run_execute(e, &sql, &values.as_params(), OpKind::Write).await?;
-        if n > 0 {
-            changed_table::<M, E>(e, false).await;
-        }
-        Ok(n)
+        write_many::<M, E>(e, &sql, &values.as_params()).await
     }
 }
 
