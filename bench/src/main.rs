@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p strata-bench [-- --rounds 5 --secs 1 --only get --logged]
+//! cargo run --release -p strata-bench -- --only 'get c=1' --contender strata --skip-allocs --ops 20000
 //! cargo run --release -p strata-bench -- compile-cost
 //! ```
 //!
@@ -43,6 +44,9 @@ struct Options {
     rounds: usize,
     secs: f64,
     only: Option<String>,
+    contender: Option<String>,
+    skip_allocs: bool,
+    ops: Option<u64>,
     logged: bool,
 }
 
@@ -51,6 +55,9 @@ fn parse(args: &[String]) -> Result<Options, BoxError> {
         rounds: 5,
         secs: 1.0,
         only: None,
+        contender: None,
+        skip_allocs: false,
+        ops: None,
         logged: false,
     };
     let mut it = args.iter();
@@ -60,6 +67,9 @@ fn parse(args: &[String]) -> Result<Options, BoxError> {
             "--rounds" => o.rounds = value()?.parse()?,
             "--secs" => o.secs = value()?.parse()?,
             "--only" => o.only = Some(value()?.clone()),
+            "--contender" => o.contender = Some(value()?.clone()),
+            "--skip-allocs" => o.skip_allocs = true,
+            "--ops" => o.ops = Some(value()?.parse()?),
             "--logged" => o.logged = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -132,7 +142,11 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         return Err("raw Redis entry differs from strata's L2 hit".into());
     }
 
-    let secs = Duration::from_secs_f64(o.secs);
+    // `--ops N` runs a fixed number of operations instead (for callgrind).
+    let timed = match o.ops {
+        Some(n) => Budget::Ops(n),
+        None => Budget::Time(Duration::from_secs_f64(o.secs)),
+    };
     let pg: Vec<Arc<dyn Contender>> = vec![strata.clone(), raw.clone()];
     let mut cases = Vec::new();
     for (op, name) in [
@@ -146,7 +160,7 @@ async fn bench(o: Options) -> Result<(), BoxError> {
                 label: format!("{name} c={c}"),
                 op,
                 concurrency: c,
-                budget: Budget::Time(secs),
+                budget: timed,
                 baseline: "tokio-postgres".into(),
                 contenders: pg.clone(),
             });
@@ -172,7 +186,7 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         label: "get_cached L1".into(),
         op: Op::CachedL1,
         concurrency: 1,
-        budget: Budget::Time(secs),
+        budget: timed,
         baseline: "moka get".into(),
         contenders: vec![strata.clone(), moka.clone()],
     });
@@ -180,24 +194,35 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         label: "get_cached L2".into(),
         op: Op::CachedL2,
         concurrency: 1,
-        budget: Budget::Time(secs),
+        budget: timed,
         baseline: "redis GET".into(),
         contenders: vec![strata.clone(), redis_get.clone()],
     });
     if let Some(only) = &o.only {
         cases.retain(|c| c.label.contains(only.as_str()));
     }
+    // For profiling one contender alone (`--contender strata`).
+    if let Some(name) = &o.contender {
+        for case in &mut cases {
+            case.contenders.retain(|c| c.name() == name.as_str());
+        }
+    }
 
-    eprintln!("allocations per op ...");
     let mut allocs = String::new();
-    for (label, c, op) in [
-        ("get", strata.as_ref() as &dyn Contender, Op::Get),
-        ("get", raw.as_ref(), Op::Get),
-        ("get_cached L1", strata.as_ref(), Op::CachedL1),
-        ("get_cached L1", moka.as_ref(), Op::CachedL1),
-        ("get_cached L2", strata.as_ref(), Op::CachedL2),
-        ("get_cached L2", redis_get.as_ref(), Op::CachedL2),
-    ] {
+    let measured: &[(&str, &dyn Contender, Op)] = if o.skip_allocs {
+        &[]
+    } else {
+        &[
+            ("get", strata.as_ref() as &dyn Contender, Op::Get),
+            ("get", raw.as_ref(), Op::Get),
+            ("get_cached L1", strata.as_ref(), Op::CachedL1),
+            ("get_cached L1", moka.as_ref(), Op::CachedL1),
+            ("get_cached L2", strata.as_ref(), Op::CachedL2),
+            ("get_cached L2", redis_get.as_ref(), Op::CachedL2),
+        ]
+    };
+    eprintln!("allocations per op ...");
+    for &(label, c, op) in measured {
         let (a, b) = allocs_per_op(c, op, 5_000).await?;
         allocs.push_str(&format!(
             "{label:<14} {:<15} {a:>7.1} allocations/op {b:>9.0} bytes/op\n",
