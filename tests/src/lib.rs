@@ -6,6 +6,7 @@
 //! than an hour (from a test process that was killed before its `Drop` ran)
 //! are swept the first time a process creates one.
 
+pub mod cluster;
 pub mod proxy;
 
 use std::ops::Deref;

@@ -3,7 +3,9 @@
 //! Modes: forward bytes both ways; reject new connections (accept, then
 //! close at once); stall (accept and read, forward nothing, never close).
 //! `cut_all` closes every open connection, as a crashed server or a
-//! network cut would.
+//! network cut would. [`FaultProxy::cut_next_commit`] cuts only the
+//! connection that sends the next simple-query `COMMIT`, just before or
+//! just after forwarding it, so the client never hears the answer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -24,12 +26,51 @@ pub enum Mode {
     Stall = 2,
 }
 
+/// Where [`FaultProxy::cut_next_commit`] cuts the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitCut {
+    /// Drop the `COMMIT` and cut: the server never sees it and rolls back.
+    Before,
+    /// Forward the `COMMIT`, then cut before the answer comes back: the
+    /// server commits, the client cannot know.
+    After,
+}
+
+/// Commit cuts asked for and made, shared with every connection.
+#[derive(Debug, Default)]
+struct CommitCuts {
+    /// Cuts still to make, `Before` ones.
+    before: AtomicU64,
+    /// Cuts still to make, `After` ones.
+    after: AtomicU64,
+    /// Cuts made.
+    done: AtomicU64,
+}
+
+impl CommitCuts {
+    /// Takes one armed cut, if any.
+    fn take(&self) -> Option<CommitCut> {
+        let take = |n: &AtomicU64| {
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+                .is_ok()
+        };
+        if take(&self.after) {
+            Some(CommitCut::After)
+        } else if take(&self.before) {
+            Some(CommitCut::Before)
+        } else {
+            None
+        }
+    }
+}
+
 /// See the module docs. Runs until dropped.
 #[derive(Debug)]
 pub struct FaultProxy {
     port: u16,
     mode: Arc<AtomicU8>,
     accepted: Arc<AtomicU64>,
+    commits: Arc<CommitCuts>,
     cut: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -41,18 +82,21 @@ impl FaultProxy {
         let port = listener.local_addr().expect("proxy address").port();
         let mode = Arc::new(AtomicU8::new(Mode::Forward as u8));
         let accepted = Arc::new(AtomicU64::new(0));
+        let commits = Arc::new(CommitCuts::default());
         let (cut, _) = watch::channel(0u64);
         let task = tokio::spawn(serve(
             listener,
             target.to_owned(),
             mode.clone(),
             accepted.clone(),
+            commits.clone(),
             cut.clone(),
         ));
         FaultProxy {
             port,
             mode,
             accepted,
+            commits,
             cut,
             task,
         }
@@ -77,6 +121,29 @@ impl FaultProxy {
     pub fn cut_all(&self) {
         self.cut.send_modify(|n| *n += 1);
     }
+
+    /// Arms one cut: the next connection whose client sends a simple-query
+    /// (`'Q'`) message starting with `COMMIT` is closed on both sides, the
+    /// message dropped (`Before`) or forwarded first (`After`). Other
+    /// connections are untouched. Cuts armed add up.
+    pub fn cut_next_commit(&self, when: CommitCut) {
+        let n = match when {
+            CommitCut::Before => &self.commits.before,
+            CommitCut::After => &self.commits.after,
+        };
+        n.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Connections cut by [`FaultProxy::cut_next_commit`] so far.
+    pub fn commits_cut(&self) -> u64 {
+        self.commits.done.load(Ordering::SeqCst)
+    }
+
+    /// Disarms commit cuts not made yet.
+    pub fn disarm_commit_cuts(&self) {
+        self.commits.before.store(0, Ordering::SeqCst);
+        self.commits.after.store(0, Ordering::SeqCst);
+    }
 }
 
 impl Drop for FaultProxy {
@@ -91,6 +158,7 @@ async fn serve(
     target: String,
     mode: Arc<AtomicU8>,
     accepted: Arc<AtomicU64>,
+    commits: Arc<CommitCuts>,
     cut: watch::Sender<u64>,
 ) {
     loop {
@@ -104,39 +172,116 @@ async fn serve(
         }
         let target = target.clone();
         let mode = mode.clone();
+        let commits = commits.clone();
         let mut cut = cut.subscribe();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(&target).await else {
                 return;
             };
             tokio::select! {
-                _ = pump(client, server, mode) => {}
+                _ = pump(client, server, mode, commits) => {}
                 _ = cut.changed() => {}
             }
         });
     }
 }
 
+/// Splits the client's byte stream into protocol messages, to find
+/// simple-query `COMMIT`s.
+#[derive(Debug, Default)]
+struct Framer {
+    /// Bytes read but not yet forwarded (at most one partial message).
+    buf: Vec<u8>,
+    /// The untyped startup message has gone by.
+    started: bool,
+}
+
+/// One complete client message in [`Framer::buf`].
+struct Frame {
+    end: usize,
+    commit: bool,
+}
+
+impl Framer {
+    /// The next complete message starting at `at`, if there is one.
+    fn next(&mut self, at: usize) -> Option<Frame> {
+        let rest = &self.buf[at..];
+        if !self.started {
+            // StartupMessage, SSLRequest, GSSENCRequest: Int32 length first.
+            let len = usize::try_from(i32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
+            if rest.len() < len {
+                return None;
+            }
+            let code = rest
+                .get(4..8)
+                .map(|c| u32::from_be_bytes(c.try_into().unwrap_or_default()));
+            // An SSL or GSS request is followed by the real startup message.
+            self.started = !matches!(code, Some(80_877_103 | 80_877_104));
+            return Some(Frame {
+                end: at + len,
+                commit: false,
+            });
+        }
+        let len = usize::try_from(i32::from_be_bytes(rest.get(1..5)?.try_into().ok()?)).ok()?;
+        if rest.len() < 1 + len {
+            return None;
+        }
+        let commit = rest[0] == b'Q' && {
+            let text = String::from_utf8_lossy(&rest[5..1 + len]);
+            text.trim_start()
+                .get(..6)
+                .is_some_and(|w| w.eq_ignore_ascii_case("commit"))
+        };
+        Some(Frame {
+            end: at + 1 + len,
+            commit,
+        })
+    }
+}
+
 /// Copies both ways until either side closes; while stalled, reads and
-/// discards.
-async fn pump(client: TcpStream, server: TcpStream, mode: Arc<AtomicU8>) {
+/// discards. Returns early to cut the connection at an armed `COMMIT`.
+async fn pump(client: TcpStream, server: TcpStream, mode: Arc<AtomicU8>, commits: Arc<CommitCuts>) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = {
         let mode = mode.clone();
         async move {
-            let mut buf = vec![0u8; 16 * 1024];
+            let mut read = vec![0u8; 16 * 1024];
+            let mut framer = Framer::default();
             loop {
-                let n = match cr.read(&mut buf).await {
+                let n = match cr.read(&mut read).await {
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                if mode.load(Ordering::SeqCst) == Mode::Stall as u8 {
-                    continue;
+                framer.buf.extend_from_slice(&read[..n]);
+                // Forward whole messages only, so a COMMIT can be held back.
+                let mut done = 0;
+                let mut cut = None;
+                while let Some(frame) = framer.next(done) {
+                    if frame.commit
+                        && let Some(when) = commits.take()
+                    {
+                        cut = Some(match when {
+                            CommitCut::Before => done,
+                            CommitCut::After => frame.end,
+                        });
+                        break;
+                    }
+                    done = frame.end;
                 }
-                if sw.write_all(&buf[..n]).await.is_err() {
+                let upto = cut.unwrap_or(done);
+                if mode.load(Ordering::SeqCst) != Mode::Stall as u8
+                    && sw.write_all(&framer.buf[..upto]).await.is_err()
+                {
                     return;
                 }
+                if cut.is_some() {
+                    commits.done.fetch_add(1, Ordering::SeqCst);
+                    // Returning drops both sockets before the answer is read.
+                    return;
+                }
+                framer.buf.drain(..upto);
             }
         }
     };
