@@ -14,9 +14,22 @@
 //!   reported as [`Error::OutcomeUnknown`] and never repeated.
 //! - Inside a transaction nothing is repeated per statement; a lost
 //!   connection means the server rolled the transaction back (`Connection`).
+//!
+//! Client-side bound: the server's `statement_timeout` cannot help when the
+//! network is silent (its cancel never arrives), so every round trip of a
+//! statement is also bounded on the client, at the configured statement
+//! timeout plus a small margin ([`client_bound`]). Past it the connection is
+//! in an unknown state and is discarded (a transaction's connection is
+//! poisoned, so the transaction can only end by closing it); the error is
+//! `Timeout { kind: Statement }`, or `OutcomeUnknown` for an autocommit write.
+//!
+//! Input the protocol cannot carry (more than 65,535 parameters, a parameter
+//! count that does not match the statement) is `Error::InvalidInput`, found
+//! before the statement is sent; the connection stays usable.
 
 use std::future::Future;
 use std::ops::Deref;
+use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object};
 use tokio_postgres::Row;
@@ -24,7 +37,7 @@ use tokio_postgres::types::ToSql;
 use tracing::Instrument;
 
 use crate::cache::Invalidation;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TimeoutKind};
 use crate::metrics::bump;
 use crate::pool::Db;
 
@@ -113,6 +126,17 @@ pub trait Executor: Send + Sync + sealed::Sealed {
 
     #[doc(hidden)]
     fn __db(&self) -> &Db;
+
+    /// The client-side bound on one round trip of a statement, if any.
+    #[doc(hidden)]
+    fn __statement_bound(&self) -> Option<Duration> {
+        self.__db().inner.config.statement_timeout.map(client_bound)
+    }
+
+    /// Marks a transaction's connection as being in an unknown state (a
+    /// statement outlived its client-side bound): it must never be used again.
+    #[doc(hidden)]
+    fn __poison(&self) {}
 
     /// Makes the cache forget what a write changed: now on `Db`, after
     /// `COMMIT` on a transaction (and never if it rolls back).
@@ -241,6 +265,16 @@ async fn run_inner<E: Executor + ?Sized>(
     let db = e.__db();
     let counters = &db.inner.counters;
     bump(&counters.queries);
+    if params.len() > MAX_PARAMS {
+        bump(&counters.queries_failed);
+        return Err(Error::InvalidInput {
+            reason: format!(
+                "{} parameters; the PostgreSQL protocol carries at most {MAX_PARAMS}",
+                params.len()
+            ),
+        });
+    }
+    let bound = e.__statement_bound();
     // Dead pooled connections found before sending cost nothing to skip, but
     // bound the loop in case every new connection dies at once.
     let mut skips = db.inner.config.pool_max + 2;
@@ -255,9 +289,14 @@ async fn run_inner<E: Executor + ?Sized>(
         }
         // Preparing has no side effects: a connection lost here is retried
         // like a closed one.
-        let stmt = match conn.prepare_cached(sql).await {
-            Ok(stmt) => stmt,
-            Err(err) => {
+        let stmt = match bounded(bound, conn.prepare_cached(sql)).await {
+            Ok(Ok(stmt)) => stmt,
+            Err(elapsed) => {
+                // Preparing never writes: a plain statement timeout.
+                abandon(e, conn, db);
+                break Err(elapsed);
+            }
+            Ok(Err(err)) => {
                 let err = Error::from_pg(err);
                 if pooled && err.is_connection() && skips > 0 {
                     skips -= 1;
@@ -267,9 +306,36 @@ async fn run_inner<E: Executor + ?Sized>(
                 break Err(err);
             }
         };
+        if stmt.params().len() != params.len() {
+            break Err(Error::InvalidInput {
+                reason: format!(
+                    "the statement takes {} parameters, {} were given",
+                    stmt.params().len(),
+                    params.len()
+                ),
+            });
+        }
         let sent = match op {
-            Op::Query => conn.query(&stmt, params).await.map(Output::Rows),
-            Op::Execute => conn.execute(&stmt, params).await.map(Output::Count),
+            Op::Query => bounded(bound, conn.query(&stmt, params))
+                .await
+                .map(|r| r.map(Output::Rows)),
+            Op::Execute => bounded(bound, conn.execute(&stmt, params))
+                .await
+                .map(|r| r.map(Output::Count)),
+        };
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(elapsed) => {
+                let write = pooled && kind == OpKind::Write;
+                abandon(e, conn, db);
+                break Err(if write {
+                    Error::OutcomeUnknown {
+                        source: "no answer within the client-side statement bound".into(),
+                    }
+                } else {
+                    elapsed
+                });
+            }
         };
         match sent {
             Ok(out) => break Ok(out),
@@ -295,6 +361,41 @@ async fn run_inner<E: Executor + ?Sized>(
         bump(&counters.queries_failed);
     }
     result
+}
+
+/// The PostgreSQL protocol's limit on bind parameters (a 16-bit count).
+pub(crate) const MAX_PARAMS: usize = 65_535;
+
+/// The client-side bound for a server-side `statement_timeout`: a margin
+/// (5%, at most 250 ms) lets the server's own 57014 arrive first when the
+/// network works.
+pub(crate) fn client_bound(timeout: Duration) -> Duration {
+    timeout + (timeout / 20).min(Duration::from_millis(250))
+}
+
+/// Runs one round trip under `bound`; `Err` is the statement timeout.
+pub(crate) async fn bounded<T>(
+    bound: Option<Duration>,
+    fut: impl Future<Output = T>,
+) -> std::result::Result<T, Error> {
+    match bound {
+        None => Ok(fut.await),
+        Some(limit) => tokio::time::timeout(limit, fut)
+            .await
+            .map_err(|_| Error::Timeout {
+                kind: TimeoutKind::Statement,
+                source: None,
+            }),
+    }
+}
+
+/// A connection whose statement outlived the client-side bound: its state
+/// is unknown. A pooled one is discarded; a transaction's is poisoned.
+fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
+    match conn {
+        Conn::Pooled(_) => conn.discard(db),
+        Conn::InTx(_) => e.__poison(),
+    }
 }
 
 /// A connection failure after a write was sent: the write may have applied.

@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
-use crate::executor::{Conn, Executor, outcome_unknown};
+use crate::executor::{Conn, Executor, bounded, client_bound, outcome_unknown};
 use crate::metrics::bump;
 use crate::pool::Db;
 
@@ -182,6 +182,12 @@ struct Shared {
     depth: AtomicU32,
     /// True between `BEGIN` being sent and `COMMIT`/`ROLLBACK` finishing.
     open: AtomicBool,
+    /// A round trip outlived its client-side bound: the connection's state
+    /// is unknown, nothing more is sent on it, and it is discarded.
+    poisoned: AtomicBool,
+    /// Client-side bound on each round trip (the statement timeout, or the
+    /// transaction's own timeout if larger, plus a margin).
+    bound: Option<Duration>,
     /// Cache invalidations of this transaction's writes, applied after COMMIT.
     pending: std::sync::Mutex<Vec<Invalidation>>,
 }
@@ -226,14 +232,26 @@ impl Tx {
         self.shared.depth.load(Ordering::Acquire)
     }
 
+    fn is_poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Sends `sql` (BEGIN, SAVEPOINT, ...) under the client-side bound;
+    /// past it the connection is poisoned.
     async fn batch(&self, sql: &str) -> Result<()> {
         if !self.is_open() {
             return Err(Error::TransactionDone);
         }
-        self.client()
-            .batch_execute(sql)
-            .await
-            .map_err(Error::from_pg)
+        if self.is_poisoned() {
+            return Err(abandoned());
+        }
+        match bounded(self.shared.bound, self.client().batch_execute(sql)).await {
+            Ok(result) => result.map_err(Error::from_pg),
+            Err(elapsed) => {
+                self.__poison();
+                Err(elapsed)
+            }
+        }
     }
 
     /// Runs `f` inside a `SAVEPOINT`: if it returns `Err`, the work it did
@@ -283,7 +301,19 @@ impl Tx {
             self.rollback().await;
             return Err(Error::TransactionDone);
         }
-        match self.client().batch_execute("COMMIT").await {
+        if self.is_poisoned() {
+            // Never sent: the server rolls back when the connection closes.
+            return Err(abandoned());
+        }
+        let sent = bounded(self.shared.bound, self.client().batch_execute("COMMIT")).await;
+        let Ok(sent) = sent else {
+            // COMMIT was sent and no answer came: it may have applied.
+            self.__poison();
+            return Err(Error::OutcomeUnknown {
+                source: "no answer to COMMIT within the client-side statement bound".into(),
+            });
+        };
+        match sent {
             Ok(()) => {
                 self.shared.open.store(false, Ordering::Release);
                 bump(&self.shared.db.inner.counters.tx_committed);
@@ -305,11 +335,23 @@ impl Tx {
     }
 
     async fn rollback(&self) {
-        if self.client().batch_execute("ROLLBACK").await.is_ok() {
+        if self.is_poisoned() {
+            return;
+        }
+        let done = bounded(self.shared.bound, self.client().batch_execute("ROLLBACK")).await;
+        if matches!(done, Ok(Ok(()))) {
             self.shared.open.store(false, Ordering::Release);
             bump(&self.shared.db.inner.counters.tx_rolled_back);
         }
         // On failure the connection stays marked open and is discarded.
+    }
+}
+
+/// Statements on a poisoned transaction: nothing is sent, the server rolls
+/// back when the connection closes.
+fn abandoned() -> Error {
+    Error::Connection {
+        source: "the transaction's connection was abandoned after a round trip timed out".into(),
     }
 }
 
@@ -318,7 +360,18 @@ impl Executor for Tx {
         if !self.is_open() {
             return Err(Error::TransactionDone);
         }
+        if self.is_poisoned() {
+            return Err(abandoned());
+        }
         Ok(Conn::InTx(self.client()))
+    }
+
+    fn __statement_bound(&self) -> Option<Duration> {
+        self.shared.bound
+    }
+
+    fn __poison(&self) {
+        self.shared.poisoned.store(true, Ordering::Release);
     }
 
     fn __db(&self) -> &Db {
@@ -437,6 +490,11 @@ impl Db {
                 db: self.clone(),
                 depth: AtomicU32::new(0),
                 open: AtomicBool::new(true),
+                poisoned: AtomicBool::new(false),
+                bound: match (self.inner.config.statement_timeout, timeout) {
+                    (Some(s), Some(t)) => Some(client_bound(s.max(t))),
+                    (s, t) => s.or(t).map(client_bound),
+                },
                 pending: std::sync::Mutex::new(Vec::new()),
             }),
         };
