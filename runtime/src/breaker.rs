@@ -70,6 +70,19 @@ impl Breaker {
         }
     }
 
+    /// A probe ended without a verdict (its caller was cancelled, or it
+    /// only waited for a pool slot): reopen with the cool-down already over,
+    /// so the next call probes. Without this the breaker would stay
+    /// half-open, refusing every call, forever.
+    pub(crate) fn abandon_probe(&self) {
+        let mut state = self.lock();
+        if matches!(*state, State::HalfOpen) {
+            *state = State::Open {
+                until: Instant::now(),
+            };
+        }
+    }
+
     pub(crate) fn success(&self) -> Recovered {
         let mut state = self.lock();
         let recovered = match *state {
@@ -124,5 +137,15 @@ mod tests {
         assert_eq!(b.success(), Recovered::Yes);
         assert!(b.allow());
         assert_eq!(b.success(), Recovered::No);
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_one_through() {
+        let b = Breaker::new(1, Duration::ZERO);
+        b.failure();
+        assert!(b.allow(), "probe");
+        assert!(!b.allow(), "half-open");
+        b.abandon_probe();
+        assert!(b.allow(), "a new probe once the first was abandoned");
     }
 }

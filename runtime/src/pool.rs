@@ -197,7 +197,9 @@ impl Db {
     /// Checks a connection out of the pool.
     ///
     /// Refused or failed connection attempts are retried with backoff up to
-    /// `retry_attempts` times: nothing was sent, so repeating is safe.
+    /// `retry_attempts` times: nothing was sent, so repeating is safe. A
+    /// connect that timed out is returned at once (`Timeout`, kind `Connect`),
+    /// so a call never waits longer than the configured bounds.
     /// Returns `PoolExhausted` when none frees up within the acquire timeout.
     pub(crate) async fn acquire(&self) -> Result<Object> {
         let inner = &self.inner;
@@ -212,6 +214,10 @@ impl Db {
             if status.available == 0 && !inner.breaker.allow() {
                 return Err(Error::CircuitOpen);
             }
+            // If this call is the half-open probe and ends without telling
+            // the breaker how the connect went (cancelled, or it only timed
+            // out waiting for a slot), the guard lets another call probe.
+            let probe = (status.available == 0).then(|| ProbeGuard(&inner.breaker));
             let started = Instant::now();
             let err = match inner.pool.get().await {
                 Ok(obj) => {
@@ -237,9 +243,23 @@ impl Db {
                 },
             };
             if matches!(err, Error::Connection { .. } | Error::Timeout { .. }) {
+                std::mem::forget(probe);
                 inner.breaker.failure();
+                // This failure opened the breaker: a retry could only be
+                // refused after its backoff sleep, so fail now.
+                if inner.breaker.is_open() {
+                    return Err(err);
+                }
             }
-            if !err.is_transient() || attempt >= inner.config.retry_attempts {
+            // A connect that timed out is not repeated: a server that did
+            // not answer within `connect_timeout` will not answer 20 ms
+            // later, and repeating would stretch the call to several times
+            // the configured bound. Refused and reset connects fail fast and
+            // are worth repeating.
+            if !err.is_transient()
+                || matches!(err, Error::Timeout { .. })
+                || attempt >= inner.config.retry_attempts
+            {
                 return Err(err);
             }
             tracing::debug!(attempt, error = %err, "connection attempt failed; retrying");
@@ -298,13 +318,27 @@ impl Executor for Db {
     fn __write_guard(&self, inv: Invalidation) -> Option<crate::cache::WriteGuard> {
         let cache = &self.inner.cache;
         (!cache.is_off()).then(|| {
-            let settle = self.inner.config.statement_timeout.unwrap_or(Duration::from_secs(30));
+            let settle = self
+                .inner
+                .config
+                .statement_timeout
+                .unwrap_or(Duration::from_secs(30));
             crate::cache::WriteGuard::new(cache.clone(), inv, settle)
         })
     }
 
     fn __db(&self) -> &Db {
         self
+    }
+}
+
+/// Tells the breaker a probe was abandoned unless forgotten first; a no-op
+/// unless the breaker is half-open.
+struct ProbeGuard<'a>(&'a Breaker);
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.abandon_probe();
     }
 }
 
