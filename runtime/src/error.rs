@@ -348,9 +348,7 @@ impl Error {
     /// in flight turn that into `OutcomeUnknown`.
     pub fn from_pg(err: tokio_postgres::Error) -> Error {
         let Some(db) = err.as_db_error() else {
-            return Error::Connection {
-                source: Box::new(err),
-            };
+            return Error::from_client(err);
         };
         let code = db.code().clone();
         let constraint = db.constraint().map(str::to_owned);
@@ -400,6 +398,43 @@ impl Error {
                 message,
                 source,
             },
+        }
+    }
+}
+
+impl Error {
+    /// Classifies a tokio-postgres error that did not come from the server.
+    ///
+    /// tokio-postgres keeps its error kind private, so the kind is read from
+    /// its fixed `Display` text (stable across 0.7). Encoding a parameter
+    /// fails before anything is sent, and decoding a column after the
+    /// statement ran: neither says anything about the connection, which must
+    /// not be thrown away (nor a write reported as of unknown outcome).
+    /// Everything else (I/O, a closed connection, a protocol error) is the
+    /// connection's failure.
+    fn from_client(err: tokio_postgres::Error) -> Error {
+        let shown = err.to_string();
+        if shown.starts_with("error serializing parameter") {
+            let cause = std::error::Error::source(&err)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            Error::InvalidInput {
+                reason: format!("{shown}{cause}"),
+            }
+        } else if let Some(rest) = shown.strip_prefix("error deserializing column ") {
+            Error::Decode {
+                column: rest.to_owned(),
+                source: Box::new(err),
+            }
+        } else if let Some(rest) = shown.strip_prefix("invalid column ") {
+            Error::Decode {
+                column: rest.trim_matches('`').to_owned(),
+                source: Box::new(err),
+            }
+        } else {
+            Error::Connection {
+                source: Box::new(err),
+            }
         }
     }
 }

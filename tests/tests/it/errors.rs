@@ -21,7 +21,9 @@ async fn sqlstates_map_to_variants() {
     )
     .await
     .unwrap();
-    t.execute("INSERT INTO parent VALUES (1)", &[]).await.unwrap();
+    t.execute("INSERT INTO parent VALUES (1)", &[])
+        .await
+        .unwrap();
     t.execute("INSERT INTO child VALUES (1, 1, 'a@x', 1)", &[])
         .await
         .unwrap();
@@ -58,14 +60,20 @@ async fn sqlstates_map_to_variants() {
     }
 
     let err = t
-        .execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$", &[])
+        .execute(
+            "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$",
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Serialization { .. }), "{err:?}");
     assert!(err.is_transient());
 
     let err = t
-        .execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$", &[])
+        .execute(
+            "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$",
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Deadlock { .. }), "{err:?}");
@@ -79,7 +87,13 @@ async fn sqlstates_map_to_variants() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Timeout { kind: strata::TimeoutKind::Statement, .. }),
+        matches!(
+            err,
+            Error::Timeout {
+                kind: strata::TimeoutKind::Statement,
+                ..
+            }
+        ),
         "{err:?}"
     );
 
@@ -96,10 +110,7 @@ async fn sqlstates_map_to_variants() {
     assert_eq!(shown.matches("syntax error").count(), 1, "{shown}");
     assert!(std::error::Error::source(&err).is_some());
 
-    let err = t
-        .query_one("SELECT 1 WHERE false", &[])
-        .await
-        .unwrap_err();
+    let err = t.query_one("SELECT 1 WHERE false", &[]).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));
 }
 
@@ -113,7 +124,10 @@ async fn connection_failures_are_typed() {
 
     let config = strata::Config::new().ssl(strata::SslMode::Require);
     let err = Db::connect(config).await.unwrap_err();
-    assert!(matches!(err, Error::Config { var: "DB_SSL", .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Config { var: "DB_SSL", .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,4 +149,42 @@ async fn pool_exhaustion_is_typed() {
     assert!(matches!(err, Error::PoolExhausted { .. }), "{err:?}");
     holder.await.unwrap().unwrap();
     t.query("SELECT 1", &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_value_that_cannot_be_encoded_is_invalid_input_and_keeps_the_connection() {
+    let t = TestDb::with(|c| c.pool_max(1)).await;
+    t.execute("CREATE TABLE t (n int)", &[]).await.unwrap();
+    let pid: i32 = t
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // An i64 for an int4 parameter: refused while encoding, before sending.
+    let err = t.query("SELECT $1::int4", &[&5i64]).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("parameter 0"), "{err}");
+    let err = t
+        .execute("INSERT INTO t VALUES ($1)", &[&"five"])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { .. }),
+        "a write is not of unknown outcome: {err:?}"
+    );
+    assert!(!err.is_transient());
+    // Same connection, nothing discarded, nothing written.
+    let again: i32 = t
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(again, pid);
+    assert_eq!(t.metrics().queries.connections_discarded, 0);
+    let n: i64 = t
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
 }
