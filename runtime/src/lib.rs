@@ -23,6 +23,7 @@ pub use config::{Config, Secret, SslMode};
 pub use error::{Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
 pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
+pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
     ModelMeta, NewModel, Order, Page, PatchModel, Query, Statements,
@@ -30,7 +31,6 @@ pub use model::{
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use pool::Db;
 pub use postgres_types::Json;
-pub use model::TextEnum;
 pub use strata_macros::{Model, TextEnum};
 pub use strata_migrate_macros::embed_migrations;
 pub use tokio_postgres::Row;

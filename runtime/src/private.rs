@@ -7,13 +7,13 @@ pub use crate::error::{Error, Result};
 pub use crate::model::{
     Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, Statements,
 };
+pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub use crate::validate::{FieldError, ValidationError, ValidationErrors};
+pub use bytes::BytesMut;
 pub use core::default::Default;
 pub use core::option::Option;
 pub use core::result::Result as StdResult;
 pub use tokio_postgres::Row;
-pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
-pub use bytes::BytesMut;
 pub use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 /// The error type of `ToSql`/`FromSql`.

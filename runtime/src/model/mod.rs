@@ -30,8 +30,8 @@ mod text_enum;
 
 pub use column::{Assignment, Column, Filter, Order};
 pub use ops::{COPY_THRESHOLD, ModelExt};
-pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub use query::{Cursor, Keyset, Page, Query};
+pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;

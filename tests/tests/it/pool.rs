@@ -12,16 +12,30 @@ async fn raw_sql_round_trips() {
         .await
         .unwrap();
     let n = t
-        .execute("INSERT INTO t VALUES ($1, $2), ($3, $4)", &[&1, &"a", &2, &"b"])
+        .execute(
+            "INSERT INTO t VALUES ($1, $2), ($3, $4)",
+            &[&1, &"a", &2, &"b"],
+        )
         .await
         .unwrap();
     assert_eq!(n, 2);
-    let rows = t.query("SELECT id, name FROM t ORDER BY id", &[]).await.unwrap();
+    let rows = t
+        .query("SELECT id, name FROM t ORDER BY id", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1].get::<_, String>("name"), "b");
-    let one = t.query_one("SELECT name FROM t WHERE id = $1", &[&1]).await.unwrap();
+    let one = t
+        .query_one("SELECT name FROM t WHERE id = $1", &[&1])
+        .await
+        .unwrap();
     assert_eq!(one.get::<_, &str>(0), "a");
-    assert!(t.query_opt("SELECT 1 FROM t WHERE id = 9", &[]).await.unwrap().is_none());
+    assert!(
+        t.query_opt("SELECT 1 FROM t WHERE id = 9", &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
     let s = t.pool_status();
     assert!(s.size >= 1 && s.size <= s.max && s.in_use == 0, "{s:?}");
     assert_eq!(s.max, 20);
@@ -68,9 +82,11 @@ async fn killed_backends_are_replaced_transparently() {
         assert_eq!(v, 42);
         // So does a write, and so does a transaction.
         t2.execute("SELECT 1", &[]).await.unwrap();
-        t2.transaction(TxOptions::new(), |tx| async move { tx.query("SELECT 1", &[]).await })
-            .await
-            .unwrap();
+        t2.transaction(TxOptions::new(), |tx| async move {
+            tx.query("SELECT 1", &[]).await
+        })
+        .await
+        .unwrap();
     }
     let _ = backends;
     println!("kill rounds: 3, metrics {:?}", t2.metrics().queries);
@@ -80,13 +96,14 @@ async fn killed_backends_are_replaced_transparently() {
 async fn close_drains_in_flight_work() {
     let t = TestDb::new().await;
     let db = t.db().clone();
-    let slow = tokio::spawn(async move {
-        db.query("SELECT pg_sleep(0.3)", &[]).await
-    });
+    let slow = tokio::spawn(async move { db.query("SELECT pg_sleep(0.3)", &[]).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(t.pool_status().in_use, 1);
     let left = t.close_within(Duration::from_secs(5)).await;
-    assert_eq!(left, 0, "close returned before the in-flight query finished");
+    assert_eq!(
+        left, 0,
+        "close returned before the in-flight query finished"
+    );
     slow.await.unwrap().unwrap();
     assert!(t.is_closed());
     let err = t.query("SELECT 1", &[]).await.unwrap_err();
@@ -98,7 +115,11 @@ async fn close_drains_in_flight_work() {
 async fn statements_are_prepared_once_per_connection() {
     let t = TestDb::with(|c| c.pool_max(1)).await;
     for i in 0..5i32 {
-        let v: i32 = t.query_one("SELECT $1::int + 1", &[&i]).await.unwrap().get(0);
+        let v: i32 = t
+            .query_one("SELECT $1::int + 1", &[&i])
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(v, i + 1);
     }
     let prepared: i64 = t

@@ -51,7 +51,9 @@ async fn bank_transfers_keep_the_total_under_serializable_retries() {
         tasks.push(tokio::spawn(async move {
             let mut seed = task * 7919 + 1;
             for _ in 0..200 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let src = i64::try_from(seed >> 33).unwrap() % 10 + 1;
                 let dst = (src + i64::try_from(seed % 9).unwrap()) % 10 + 1;
                 let amount = i64::try_from(seed % 50).unwrap() + 1;
@@ -98,7 +100,10 @@ async fn bank_transfers_keep_the_total_under_serializable_retries() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(transfers, i64::try_from(ok.load(Ordering::Relaxed)).unwrap());
+    assert_eq!(
+        transfers,
+        i64::try_from(ok.load(Ordering::Relaxed)).unwrap()
+    );
     // Replaying the recorded transfers reproduces every balance: none lost, none twice.
     let mismatched: i64 = t
         .query_one(
@@ -176,7 +181,11 @@ async fn failing_outer_closure_leaves_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));
-    let n: i64 = t.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    let n: i64 = t
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
     assert_eq!(t.metrics().transactions.rolled_back, 1);
     assert_eq!(t.pool_status().in_use, 0);
@@ -198,7 +207,13 @@ async fn transaction_past_its_timeout_rolls_back() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Timeout { kind: strata::TimeoutKind::Transaction, .. }),
+        matches!(
+            err,
+            Error::Timeout {
+                kind: strata::TimeoutKind::Transaction,
+                ..
+            }
+        ),
         "{err:?}"
     );
     // A statement that outlives the timeout is cancelled by the server too.
@@ -210,7 +225,11 @@ async fn transaction_past_its_timeout_rolls_back() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    let n: i64 = t.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    let n: i64 = t
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
 }
 
@@ -253,8 +272,15 @@ async fn panic_and_cancellation_never_pool_an_open_transaction() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(locks, 0, "a connection came back from the pool inside a transaction");
-    let n: i64 = t.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    assert_eq!(
+        locks, 0,
+        "a connection came back from the pool inside a transaction"
+    );
+    let n: i64 = t
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0, "uncommitted writes must be gone");
 }
 
@@ -263,12 +289,16 @@ async fn read_only_transaction_rejects_writes() {
     let t = TestDb::new().await;
     t.execute("CREATE TABLE t (v int)", &[]).await.unwrap();
     let err = t
-        .transaction(TxOptions::serializable().read_only(true).deferrable(true), |tx| async move {
-            tx.execute("INSERT INTO t VALUES (1)", &[]).await
-        })
+        .transaction(
+            TxOptions::serializable().read_only(true).deferrable(true),
+            |tx| async move { tx.execute("INSERT INTO t VALUES (1)", &[]).await },
+        )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some(&strata::SqlState::READ_ONLY_SQL_TRANSACTION));
+    assert_eq!(
+        err.code(),
+        Some(&strata::SqlState::READ_ONLY_SQL_TRANSACTION)
+    );
 }
 
 #[tokio::test]
@@ -286,13 +316,19 @@ async fn deadlocks_are_retried() {
                 let first_try = tries == 1;
                 let barrier = barrier.clone();
                 async move {
-                    tx.execute("UPDATE accounts SET balance = balance + 1 WHERE id = $1", &[&first])
-                        .await?;
+                    tx.execute(
+                        "UPDATE accounts SET balance = balance + 1 WHERE id = $1",
+                        &[&first],
+                    )
+                    .await?;
                     if first_try {
                         barrier.wait().await;
                     }
-                    tx.execute("UPDATE accounts SET balance = balance + 1 WHERE id = $1", &[&second])
-                        .await
+                    tx.execute(
+                        "UPDATE accounts SET balance = balance + 1 WHERE id = $1",
+                        &[&second],
+                    )
+                    .await
                 }
             })
             .await
