@@ -84,9 +84,15 @@ async fn bench(rounds: usize, secs: f64, logged: bool) -> Result<(), BoxError> {
     eprintln!("seeding strata_bench.bench_users ...");
     seed::recreate(&url, logged).await?;
     let raw = Arc::new(raw::Raw::connect(&url, POOL).await?);
-    let sqlx = Arc::new(sqlx_impl::Sqlx::connect(&url, POOL as u32).await?);
-    let seaorm = Arc::new(seaorm_impl::SeaOrm::connect(&url, POOL as u32).await?);
-    let all: Vec<Arc<dyn Contender>> = vec![raw.clone(), sqlx.clone(), seaorm.clone()];
+    let size = POOL as u32;
+    let all: Vec<Arc<dyn Contender>> = vec![
+        raw.clone(),
+        Arc::new(sqlx_impl::Sqlx::connect(&url, size, true).await?),
+        Arc::new(seaorm_impl::SeaOrm::connect(&url, size, true).await?),
+        // The same with the pool's per-checkout ping off.
+        Arc::new(sqlx_impl::Sqlx::connect(&url, size, false).await?),
+        Arc::new(seaorm_impl::SeaOrm::connect(&url, size, false).await?),
+    ];
 
     let budget = Budget::Time(Duration::from_secs_f64(secs));
     let mut cases = Vec::new();

@@ -43,17 +43,21 @@ use bench_user::{ActiveModel, Column, Entity};
 #[derive(Debug)]
 pub struct SeaOrm {
     db: DatabaseConnection,
+    name: &'static str,
 }
 
 impl SeaOrm {
-    /// A pool of `size` connections.
-    pub async fn connect(url: &str, size: u32) -> Result<SeaOrm, BoxError> {
+    /// A pool of `size` connections; `ping = false` turns off the
+    /// underlying sqlx pool's `test_before_acquire` round trip.
+    pub async fn connect(url: &str, size: u32, ping: bool) -> Result<SeaOrm, BoxError> {
         let mut opt = ConnectOptions::new(url.to_owned());
         opt.max_connections(size)
             .min_connections(size)
+            .test_before_acquire(ping)
             .sqlx_logging(false);
         Ok(SeaOrm {
             db: Database::connect(opt).await?,
+            name: if ping { "SeaORM" } else { "SeaORM no-ping" },
         })
     }
 }
@@ -72,7 +76,7 @@ fn new_row(i: usize, who: &str) -> ActiveModel {
 
 impl Contender for SeaOrm {
     fn name(&self) -> &str {
-        "SeaORM"
+        self.name
     }
 
     fn supports(&self, op: Op) -> bool {
