@@ -17,6 +17,9 @@ enum State {
 #[derive(Debug)]
 pub(crate) struct Breaker {
     state: Mutex<State>,
+    /// True exactly while the state is `Closed { failures: 0 }`: the hot
+    /// path reads this flag instead of taking the lock.
+    clean: std::sync::atomic::AtomicBool,
     threshold: u32,
     cooldown: Duration,
 }
@@ -46,6 +49,7 @@ impl Breaker {
     pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
         Breaker {
             state: Mutex::new(State::Closed { failures: 0 }),
+            clean: std::sync::atomic::AtomicBool::new(true),
             threshold: threshold.max(1),
             cooldown,
         }
@@ -53,6 +57,12 @@ impl Breaker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// No failure since the last success: calls go ahead, and a success has
+    /// nothing to report. One relaxed load.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.clean.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether a call may go ahead. While open, `false` without waiting;
@@ -90,11 +100,14 @@ impl Breaker {
             _ => Recovered::Yes,
         };
         *state = State::Closed { failures: 0 };
+        self.clean.store(true, std::sync::atomic::Ordering::Relaxed);
         recovered
     }
 
     pub(crate) fn failure(&self) {
         let mut state = self.lock();
+        self.clean
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         *state = match *state {
             State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
                 failures: failures + 1,

@@ -191,12 +191,28 @@ pub trait Executor: Send + Sync + sealed::Sealed {
 
 enum Op {
     Query,
+    /// At most one row (a lookup by primary key): no `Vec` to allocate.
+    QueryOpt,
     Execute,
 }
 
 enum Output {
     Rows(Vec<Row>),
+    Row(Option<Row>),
     Count(u64),
+}
+
+/// Runs a statement that returns at most one row (a primary-key lookup).
+pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+) -> Result<Option<Row>> {
+    match run(e, sql, params, kind, Op::QueryOpt).await? {
+        Output::Row(row) => Ok(row),
+        _ => unreachable!("query_opt returns at most one row"),
+    }
 }
 
 /// Runs a query with an explicit [`OpKind`]. Used by generated model code,
@@ -210,7 +226,7 @@ pub(crate) async fn run_query<E: Executor + ?Sized>(
 ) -> Result<Vec<Row>> {
     match run(e, sql, params, kind, Op::Query).await? {
         Output::Rows(rows) => Ok(rows),
-        Output::Count(_) => unreachable!("query returns rows"),
+        _ => unreachable!("query returns rows"),
     }
 }
 
@@ -224,7 +240,7 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
 ) -> Result<u64> {
     match run(e, sql, params, kind, Op::Execute).await? {
         Output::Count(n) => Ok(n),
-        Output::Rows(_) => unreachable!("execute returns a count"),
+        _ => unreachable!("execute returns a count"),
     }
 }
 
@@ -245,6 +261,7 @@ async fn run<E: Executor + ?Sized>(
     let result = run_inner(e, sql, params, kind, op).instrument(span).await;
     let rows = match &result {
         Ok(Output::Rows(rows)) => rows.len() as u64,
+        Ok(Output::Row(row)) => u64::from(row.is_some()),
         Ok(Output::Count(n)) => *n,
         Err(_) => 0,
     };
@@ -319,6 +336,9 @@ async fn run_inner<E: Executor + ?Sized>(
             Op::Query => bounded(bound, conn.query(&stmt, params))
                 .await
                 .map(|r| r.map(Output::Rows)),
+            Op::QueryOpt => bounded(bound, conn.query_opt(&stmt, params))
+                .await
+                .map(|r| r.map(Output::Row)),
             Op::Execute => bounded(bound, conn.execute(&stmt, params))
                 .await
                 .map(|r| r.map(Output::Count)),

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+    Manager, ManagerConfig, Object, Pool, PoolError, QueueMode, RecyclingMethod, Runtime,
+    TimeoutType,
 };
 use tokio_postgres::NoTls;
 
@@ -96,6 +97,9 @@ impl Db {
             .create_timeout(Some(config.connect_timeout))
             .recycle_timeout(Some(config.connect_timeout))
             .runtime(Runtime::Tokio1)
+            // Hand out the most recently used connection: its backend is
+            // warm, and idle ones at the back can be trimmed.
+            .queue_mode(QueueMode::Lifo)
             .build()
             .map_err(|e| Error::Config {
                 var: "DB_POOL_MAX",
@@ -209,20 +213,22 @@ impl Db {
                 return Err(Error::PoolClosed);
             }
             // An idle connection needs no network, so only a checkout that
-            // must connect is refused while the breaker is open.
-            let status = inner.pool.status();
-            if status.available == 0 && !inner.breaker.allow() {
+            // must connect is refused while the breaker is open. With no
+            // failure since the last success (the common case) the breaker
+            // has nothing to say, and the pool's status is not even read.
+            let connects = !inner.breaker.is_clean() && inner.pool.status().available == 0;
+            if connects && !inner.breaker.allow() {
                 return Err(Error::CircuitOpen);
             }
             // If this call is the half-open probe and ends without telling
             // the breaker how the connect went (cancelled, or it only timed
             // out waiting for a slot), the guard lets another call probe.
-            let probe = (status.available == 0).then(|| ProbeGuard(&inner.breaker));
+            let probe = connects.then(|| ProbeGuard(&inner.breaker));
             let started = Instant::now();
             let err = match inner.pool.get().await {
                 Ok(obj) => {
                     inner.observer.checkout(started.elapsed());
-                    if status.available == 0 {
+                    if connects {
                         inner.breaker.success();
                     }
                     return Ok(obj);

@@ -27,14 +27,11 @@ pub(crate) struct L1 {
     cache: moka::sync::Cache<String, Entry>,
 }
 
-/// The L1 key of one row under a row generation.
+/// The L1 key of one row under a row generation. `get_or_load` formats
+/// the same text straight from the key (`{table}|r{gen}|{key:?}`), and
+/// cached lists use `{table}|q{write gen}|{query id}`.
 pub(crate) fn row_key(table: &str, row_gen: u64, row: &str) -> String {
     format!("{table}|r{row_gen}|{row}")
-}
-
-/// The L1 key of a cached list under a write generation.
-pub(crate) fn list_key(table: &str, write_gen: u64, hash: &str) -> String {
-    format!("{table}|q{write_gen}|{hash}")
 }
 
 impl L1 {

@@ -14,7 +14,9 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query};
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
-use crate::executor::{Conn, Executor, OpKind, outcome_unknown, run_execute, run_query};
+use crate::executor::{
+    Conn, Executor, OpKind, outcome_unknown, run_execute, run_query, run_query_opt,
+};
 use crate::validate::{FieldError, ValidationErrors, unique_field};
 
 /// Batches larger than this go through binary `COPY` instead of one
@@ -155,8 +157,8 @@ async fn missing_or_stale<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) -
     if M::META.version.is_none() {
         return not_found(M::META);
     }
-    match run_query(e, M::META.sql.exists, &[key], OpKind::Read).await {
-        Ok(rows) if rows.first().is_some_and(|r| r.get::<_, bool>(0)) => Error::StaleVersion {
+    match run_query_opt(e, M::META.sql.exists, &[key], OpKind::Read).await {
+        Ok(row) if row.as_ref().is_some_and(|r| r.get::<_, bool>(0)) => Error::StaleVersion {
             table: M::META.table,
         },
         Ok(_) => not_found(M::META),
@@ -254,8 +256,8 @@ pub trait ModelExt: Model {
         key: Self::Key,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
         async move {
-            let rows = run_query(e, Self::META.sql.get, &[&key], OpKind::Read).await?;
-            decode_one(rows.into_iter().next())
+            let row = run_query_opt(e, Self::META.sql.get, &[&key], OpKind::Read).await?;
+            decode_one(row)
         }
     }
 
@@ -379,16 +381,16 @@ pub trait ModelExt: Model {
         key: Self::Key,
     ) -> impl Future<Output = Result<bool>> + Send {
         async move {
-            let rows = run_query(e, Self::META.sql.exists, &[&key], OpKind::Read).await?;
-            Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+            let row = run_query_opt(e, Self::META.sql.exists, &[&key], OpKind::Read).await?;
+            Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
         }
     }
 
     /// Number of visible rows.
     fn count<E: Executor + ?Sized>(e: &E) -> impl Future<Output = Result<u64>> + Send {
         async move {
-            let rows = run_query(e, Self::META.sql.count, &[], OpKind::Read).await?;
-            let n: i64 = rows.first().map_or(0, |r| r.get(0));
+            let row = run_query_opt(e, Self::META.sql.count, &[], OpKind::Read).await?;
+            let n: i64 = row.map_or(0, |r| r.get(0));
             Ok(u64::try_from(n).unwrap_or(0))
         }
     }

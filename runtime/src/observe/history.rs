@@ -46,13 +46,36 @@ impl Ring {
         }
     }
 
-    pub(crate) fn push(&self, mut record: QueryRecord) {
+    /// Records a statement. The slot's SQL buffer is reused, so once the
+    /// ring has gone round, recording allocates nothing.
+    pub(crate) fn push(&self, sql: &str, duration: Duration, rows: u64, ok: bool) {
         let seq = self.next.fetch_add(1, Relaxed);
-        record.seq = seq;
         let len = self.slots.len() as u64;
         let idx = usize::try_from(seq % len).unwrap_or(0);
-        if let Ok(mut slot) = self.slots[idx].try_lock() {
-            *slot = Some(record);
+        let Ok(mut slot) = self.slots[idx].try_lock() else {
+            return;
+        };
+        let at = chrono::Utc::now();
+        match &mut *slot {
+            Some(record) => {
+                record.sql.clear();
+                record.sql.push_str(sql);
+                record.seq = seq;
+                record.duration = duration;
+                record.rows = rows;
+                record.ok = ok;
+                record.at = at;
+            }
+            empty => {
+                *empty = Some(QueryRecord {
+                    seq,
+                    sql: sql.to_owned(),
+                    duration,
+                    rows,
+                    ok,
+                    at,
+                });
+            }
         }
     }
 

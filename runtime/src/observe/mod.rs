@@ -60,14 +60,6 @@ impl Observer {
         ok: bool,
     ) {
         self.latency.record(elapsed);
-        let record = QueryRecord {
-            seq: 0,
-            sql: sql.to_owned(),
-            duration: elapsed,
-            rows,
-            ok,
-            at: chrono::Utc::now(),
-        };
         if elapsed >= self.slow_threshold {
             crate::metrics::bump(&self.slow);
             tracing::warn!(
@@ -78,9 +70,9 @@ impl Observer {
                 params = format_args!("{params} redacted"),
                 "slow query"
             );
-            self.slow_log.push(record.clone());
+            self.slow_log.push(sql, elapsed, rows, ok);
         }
-        self.history.push(record);
+        self.history.push(sql, elapsed, rows, ok);
     }
 
     /// Records one pool checkout and how long it waited.
