@@ -36,23 +36,14 @@ pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     touches: Touches<'_, M::Key>,
 ) -> Result<Option<M>> {
     let guard = arm::<M, E>(e, touches);
-    let result = run_query(e, sql, params, OpKind::Write)
+    let row = run_query_opt(e, sql, params, OpKind::Write)
         .await
-        .map_err(unique_field::<M>);
-    let row = match result {
-        Ok(rows) => decode_one::<M>(rows.into_iter().next()),
-        Err(err) => Err(err),
-    };
-    // Not applied: nothing to invalidate. Unknown outcome: the guard's drop
-    // below invalidates, in case it was applied.
+        .map_err(unique_field::<M>)
+        .and_then(decode_one::<M>);
     if let Ok(Some(row)) = &row {
         changed_row::<M, E>(e, row.key()).await;
     }
-    if let Some(guard) = guard
-        && !matches!(row, Err(Error::OutcomeUnknown { .. }))
-    {
-        guard.disarm();
-    }
+    settle(guard, &row);
     row
 }
 
@@ -66,11 +57,7 @@ async fn write_key<M: Model, E: Executor + ?Sized>(e: &E, sql: &str, key: &M::Ke
     {
         changed_row::<M, E>(e, key).await;
     }
-    if let Some(guard) = guard
-        && !matches!(n, Err(Error::OutcomeUnknown { .. }))
-    {
-        guard.disarm();
-    }
+    settle(guard, &n);
     match n? {
         0 => Err(not_found(M::META)),
         _ => Ok(()),
@@ -92,12 +79,19 @@ pub(crate) async fn write_many<M: Model, E: Executor + ?Sized>(
     {
         changed_table::<M, E>(e, false).await;
     }
+    settle(guard, &n);
+    n
+}
+
+/// Disarms a write's guard once its outcome is known. An unknown outcome
+/// (the connection died with the write in flight) keeps it armed, so its
+/// drop invalidates in case the write was applied.
+fn settle<T>(guard: Option<crate::cache::WriteGuard>, result: &Result<T>) {
     if let Some(guard) = guard
-        && !matches!(n, Err(Error::OutcomeUnknown { .. }))
+        && !matches!(result, Err(Error::OutcomeUnknown { .. }))
     {
         guard.disarm();
     }
-    n
 }
 
 /// What a write may change, known before it is sent.

@@ -245,18 +245,21 @@ impl<M: Model> Query<M> {
         q
     }
 
+    /// `ORDER BY` the query's keys plus the primary key.
+    fn order_by_keyset(&self, q: &mut SelectStatement) {
+        for (col, desc) in self.keyset_order() {
+            let order = if desc {
+                sea_query::Order::Desc
+            } else {
+                sea_query::Order::Asc
+            };
+            q.order_by(Alias::new(col), order);
+        }
+    }
+
     fn ordered(&self, q: &mut SelectStatement) {
         if self.after.is_some() {
-            for (col, desc) in self.keyset_order() {
-                q.order_by(
-                    Alias::new(col),
-                    if desc {
-                        sea_query::Order::Desc
-                    } else {
-                        sea_query::Order::Asc
-                    },
-                );
-            }
+            self.order_by_keyset(q);
         } else {
             for o in &self.order {
                 q.order_by(Alias::new(o.column), o.sea());
@@ -383,16 +386,7 @@ impl<M: Model> Query<M> {
         // Order by the full key, tie-breaker included, on every batch.
         let keyed = self;
         let mut q = keyed.select();
-        for (col, desc) in keyed.keyset_order() {
-            q.order_by(
-                Alias::new(col),
-                if desc {
-                    sea_query::Order::Desc
-                } else {
-                    sea_query::Order::Asc
-                },
-            );
-        }
+        keyed.order_by_keyset(&mut q);
         q.limit(limit);
         let rows = Self::rows(e, &q).await?;
         let next = match rows.last() {
