@@ -45,6 +45,9 @@ struct CommitCuts {
     after: AtomicU64,
     /// Cuts made.
     done: AtomicU64,
+    /// Forward bytes as they come, without framing PostgreSQL messages (for
+    /// proxying other protocols, such as Redis).
+    raw: std::sync::atomic::AtomicBool,
 }
 
 impl CommitCuts {
@@ -76,7 +79,16 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Listens on a free loopback port and forwards to `target` (`host:port`).
+    /// Like [`FaultProxy::start`], for a protocol other than PostgreSQL's
+    /// (Redis): bytes are forwarded as they come; COMMIT cuts do not apply.
+    pub async fn start_raw(target: &str) -> FaultProxy {
+        let proxy = Self::start(target).await;
+        proxy.commits.raw.store(true, Ordering::SeqCst);
+        proxy
+    }
+
+    /// Listens on a free loopback port and forwards PostgreSQL traffic to
+    /// `target` (`host:port`).
     pub async fn start(target: &str) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
@@ -256,9 +268,10 @@ async fn pump(client: TcpStream, server: TcpStream, mode: Arc<AtomicU8>, commits
                 };
                 framer.buf.extend_from_slice(&read[..n]);
                 // Forward whole messages only, so a COMMIT can be held back.
-                let mut done = 0;
+                let raw = commits.raw.load(Ordering::SeqCst);
+                let mut done = if raw { framer.buf.len() } else { 0 };
                 let mut cut = None;
-                while let Some(frame) = framer.next(done) {
+                while let Some(frame) = (!raw).then(|| framer.next(done)).flatten() {
                     if frame.commit
                         && let Some(when) = commits.take()
                     {

@@ -16,7 +16,16 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::{CacheCounters, Invalidation};
-use crate::breaker::{Breaker, Recovered};
+use crate::breaker::Breaker;
+
+/// Lets another call probe if a half-open probe is dropped before its verdict.
+struct ProbeGuard<'a>(&'a Breaker);
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.abandon_probe();
+    }
+}
 use crate::metrics::bump;
 
 /// Invalidations kept for replay while Redis is unreachable.
@@ -96,6 +105,8 @@ pub(crate) struct L2 {
     breaker: Breaker,
     timeout: Duration,
     pending: Mutex<Pending>,
+    /// Whether `pending` holds anything: checked (one load) before every call.
+    has_pending: std::sync::atomic::AtomicBool,
     scripts: Scripts,
     /// Invalidation message sequence numbers, for acknowledgements.
     seq: std::sync::atomic::AtomicU64,
@@ -151,6 +162,7 @@ impl L2 {
             breaker: Breaker::new(3, Duration::from_millis(500)),
             timeout,
             pending: Mutex::new(Pending::default()),
+            has_pending: std::sync::atomic::AtomicBool::new(false),
             seq: std::sync::atomic::AtomicU64::new(1),
             acks: Mutex::new(std::collections::HashMap::new()),
             ack_timeout: timeout,
@@ -179,6 +191,11 @@ impl L2 {
     /// invalidations.
     pub(crate) fn ack_channel(&self, instance: &str) -> String {
         format!("{}:acks:{instance}", self.prefix)
+    }
+
+    /// Whether invalidations are waiting to be replayed.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.has_pending.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Set by the subscriber task as it connects and disconnects.
@@ -217,12 +234,21 @@ impl L2 {
     }
 
     /// A connection, if the breaker allows a call and Redis can be reached.
-    async fn connection(&self, counters: &CacheCounters) -> Option<ConnectionManager> {
+    ///
+    /// When this call is the breaker's half-open probe, the guard returned
+    /// with the connection lets another call probe if this one is dropped
+    /// before its verdict (else the breaker would stay half-open for good).
+    async fn connection(
+        &self,
+        counters: &CacheCounters,
+    ) -> Option<(ConnectionManager, Option<ProbeGuard<'_>>)> {
         if !self.breaker.allow() {
             return None;
         }
+        let probe = (self.breaker.state() == crate::breaker::BreakerState::HalfOpen)
+            .then(|| ProbeGuard(&self.breaker));
         if let Some(conn) = self.conn.lock().ok().and_then(|c| c.clone()) {
-            return Some(conn);
+            return Some((conn, probe));
         }
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
@@ -238,7 +264,7 @@ impl L2 {
                 if let Ok(mut slot) = self.conn.lock() {
                     *slot = Some(conn.clone());
                 }
-                Some(conn)
+                Some((conn, probe))
             }
             _ => {
                 bump(&counters.redis_errors);
@@ -248,44 +274,91 @@ impl L2 {
         }
     }
 
-    /// Runs one call with the timeout, feeding the breaker. On the first
-    /// success after failures, replays the invalidations Redis missed.
-    async fn call<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Option<T>
+    /// Runs one call with the timeout, feeding the breaker: `None` when
+    /// Redis is unavailable (breaker open, no connection, I/O error, timeout),
+    /// `Some(Err)` when Redis answered with an error (the connection is fine).
+    ///
+    /// Invalidations Redis missed are replayed first, before the caller's
+    /// own command, so a read never sees an entry a replayed write retires.
+    async fn call_result<T, F, Fut>(
+        &self,
+        counters: &CacheCounters,
+        f: F,
+    ) -> Option<redis::RedisResult<T>>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let conn = self.connection(counters).await?;
-        let replay = conn.clone();
+        let (conn, _probe) = self.connection(counters).await?;
+        if self.has_pending.load(std::sync::atomic::Ordering::Acquire)
+            && !self.replay(conn.clone(), counters).await
+        {
+            self.lost(counters);
+            return None;
+        }
         match tokio::time::timeout(self.timeout, f(conn)).await {
             Ok(Ok(value)) => {
-                if self.breaker.success() == Recovered::Yes {
-                    self.replay(replay, counters).await;
-                }
-                Some(value)
+                self.breaker.success();
+                Some(Ok(value))
+            }
+            Ok(Err(err))
+                if !(err.is_io_error()
+                    || err.is_timeout()
+                    || err.is_connection_dropped()
+                    || err.is_connection_refusal()) =>
+            {
+                // Redis answered (WRONGTYPE, a script error): not an outage.
+                self.breaker.success();
+                bump(&counters.redis_errors);
+                Some(Err(err))
             }
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "redis call failed; falling through");
-                bump(&counters.redis_errors);
-                self.breaker.failure();
+                self.lost(counters);
                 None
             }
             Err(_) => {
                 tracing::debug!("redis call timed out; falling through");
-                bump(&counters.redis_errors);
-                self.breaker.failure();
+                self.lost(counters);
                 None
             }
         }
     }
 
-    async fn replay(&self, mut conn: ConnectionManager, counters: &CacheCounters) {
+    /// [`L2::call_result`] for the model cache, where any failure means
+    /// "fall through to PostgreSQL".
+    async fn call<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        self.call_result(counters, f).await.and_then(Result::ok)
+    }
+
+    /// An I/O failure or timeout: feed the breaker and drop the connection,
+    /// so the next call connects afresh instead of reusing one that may be
+    /// stalled or half-closed.
+    fn lost(&self, counters: &CacheCounters) {
+        bump(&counters.redis_errors);
+        self.breaker.failure();
+        if let Ok(mut slot) = self.conn.lock() {
+            *slot = None;
+        }
+    }
+
+    /// Replays the invalidations Redis missed; false if some still failed
+    /// (they stay pending).
+    async fn replay(&self, mut conn: ConnectionManager, counters: &CacheCounters) -> bool {
         let pending = match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p),
-            Err(_) => return,
+            Ok(mut p) => {
+                self.has_pending
+                    .store(false, std::sync::atomic::Ordering::Release);
+                std::mem::take(&mut *p)
+            }
+            Err(_) => return false,
         };
         if pending.rows.is_empty() && pending.overflowed.is_empty() {
-            return;
+            return true;
         }
         tracing::info!(
             rows = pending.rows.len(),
@@ -303,12 +376,15 @@ impl L2 {
                 failed.rows.push(inv);
             }
         }
-        if !failed.rows.is_empty() {
-            self.breaker.failure();
-            if let Ok(mut p) = self.pending.lock() {
-                p.rows.extend(failed.rows);
-            }
+        if failed.rows.is_empty() {
+            return true;
         }
+        if let Ok(mut p) = self.pending.lock() {
+            p.rows.extend(failed.rows);
+            self.has_pending
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        false
     }
 
     async fn invalidate_on(
@@ -383,6 +459,8 @@ impl L2 {
         if done.is_none()
             && let Ok(mut p) = self.pending.lock()
         {
+            self.has_pending
+                .store(true, std::sync::atomic::Ordering::Release);
             if p.rows.len() < MAX_PENDING {
                 p.rows.push(inv.clone());
             } else {
@@ -516,8 +594,9 @@ impl L2 {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match self.call(counters, f).await {
-            Some(v) => Ok(v),
+        match self.call_result(counters, f).await {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(err)) => Err(format!("redis refused the command: {err}")),
             None if self.breaker.is_open() => Err("redis is unreachable (breaker open)".into()),
             None => Err("redis call failed".into()),
         }

@@ -208,7 +208,7 @@ pub(crate) struct Cache {
     /// Guards check-and-fill against bump-and-evict in L1.
     gens: Mutex<HashMap<String, Gens>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    subscriber: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    subscriber: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Test hook: a loader stops between its database read and its fill.
     fill_gate: Mutex<Option<FillGate>>,
     /// Test switch: `false` turns off the stale-set check, to show the
@@ -237,8 +237,27 @@ impl std::fmt::Debug for Cache {
 
 impl Drop for Cache {
     fn drop(&mut self) {
-        if let Some(task) = self.subscriber.get_mut().ok().and_then(Option::take) {
-            task.abort();
+        if let Ok(tasks) = self.subscriber.get_mut() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Retries invalidations Redis missed until they land. Every Redis call
+/// replays them first anyway, but a process whose reads are all L1 hits may
+/// not call Redis for a long time, and other processes would read the stale
+/// entries meanwhile.
+async fn replay_missed(cache: std::sync::Weak<Cache>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let Some(cache) = cache.upgrade() else { return };
+        if let Some(l2) = &cache.l2
+            && l2.has_pending()
+        {
+            l2.ping(&cache.counters).await;
         }
     }
 }
@@ -278,16 +297,19 @@ impl Cache {
             counters: Arc::new(CacheCounters::default()),
             gens: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
-            subscriber: Mutex::new(None),
+            subscriber: Mutex::new(Vec::new()),
             fill_gate: Mutex::new(None),
             protect: std::sync::atomic::AtomicBool::new(true),
         });
         // The listener applies other processes' invalidations to L1 and
         // receives acknowledgements of ours, so it runs whenever Redis does.
         if cache.l2.is_some() {
-            let task = tokio::spawn(pubsub::listen(Arc::downgrade(&cache)));
+            let tasks = vec![
+                tokio::spawn(pubsub::listen(Arc::downgrade(&cache))),
+                tokio::spawn(replay_missed(Arc::downgrade(&cache))),
+            ];
             if let Ok(mut slot) = cache.subscriber.lock() {
-                *slot = Some(task);
+                *slot = tasks;
             }
         }
         Ok(cache)

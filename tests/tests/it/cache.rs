@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use strata::cache::FillGate;
 use strata::prelude::*;
+use strata_tests::proxy::{FaultProxy, Mode};
 use strata_tests::{TestDb, TestRedis, redis_url};
 
 use super::models::*;
@@ -280,23 +281,29 @@ async fn reads_survive_a_dead_redis_and_caching_resumes() {
 #[tokio::test]
 async fn a_write_redis_missed_is_replayed_before_it_is_read_again() {
     let redis = TestRedis::start();
-    let t = cached(&redis.url()).await;
-    // An L2-only handle, so every read consults Redis.
-    let url = redis.url();
-    let b = Db::connect(t.config().redis_url(url).cache_l1_capacity(0))
+    // The writer reaches Redis through a proxy that can swallow its
+    // commands, so its invalidation never arrives (a pause would only delay
+    // it: Redis would run the queued command afterwards).
+    let proxy = FaultProxy::start_raw(&format!("127.0.0.1:{}", redis.port())).await;
+    let t = cached(&format!("redis://127.0.0.1:{}", proxy.port())).await;
+    // An L2-only handle straight to Redis, so every read consults Redis.
+    let b = Db::connect(t.config().redis_url(redis.url()).cache_l1_capacity(0))
         .await
         .unwrap();
+    assert!(t.cache().ping().await, "redis through the proxy answers");
     Product::insert(t.db(), product(1)).await.unwrap();
     assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 100); // now in L2
-    // Redis stalls: the write cannot invalidate it.
-    redis.pause(1500);
+    // The writer's Redis link goes silent: the write cannot invalidate.
+    proxy.set_mode(Mode::Stall);
     Product::patch(t.db(), 1, price(150)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1700)).await;
-    // Redis is back and still holds price 100. The first call that reaches
-    // it replays the missed invalidation before anything else.
+    proxy.cut_all();
+    proxy.set_mode(Mode::Forward);
+    tokio::time::sleep(Duration::from_millis(600)).await; // past the breaker's cool-down
+    // Redis still holds price 100 unless the writer replayed its missed
+    // invalidation, in the background or before its next Redis call.
     let mut seen = Vec::new();
     for _ in 0..40 {
-        Product::get_cached(t.db(), 1).await.unwrap();
+        seen.push(Product::get_cached(t.db(), 1).await.unwrap().price);
         seen.push(Product::get_cached(&b, 1).await.unwrap().price);
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
