@@ -299,6 +299,9 @@ async fn run_inner<E: Executor + ?Sized>(
     let result = loop {
         let conn = e.__conn().await?;
         let pooled = matches!(conn, Conn::Pooled(_));
+        if let Some(reason) = transaction_control(sql, pooled) {
+            break Err(Error::InvalidInput { reason });
+        }
         if pooled && conn.is_closed() && skips > 0 {
             skips -= 1;
             conn.discard(db);
@@ -415,6 +418,39 @@ fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
     match conn {
         Conn::Pooled(_) => conn.discard(db),
         Conn::InTx(_) => e.__poison(),
+    }
+}
+
+/// Raw transaction control that would corrupt strata's own bookkeeping: on
+/// a pooled connection any of it (a `BEGIN` would send the connection back
+/// to the pool inside a transaction, for the next borrower to write into);
+/// inside a `Tx`, starting or ending the transaction (savepoints are fine).
+fn transaction_control(sql: &str, pooled: bool) -> Option<String> {
+    let mut words = sql
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty());
+    let first = words.next()?.to_ascii_uppercase();
+    let second = words.next().map(str::to_ascii_uppercase);
+    let ends_or_starts = match first.as_str() {
+        "BEGIN" | "START" | "COMMIT" | "END" | "ABORT" => true,
+        "ROLLBACK" => second.as_deref() != Some("TO"),
+        "PREPARE" => second.as_deref() == Some("TRANSACTION"),
+        "SAVEPOINT" | "RELEASE" => false,
+        _ => return None,
+    };
+    if pooled {
+        Some(format!(
+            "`{first}` on a pooled connection would leave it in a transaction state other \
+             callers inherit; run the statements in `db.transaction(..)` instead"
+        ))
+    } else if ends_or_starts {
+        Some(format!(
+            "`{first}` inside `db.transaction(..)`: strata begins, commits and rolls back \
+             the transaction itself; return `Ok` or `Err` from the closure instead"
+        ))
+    } else {
+        None
     }
 }
 

@@ -321,15 +321,18 @@ impl Tx {
             }
             Err(err) => {
                 // A DbError means the server refused to commit (40001 at
-                // commit time, a deferred constraint) and rolled back. No
-                // DbError means the answer was lost: outcome unknown. The
-                // connection stays marked open, so it is discarded.
+                // commit time, a deferred constraint) and rolled back: the
+                // connection is idle and healthy, so it may go back to the
+                // pool. No DbError means the answer was lost: outcome
+                // unknown; the connection stays marked open and is discarded.
                 let err = Error::from_pg(err);
-                Err(if err.is_connection() {
-                    outcome_unknown(err)
+                if err.is_connection() {
+                    Err(outcome_unknown(err))
                 } else {
-                    err
-                })
+                    self.shared.open.store(false, Ordering::Release);
+                    bump(&self.shared.db.inner.counters.tx_rolled_back);
+                    Err(err)
+                }
             }
         }
     }
@@ -516,17 +519,38 @@ impl Db {
         };
         match result {
             Ok(value) => {
-                tx.commit().await?;
                 let pending = tx
                     .shared
                     .pending
                     .lock()
                     .map(|mut p| std::mem::take(&mut *p))
                     .unwrap_or_default();
-                for inv in &pending {
-                    self.inner.cache.invalidate(inv).await;
+                // Armed before COMMIT is sent: if the caller drops this
+                // future after the commit, or the commit's outcome is
+                // unknown, the guards still retire what it changed.
+                let guards: Vec<_> = pending
+                    .iter()
+                    .filter_map(|inv| self.__write_guard(inv.clone()))
+                    .collect();
+                let committed = tx.commit().await;
+                if let Err(err) = &committed
+                    && !matches!(err, Error::OutcomeUnknown { .. })
+                {
+                    // Refused by the server: nothing changed.
+                    guards
+                        .into_iter()
+                        .for_each(crate::cache::WriteGuard::disarm);
+                    return Err(committed.unwrap_err());
                 }
-                Ok(value)
+                if committed.is_ok() {
+                    for inv in &pending {
+                        self.__invalidate(inv.clone()).await;
+                    }
+                    guards
+                        .into_iter()
+                        .for_each(crate::cache::WriteGuard::disarm);
+                }
+                committed.map(|()| value)
             }
             Err(err) => {
                 tx.rollback().await;

@@ -188,3 +188,42 @@ async fn a_value_that_cannot_be_encoded_is_invalid_input_and_keeps_the_connectio
         .get(0);
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn raw_transaction_control_is_refused() {
+    let t = TestDb::with(|c| c.pool_max(1)).await;
+    for sql in [
+        "BEGIN",
+        "begin isolation level serializable",
+        "START TRANSACTION",
+        "COMMIT",
+        "SAVEPOINT a",
+    ] {
+        let err = t.execute(sql, &[]).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{sql}: {err:?}");
+    }
+    // Refused before sending: the only connection never saw a BEGIN, so a
+    // write through it commits at once and is visible from elsewhere.
+    t.execute("CREATE TABLE seen (n int)", &[]).await.unwrap();
+    t.execute("INSERT INTO seen VALUES (1)", &[]).await.unwrap();
+    let other = strata_tests::admin().await;
+    let visible: i64 = other
+        .query_one(
+            &format!("SELECT count(*) FROM \"{}\".seen", t.schema()),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(visible, 1);
+    let err = t
+        .transaction(TxOptions::new(), |tx| async move {
+            // Savepoints by hand are fine; ending the transaction is not.
+            tx.execute("SAVEPOINT mine", &[]).await?;
+            tx.execute("ROLLBACK TO SAVEPOINT mine", &[]).await?;
+            tx.execute("COMMIT", &[]).await
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("inside `db.transaction"), "{err}");
+}
