@@ -541,7 +541,10 @@ impl Config {
             options.push_str(&format!("-c statement_timeout={} ", t.as_millis()));
         }
         if let Some(s) = &self.search_path {
-            options.push_str(&format!("-c search_path={s}"));
+            // The server splits `options` on spaces; a backslash escapes one
+            // (so `app, public` stays one value).
+            let escaped = s.replace('\\', "\\\\").replace(' ', "\\ ");
+            options.push_str(&format!("-c search_path={escaped}"));
         }
         if !options.is_empty() {
             pg.options(options.trim_end());

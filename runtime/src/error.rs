@@ -426,6 +426,15 @@ impl Error {
                 column: rest.to_owned(),
                 source: Box::new(err),
             }
+        } else if shown.starts_with("query returned an unexpected number of rows") {
+            // More than one row where at most one was asked for (a "primary
+            // key" that is not unique in the database): the statement ran
+            // and the connection is fine.
+            Error::Database {
+                code: SqlState::CARDINALITY_VIOLATION,
+                message: shown,
+                source: Box::new(err),
+            }
         } else if let Some(rest) = shown.strip_prefix("invalid column ") {
             Error::Decode {
                 column: rest.trim_matches('`').to_owned(),

@@ -414,7 +414,7 @@ pub(crate) async fn bounded<T>(
 
 /// A connection whose statement outlived the client-side bound: its state
 /// is unknown. A pooled one is discarded; a transaction's is poisoned.
-fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
+pub(crate) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
     match conn {
         Conn::Pooled(_) => conn.discard(db),
         Conn::InTx(_) => e.__poison(),

@@ -182,6 +182,11 @@ impl L2 {
         &self.client
     }
 
+    /// The bound on one Redis call.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The channel invalidation messages go out on.
     pub(crate) fn channel(&self) -> String {
         format!("{}:invalidations", self.prefix)

@@ -423,15 +423,40 @@ impl Cache {
             l2.invalidate(inv, &self.counters).await;
         }
     }
+}
 
+/// Removes a loader's `inflight` entry however the load ends, cancelled
+/// included, so the map cannot grow without bound.
+pub(crate) struct Inflight<'a> {
+    cache: &'a Cache,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.cache.done(&self.key, &self.lock);
+    }
+}
+
+impl Cache {
     /// The lock that makes concurrent misses on `key` load once.
-    fn inflight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn inflight(&self, key: &str) -> Inflight<'_> {
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(key.to_owned()).or_default().clone()
+        let lock = map.entry(key.to_owned()).or_default().clone();
+        Inflight {
+            cache: self,
+            key: key.to_owned(),
+            lock,
+        }
     }
 
-    fn done(&self, key: &str) {
-        if let Ok(mut map) = self.inflight.lock() {
+    /// Removes `key`'s entry if it is still `lock` (a later loader may
+    /// have put its own there).
+    fn done(&self, key: &str, lock: &Arc<tokio::sync::Mutex<()>>) {
+        if let Ok(mut map) = self.inflight.lock()
+            && map.get(key).is_some_and(|l| Arc::ptr_eq(l, lock))
+        {
             map.remove(key);
         }
     }

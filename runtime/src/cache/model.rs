@@ -75,7 +75,9 @@ where
         bump(&counters.l1_hits);
         return Ok(v);
     }
-    let lock = cache.inflight(&key);
+    // Dropped on every way out, cancellation included: removes the entry.
+    let inflight = cache.inflight(&key);
+    let lock = inflight.lock.clone();
     let _guard = match lock.clone().try_lock_owned() {
         Ok(guard) => guard,
         Err(_) => {
@@ -93,7 +95,7 @@ where
     };
     let id = format!("{id:?}");
     let result = load_and_fill(db, table, &id, list, ttl, gens, &key, load).await;
-    cache.done(&key);
+    drop(inflight);
     result
 }
 
@@ -344,5 +346,30 @@ where
             query.fetch_page(db).await.map(Some)
         })
         .await
+    }
+}
+
+impl Db {
+    /// Forgets `M`'s cached row with this key, in every tier and process.
+    ///
+    /// Model writes do this themselves; call it after changing a cached
+    /// model's table with raw SQL (`db.execute("UPDATE users ...")`), which
+    /// strata cannot see.
+    pub async fn invalidate<M: Model>(&self, key: &M::Key) {
+        if M::META.cache_ttl_secs.is_some() {
+            use crate::executor::Executor;
+            self.__invalidate(super::Invalidation::row(M::META.qualified, row_id(key)))
+                .await;
+        }
+    }
+
+    /// Forgets every cached row and list of `M` (after a raw-SQL bulk
+    /// change or a migration that rewrote its table).
+    pub async fn invalidate_all<M: Model>(&self) {
+        if M::META.cache_ttl_secs.is_some() {
+            use crate::executor::Executor;
+            self.__invalidate(super::Invalidation::all(M::META.qualified))
+                .await;
+        }
     }
 }

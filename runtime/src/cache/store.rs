@@ -146,15 +146,19 @@ impl<'a> CacheStore<'a> {
     ) -> Result<impl Stream<Item = String> + Send + Unpin + use<>> {
         let l2 = self.l2()?;
         let channel = self.key(channel);
-        let mut pubsub = l2
-            .client()
-            .get_async_pubsub()
-            .await
-            .map_err(|e| err(format!("cannot subscribe: {e}")))?;
-        pubsub
-            .subscribe(&channel)
-            .await
-            .map_err(|e| err(format!("cannot subscribe: {e}")))?;
+        // Bounded like every other Redis call: a silent Redis must not hang
+        // the caller.
+        let subscribed = tokio::time::timeout(l2.timeout() * 4, async {
+            let mut pubsub = l2.client().get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        let pubsub = match subscribed {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(e)) => return Err(err(format!("cannot subscribe: {e}"))),
+            Err(_) => return Err(err("cannot subscribe: redis did not answer in time")),
+        };
         Ok(pubsub
             .into_on_message()
             .filter_map(|m| futures_util::future::ready(m.get_payload::<String>().ok())))

@@ -15,7 +15,8 @@ use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query};
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::executor::{
-    Conn, Executor, OpKind, outcome_unknown, run_execute, run_query, run_query_opt,
+    Conn, Executor, OpKind, abandon, bounded, outcome_unknown, run_execute, run_query,
+    run_query_opt,
 };
 use crate::validate::{FieldError, ValidationErrors, unique_field};
 
@@ -213,21 +214,22 @@ pub trait ModelExt: Model {
             }
             report.into_result()?;
             let width = Self::META.insert_columns.len().max(1);
+            let guard = arm::<Self, E>(e, Touches::NewRow);
             let n = if rows.is_empty() {
-                0
+                Ok(0)
             } else if rows.len() <= COPY_THRESHOLD && rows.len() * width <= MAX_PARAMS {
-                insert_values::<Self, E>(e, &rows)
-                    .await
-                    .map_err(unique_field::<Self>)?
+                insert_values::<Self, E>(e, &rows).await
             } else {
-                copy_in::<Self, E>(e, &rows)
-                    .await
-                    .map_err(unique_field::<Self>)?
-            };
-            if n > 0 {
+                copy_in::<Self, E>(e, &rows).await
+            }
+            .map_err(unique_field::<Self>);
+            if let Ok(n) = n
+                && n > 0
+            {
                 changed_table::<Self, E>(e, true).await;
             }
-            Ok(n)
+            settle(guard, &n);
+            n
         }
     }
 
@@ -436,12 +438,49 @@ async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -
 /// Column types come from preparing the single-row insert, which the
 /// connection's statement cache already holds after the first call.
 async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
+    let db = e.__db();
+    crate::metrics::bump(&db.inner.counters.queries);
+    let started = std::time::Instant::now();
     let conn = e.__conn().await?;
+    let pooled = matches!(conn, Conn::Pooled(_));
+    // The whole COPY is one statement: the server's statement_timeout bounds
+    // it, and so does the client-side bound, against a silent network.
+    let result = match bounded(e.__statement_bound(), copy_body::<M>(&conn, rows, pooled)).await {
+        Ok(result) => result,
+        Err(elapsed) => {
+            abandon(e, conn, db);
+            Err(if pooled {
+                Error::OutcomeUnknown {
+                    source: "no answer to COPY within the client-side statement bound".into(),
+                }
+            } else {
+                elapsed
+            })
+        }
+    };
+    let n = *result.as_ref().unwrap_or(&0);
+    if result.is_err() {
+        crate::metrics::bump(&db.inner.counters.queries_failed);
+    }
+    db.inner.observer.statement(
+        M::META.sql.copy_in,
+        M::META.insert_columns.len(),
+        started.elapsed(),
+        n,
+        result.is_ok(),
+    );
+    result
+}
+
+async fn copy_body<M: Model>(conn: &Conn<'_>, rows: &[M::New], pooled: bool) -> Result<u64> {
     // In autocommit mode a lost connection mid-COPY may or may not have
     // committed; inside a transaction the server rolled it back.
-    let lost = |err: tokio_postgres::Error| match &conn {
-        Conn::Pooled(_) => outcome_unknown(Error::from_pg(err)),
-        Conn::InTx(_) => Error::from_pg(err),
+    let lost = |err: tokio_postgres::Error| {
+        if pooled {
+            outcome_unknown(Error::from_pg(err))
+        } else {
+            Error::from_pg(err)
+        }
     };
     let insert = conn
         .prepare_cached(M::META.sql.insert)
@@ -461,6 +500,5 @@ async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Resu
             .await
             .map_err(lost)?;
     }
-    let n = writer.finish().await.map_err(lost)?;
-    Ok(n)
+    writer.finish().await.map_err(lost)
 }

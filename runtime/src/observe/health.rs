@@ -25,7 +25,8 @@ pub enum Health {
 /// One dependency's state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceHealth {
-    /// `up`, `down` or `not_configured`.
+    /// `up`, `down`, `busy` (PostgreSQL, every pooled connection in use) or
+    /// `not_configured` (Redis).
     pub status: &'static str,
     /// Round-trip time, when it answered.
     pub latency_ms: Option<f64>,
@@ -66,6 +67,17 @@ impl Db {
                 latency_ms: Some(ms(started.elapsed())),
                 error: None,
             },
+            // Every connection busy: PostgreSQL is up, the service is
+            // saturated. Reporting "down" would get busy pods restarted
+            // exactly under load.
+            Err(err @ crate::Error::PoolExhausted { .. }) => {
+                reasons.push(format!("pool: {err}"));
+                ServiceHealth {
+                    status: "busy",
+                    latency_ms: None,
+                    error: Some(err.to_string()),
+                }
+            }
             Err(err) => {
                 reasons.push(format!("postgres: {err}"));
                 ServiceHealth {
@@ -109,7 +121,7 @@ impl Db {
         if breaker != BreakerState::Closed {
             reasons.push(format!("postgres circuit breaker is {breaker:?}"));
         }
-        let status = if postgres.status != "up" {
+        let status = if postgres.status == "down" {
             Health::Unhealthy
         } else if reasons.is_empty() {
             Health::Healthy

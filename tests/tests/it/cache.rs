@@ -395,3 +395,23 @@ async fn a_write_abandoned_half_way_still_invalidates() {
     assert!(cancelled > 0, "the test must cancel some writes");
     assert_eq!(stale, 0);
 }
+
+#[tokio::test]
+async fn raw_sql_writes_are_invalidated_by_hand() {
+    let t = cached(&redis_url()).await;
+    let b = other_process(&t).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    Product::insert(t.db(), product(2)).await.unwrap();
+    Product::get_cached(&b, 1).await.unwrap();
+    Product::get_cached(&b, 2).await.unwrap();
+    // strata cannot see raw SQL: the cached rows stay until told.
+    t.execute("UPDATE products SET price = 7", &[])
+        .await
+        .unwrap();
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 100);
+    t.invalidate::<Product>(&1).await;
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 7);
+    assert_eq!(Product::get_cached(&b, 2).await.unwrap().price, 100);
+    t.invalidate_all::<Product>().await;
+    assert_eq!(Product::get_cached(&b, 2).await.unwrap().price, 7);
+}

@@ -132,3 +132,14 @@ async fn statements_are_prepared_once_per_connection() {
         .get(0);
     assert_eq!(prepared, 1);
 }
+
+#[tokio::test]
+async fn a_search_path_with_spaces_and_several_schemas_connects() {
+    let t = TestDb::new().await;
+    let path = format!("\"{}\", public", t.schema());
+    let db = Db::connect(t.config().search_path(path.clone()))
+        .await
+        .unwrap();
+    let shown: String = db.query_one("SHOW search_path", &[]).await.unwrap().get(0);
+    assert_eq!(shown, path);
+}
