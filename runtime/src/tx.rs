@@ -189,7 +189,7 @@ struct Shared {
     /// transaction's own timeout if larger, plus a margin).
     bound: Option<Duration>,
     /// Cache invalidations of this transaction's writes, applied after COMMIT.
-    pending: std::sync::Mutex<Vec<Invalidation>>,
+    pending: std::sync::Mutex<std::collections::HashSet<Invalidation>>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -382,10 +382,8 @@ impl Executor for Tx {
     }
 
     async fn __invalidate(&self, inv: Invalidation) {
-        if let Ok(mut pending) = self.shared.pending.lock()
-            && !pending.contains(&inv)
-        {
-            pending.push(inv);
+        if let Ok(mut pending) = self.shared.pending.lock() {
+            pending.insert(inv);
         }
     }
 }
@@ -498,7 +496,7 @@ impl Db {
                     (Some(s), Some(t)) => Some(client_bound(s.max(t))),
                     (s, t) => s.or(t).map(client_bound),
                 },
-                pending: std::sync::Mutex::new(Vec::new()),
+                pending: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         };
         tx.batch(begin).await?;

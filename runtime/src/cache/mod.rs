@@ -39,14 +39,14 @@ use l1::L1;
 use l2::L2;
 
 /// What a write made stale. Every scope retires the model's cached lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Invalidation {
     pub(crate) table: &'static str,
     pub(crate) scope: Scope,
 }
 
 /// How much of a table a write touched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Scope {
     /// One row, by its cache id.
     Row(String),
