@@ -291,6 +291,16 @@ async fn run_inner<E: Executor + ?Sized>(
             ),
         });
     }
+    if sql.len() > MAX_SQL_BYTES {
+        bump(&counters.queries_failed);
+        return Err(Error::InvalidInput {
+            reason: format!(
+                "a {} byte statement; PostgreSQL accepts at most {MAX_SQL_BYTES} bytes of SQL \
+                 in one message (pass large values as parameters)",
+                sql.len()
+            ),
+        });
+    }
     let bound = e.__statement_bound();
     // Dead pooled connections found before sending cost nothing to skip, but
     // bound the loop in case every new connection dies at once.
@@ -388,6 +398,11 @@ async fn run_inner<E: Executor + ?Sized>(
 
 /// The PostgreSQL protocol's limit on bind parameters (a 16-bit count).
 pub(crate) const MAX_PARAMS: usize = 65_535;
+
+/// The largest message PostgreSQL reads (`PQ_LARGE_MESSAGE_LIMIT`, 1 GiB
+/// less the allocator's slack), less the message header and the statement
+/// name: SQL longer than this is refused before it is sent.
+pub(crate) const MAX_SQL_BYTES: usize = (1 << 30) - 64;
 
 /// The client-side bound for a server-side `statement_timeout`: a margin
 /// (5%, at most 250 ms) lets the server's own 57014 arrive first when the

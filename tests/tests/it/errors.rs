@@ -227,3 +227,28 @@ async fn raw_transaction_control_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("inside `db.transaction"), "{err}");
 }
+
+#[tokio::test]
+async fn a_statement_longer_than_the_protocol_allows_is_refused_before_sending() {
+    let t = TestDb::with(|c| c.pool_max(1)).await;
+    let pid: i32 = t
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // 1 GiB of SQL: PostgreSQL would close the connection on reading it.
+    let mut bytes = vec![b'x'; (1 << 30) + 9];
+    bytes[..8].copy_from_slice(b"SELECT '");
+    *bytes.last_mut().unwrap() = b'\'';
+    let sql = String::from_utf8(bytes).unwrap();
+    let err = t.query(&sql, &[]).await.unwrap_err();
+    drop(sql);
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("as parameters"), "{err}");
+    let again: i32 = t
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(again, pid, "the connection stays");
+}
