@@ -36,6 +36,7 @@ pub mod validate {
 }
 
 /// Reads column `idx` of `row` as `T`, naming the column on failure.
+#[inline]
 pub fn decode<'a, T: FromSql<'a>>(row: &'a Row, idx: usize, column: &'static str) -> Result<T> {
     row.try_get(idx).map_err(|e| Error::Decode {
         column: column.to_owned(),
