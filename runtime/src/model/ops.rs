@@ -48,6 +48,19 @@ pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     row
 }
 
+/// `insert` and `upsert`: validate the input, write it, return the row.
+async fn write_new<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    new: &M::New,
+    sql: &str,
+    touches: Touches<'_, M::Key>,
+) -> Result<M> {
+    new.validate()?;
+    write_row(e, sql, &new.insert_params(), touches)
+        .await?
+        .ok_or_else(|| not_found(M::META))
+}
+
 /// The same path for single-row writes by key that return no row
 /// (`delete`, `hard_delete`): `NotFound` when nothing matched.
 async fn write_key<M: Model, E: Executor + ?Sized>(e: &E, sql: &str, key: &M::Key) -> Result<()> {
@@ -177,17 +190,7 @@ pub trait ModelExt: Model {
         e: &E,
         new: Self::New,
     ) -> impl Future<Output = Result<Self>> + Send {
-        async move {
-            new.validate()?;
-            write_row(
-                e,
-                Self::META.sql.insert,
-                &new.insert_params(),
-                Touches::NewRow,
-            )
-            .await?
-            .ok_or_else(|| not_found(Self::META))
-        }
+        async move { write_new::<Self, E>(e, &new, Self::META.sql.insert, Touches::NewRow).await }
     }
 
     /// Inserts many rows, all or nothing, and returns how many.
@@ -318,17 +321,7 @@ pub trait ModelExt: Model {
         e: &E,
         new: Self::New,
     ) -> impl Future<Output = Result<Self>> + Send {
-        async move {
-            new.validate()?;
-            write_row(
-                e,
-                Self::META.sql.upsert,
-                &new.insert_params(),
-                Touches::AnyRow,
-            )
-            .await?
-            .ok_or_else(|| not_found(Self::META))
-        }
+        async move { write_new::<Self, E>(e, &new, Self::META.sql.upsert, Touches::AnyRow).await }
     }
 
     /// Deletes the row: sets `deleted_at` when the model has `soft_delete`,

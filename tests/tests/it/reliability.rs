@@ -20,7 +20,7 @@ use strata_tests::proxy::{CommitCut, FaultProxy, Mode};
 // ---------------------------------------------------------------- bank
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Committed and acknowledged.
     Ok,
     /// Committed, but found too little money: wrote nothing.
@@ -71,7 +71,15 @@ async fn create_bank(db: &Db, accounts: i64, balance: i64) {
     .unwrap();
 }
 
-async fn transfer(db: &Db, opts: TxOptions, id: i64, src: i64, dst: i64, amount: i64) -> Outcome {
+/// One bank transfer (also used by `tx.rs`): read, two updates, a ledger row.
+pub(crate) async fn transfer(
+    db: &Db,
+    opts: TxOptions,
+    id: i64,
+    src: i64,
+    dst: i64,
+    amount: i64,
+) -> Outcome {
     let result = db
         .transaction(opts, |tx| async move {
             let balance: i64 = tx
@@ -1022,6 +1030,43 @@ async fn timed<T>(
     (t0.elapsed(), out)
 }
 
+/// What the black-hole calls did: hung, over their bound, and a report line.
+#[derive(Default)]
+struct Tally {
+    report: String,
+    hung: usize,
+    over: Vec<(&'static str, Duration)>,
+}
+
+impl Tally {
+    /// Records one call: it must not hang, must fail as `expected` says,
+    /// and must return within `limit` + 10%.
+    fn check<T: std::fmt::Debug>(
+        &mut self,
+        name: &'static str,
+        took: Duration,
+        out: Option<Result<T>>,
+        expected: impl Fn(&Error) -> bool,
+        limit: Duration,
+    ) {
+        write!(
+            self.report,
+            "{name} {took:?} {:?}; ",
+            out.as_ref().map(|r| r.as_ref().err())
+        )
+        .unwrap();
+        match out {
+            None => self.hung += 1,
+            Some(r) => {
+                assert!(r.as_ref().is_err_and(&expected), "{name}: {r:?}");
+                if took > limit.mul_f64(1.1) {
+                    self.over.push((name, took));
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
     let t = TestDb::new().await;
@@ -1045,69 +1090,38 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
     .await
     .unwrap();
 
-    let bound = |d: Duration| d.mul_f64(1.1);
     let hang = Duration::from_secs(8);
-    let mut report = String::new();
-    let mut hung = 0;
-    let mut over = Vec::new();
+    let mut tally = Tally::default();
     // Three idle connections, then the network goes silent.
     proxy.set_mode(Mode::Stall);
     let stall = Instant::now();
 
+    let statement_timeout = |e: &Error| {
+        matches!(
+            e,
+            Error::Timeout {
+                kind: TimeoutKind::Statement,
+                ..
+            }
+        )
+    };
+    let connect_timeout = |e: &Error| {
+        matches!(
+            e,
+            Error::Timeout {
+                kind: TimeoutKind::Connect,
+                ..
+            }
+        )
+    };
+
     // A read on an established connection.
     let (took, out) = timed(hang, db.query("SELECT 1", &[])).await;
-    write!(
-        report,
-        "read {took:?} {:?}; ",
-        out.as_ref().map(|r| r.as_ref().err())
-    )
-    .unwrap();
-    match out {
-        None => hung += 1,
-        Some(r) => {
-            assert!(
-                matches!(
-                    r,
-                    Err(Error::Timeout {
-                        kind: TimeoutKind::Statement,
-                        ..
-                    })
-                ),
-                "{r:?}"
-            );
-            if took > bound(statement) {
-                over.push(("read", took));
-            }
-        }
-    }
-
+    tally.check("read", took, out, statement_timeout, statement);
     // A write: its outcome is unknown.
     let (took, out) = timed(hang, db.execute("INSERT INTO bh VALUES (1)", &[])).await;
-    write!(
-        report,
-        "write {took:?} {:?}; ",
-        out.as_ref().map(|r| r.as_ref().err())
-    )
-    .unwrap();
-    match out {
-        None => hung += 1,
-        Some(r) => {
-            assert!(
-                matches!(
-                    r,
-                    Err(Error::OutcomeUnknown { .. }
-                        | Error::Timeout {
-                            kind: TimeoutKind::Statement,
-                            ..
-                        })
-                ),
-                "{r:?}"
-            );
-            if took > bound(statement) {
-                over.push(("write", took));
-            }
-        }
-    }
+    let unknown = |e: &Error| matches!(e, Error::OutcomeUnknown { .. }) || statement_timeout(e);
+    tally.check("write", took, out, unknown, statement);
     // BEGIN on an established connection.
     let (took, out) = timed(
         hang,
@@ -1116,56 +1130,10 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
         }),
     )
     .await;
-    write!(
-        report,
-        "transaction {took:?} {:?}; ",
-        out.as_ref().map(|r| r.as_ref().err())
-    )
-    .unwrap();
-    match out {
-        None => hung += 1,
-        Some(r) => {
-            assert!(
-                matches!(
-                    r,
-                    Err(Error::Timeout {
-                        kind: TimeoutKind::Statement,
-                        ..
-                    })
-                ),
-                "{r:?}"
-            );
-            if took > bound(statement) {
-                over.push(("begin", took));
-            }
-        }
-    }
+    tally.check("transaction", took, out, statement_timeout, statement);
     // Every connection is gone now: the next call must connect.
     let (took, out) = timed(hang, db.query("SELECT 1", &[])).await;
-    write!(
-        report,
-        "connect {took:?} {:?}; ",
-        out.as_ref().map(|r| r.as_ref().err())
-    )
-    .unwrap();
-    match out {
-        None => hung += 1,
-        Some(r) => {
-            assert!(
-                matches!(
-                    r,
-                    Err(Error::Timeout {
-                        kind: TimeoutKind::Connect,
-                        ..
-                    })
-                ),
-                "{r:?}"
-            );
-            if took > bound(connect) {
-                over.push(("connect", took));
-            }
-        }
-    }
+    tally.check("connect", took, out, connect_timeout, connect);
     // Three callers hold every slot while connecting; a fourth waits for one.
     let mut holders = Vec::new();
     for _ in 0..3 {
@@ -1176,41 +1144,11 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (took, out) = timed(hang, db.query("SELECT 1", &[])).await;
-    write!(
-        report,
-        "acquire {took:?} {:?}; ",
-        out.as_ref().map(|r| r.as_ref().err())
-    )
-    .unwrap();
-    match out {
-        None => hung += 1,
-        Some(r) => {
-            assert!(matches!(r, Err(Error::PoolExhausted { .. })), "{r:?}");
-            if took > bound(acquire) {
-                over.push(("acquire", took));
-            }
-        }
-    }
+    let exhausted = |e: &Error| matches!(e, Error::PoolExhausted { .. });
+    tally.check("acquire", took, out, exhausted, acquire);
     for h in holders {
         let (took, out) = h.await.unwrap();
-        match out {
-            None => hung += 1,
-            Some(r) => {
-                assert!(
-                    matches!(
-                        r,
-                        Err(Error::Timeout {
-                            kind: TimeoutKind::Connect,
-                            ..
-                        })
-                    ),
-                    "{r:?}"
-                );
-                if took > bound(connect) {
-                    over.push(("connect (holder)", took));
-                }
-            }
-        }
+        tally.check("connect (holder)", took, out, connect_timeout, connect);
     }
     // The stall ends; the pool recovers.
     tokio::time::sleep(Duration::from_millis(4_000).saturating_sub(stall.elapsed())).await;
@@ -1224,6 +1162,7 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let Tally { report, hung, over } = tally;
     println!(
         "black hole: stalled {:?}, calls hung {hung}, over their bound {over:?}, recovered in {recovered:?}; {report}",
         healed - stall

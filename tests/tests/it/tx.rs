@@ -7,6 +7,8 @@ use std::time::Duration;
 use strata::prelude::*;
 use strata_tests::TestDb;
 
+use super::reliability::{Outcome, transfer};
+
 async fn bank(db: &Db, accounts: i64, balance: i64) {
     db.execute(
         "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
@@ -58,35 +60,13 @@ async fn bank_transfers_keep_the_total_under_serializable_retries() {
                 let dst = (src + i64::try_from(seed % 9).unwrap()) % 10 + 1;
                 let amount = i64::try_from(seed % 50).unwrap() + 1;
                 let id = i64::try_from(next_id.fetch_add(1, Ordering::Relaxed)).unwrap();
-                let result = db
-                    .transaction(TxOptions::serializable().max_retries(50), |tx| async move {
-                        let row = tx
-                            .query_one("SELECT balance FROM accounts WHERE id = $1", &[&src])
-                            .await?;
-                        let balance: i64 = row.get(0);
-                        if balance < amount {
-                            return Ok(false);
-                        }
-                        tx.execute(
-                            "UPDATE accounts SET balance = balance - $2 WHERE id = $1",
-                            &[&src, &amount],
-                        )
-                        .await?;
-                        tx.execute(
-                            "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
-                            &[&dst, &amount],
-                        )
-                        .await?;
-                        tx.execute(
-                            "INSERT INTO transfers VALUES ($1, $2, $3, $4)",
-                            &[&id, &src, &dst, &amount],
-                        )
-                        .await?;
-                        Ok(true)
-                    })
-                    .await;
-                if result.expect("transfer failed after retries") {
-                    ok.fetch_add(1, Ordering::Relaxed);
+                let opts = TxOptions::serializable().max_retries(50);
+                match transfer(&db, opts, id, src, dst, amount).await {
+                    Outcome::Ok => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Outcome::Declined => {}
+                    other => panic!("transfer failed after retries: {other:?}"),
                 }
             }
         }));
