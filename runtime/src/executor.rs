@@ -441,19 +441,38 @@ pub(crate) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
 /// to the pool inside a transaction, for the next borrower to write into);
 /// inside a `Tx`, starting or ending the transaction (savepoints are fine).
 fn transaction_control(sql: &str, pooled: bool) -> Option<String> {
+    let sql = sql.trim_start();
+    // Every keyword below starts with one of these letters; INSERT, UPDATE,
+    // DELETE and WITH do not, and stop here.
+    if !sql
+        .bytes()
+        .next()
+        .is_some_and(|b| b"abceprsABCEPRS".contains(&b))
+    {
+        return None;
+    }
     let mut words = sql
-        .trim_start()
         .split(|c: char| c.is_whitespace() || c == ';')
         .filter(|w| !w.is_empty());
-    let first = words.next()?.to_ascii_uppercase();
-    let second = words.next().map(str::to_ascii_uppercase);
-    let ends_or_starts = match first.as_str() {
-        "BEGIN" | "START" | "COMMIT" | "END" | "ABORT" => true,
-        "ROLLBACK" => second.as_deref() != Some("TO"),
-        "PREPARE" => second.as_deref() == Some("TRANSACTION"),
-        "SAVEPOINT" | "RELEASE" => false,
-        _ => return None,
+    // Compared in place: this runs before every statement, and allocating
+    // an upper-cased copy of the first words cost two allocations each.
+    let first = words.next()?;
+    let is = |word: &str, keyword: &str| word.eq_ignore_ascii_case(keyword);
+    let ends_or_starts = if ["BEGIN", "START", "COMMIT", "END", "ABORT"]
+        .iter()
+        .any(|k| is(first, k))
+    {
+        true
+    } else if is(first, "ROLLBACK") {
+        !words.next().is_some_and(|w| is(w, "TO"))
+    } else if is(first, "PREPARE") {
+        words.next().is_some_and(|w| is(w, "TRANSACTION"))
+    } else if is(first, "SAVEPOINT") || is(first, "RELEASE") {
+        false
+    } else {
+        return None;
     };
+    let first = first.to_ascii_uppercase();
     if pooled {
         Some(format!(
             "`{first}` on a pooled connection would leave it in a transaction state other \

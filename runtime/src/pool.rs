@@ -48,6 +48,22 @@ pub(crate) struct Inner {
     reaper: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
+impl Inner {
+    /// One checkout. A free slot is taken without waiting, so the common
+    /// case arms no timer; only when every connection is out does the call
+    /// wait, under the pool's `wait_timeout`.
+    async fn checkout(&self) -> std::result::Result<Object, PoolError> {
+        let now = deadpool_postgres::Timeouts {
+            wait: Some(Duration::ZERO),
+            ..self.pool.timeouts()
+        };
+        match self.pool.timeout_get(&now).await {
+            Err(PoolError::Timeout(TimeoutType::Wait)) => self.pool.get().await,
+            got => got,
+        }
+    }
+}
+
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
@@ -95,7 +111,9 @@ impl Db {
             .max_size(config.pool_max)
             .wait_timeout(Some(config.acquire_timeout))
             .create_timeout(Some(config.connect_timeout))
-            .recycle_timeout(Some(config.connect_timeout))
+            // `RecyclingMethod::Fast` only looks at the client's state, with
+            // no I/O to bound: a timeout there would only cost a timer.
+            .recycle_timeout(None)
             .runtime(Runtime::Tokio1)
             // Hand out the most recently used connection: its backend is
             // warm, and idle ones at the back can be trimmed.
@@ -225,7 +243,7 @@ impl Db {
             // out waiting for a slot), the guard lets another call probe.
             let probe = connects.then(|| ProbeGuard(&inner.breaker));
             let started = Instant::now();
-            let err = match inner.pool.get().await {
+            let err = match inner.checkout().await {
                 Ok(obj) => {
                     inner.observer.checkout(started.elapsed());
                     if connects {
