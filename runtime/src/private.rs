@@ -5,7 +5,8 @@
 
 pub use crate::error::{Error, Result};
 pub use crate::model::{
-    Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, Statements,
+    Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, PatchTemplate,
+    Statements,
 };
 pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub use crate::validate::{FieldError, ValidationError, ValidationErrors};

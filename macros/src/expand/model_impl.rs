@@ -101,6 +101,7 @@ impl Expand<'_> {
             copy_in,
             update,
             patch,
+            patch_shape,
             upsert,
             delete,
             restore,
@@ -108,6 +109,26 @@ impl Expand<'_> {
             exists,
             count,
         } = sql::statements(m, self.pk);
+        let patch_shape = {
+            let sql::PatchParts {
+                head,
+                sets,
+                stamps,
+                key,
+                version,
+                tail,
+            } = patch_shape;
+            quote! {
+                #p::PatchTemplate {
+                    head: #head,
+                    sets: &[#(#sets),*],
+                    stamps: #stamps,
+                    key: #key,
+                    version: #version,
+                    tail: #tail,
+                }
+            }
+        };
         quote! {
             #p::ModelMeta {
                 name: #name,
@@ -129,6 +150,7 @@ impl Expand<'_> {
                     copy_in: #copy_in,
                     update: #update,
                     patch: #patch,
+                    patch_shape: #patch_shape,
                     upsert: #upsert,
                     delete: #delete,
                     restore: #restore,

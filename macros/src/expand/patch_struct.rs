@@ -1,10 +1,12 @@
 //! `UserPatch`, the partial update, and its `impl PatchModel`.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::Expand;
 use super::model_impl::field_ref;
+use crate::model::Field;
 
 impl Expand<'_> {
     /// `V struct UserPatch { <writable>: Option<T>, [version: Option<I>] }`.
@@ -65,6 +67,30 @@ impl Expand<'_> {
         params.extend(self.model.version().map(field_ref));
         let params = self.param_list(params);
         let validate = self.expand_validate_patch();
+        // Bit i: writable field i is present; the bit after the last field:
+        // the expected version is. Past 64 bits, every patch takes the
+        // one fixed statement.
+        let optional: Vec<&Field<'_>> = self.model.writable().chain(self.model.version()).collect();
+        let shape = if optional.len() <= 64 {
+            let bits = optional.iter().enumerate().map(|(i, f)| {
+                let name = f.ident;
+                let bit = 1u64 << i;
+                quote!(if self.#name.is_some() { __strata_shape |= #bit; })
+            });
+            quote! {
+                let mut __strata_shape: u64 = 0;
+                #(#bits)*
+                ::core::option::Option::Some(__strata_shape)
+            }
+        } else {
+            quote!(::core::option::Option::None)
+        };
+        let present = optional.iter().map(|f| {
+            let name = f.ident;
+            quote_spanned!(f.ty.span()=> if let ::core::option::Option::Some(__strata_v) = &self.#name {
+                __strata_params.push(__strata_v);
+            })
+        });
         quote! {
             #[automatically_derived]
             impl #p::PatchModel for #ident {
@@ -72,6 +98,14 @@ impl Expand<'_> {
 
                 fn patch_params(&self) -> #p::ParamList<'_> {
                     #params
+                }
+
+                fn shape(&self) -> ::core::option::Option<u64> {
+                    #shape
+                }
+
+                fn present_params<'__strata_a>(&'__strata_a self, __strata_params: &mut #p::ParamList<'__strata_a>) {
+                    #(#present)*
                 }
 
                 fn validate(&self) -> ::core::result::Result<(), #p::ValidationErrors> {

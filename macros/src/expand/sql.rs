@@ -17,6 +17,7 @@ pub(crate) struct Sql {
     pub(crate) copy_in: String,
     pub(crate) update: String,
     pub(crate) patch: String,
+    pub(crate) patch_shape: PatchParts,
     pub(crate) upsert: String,
     pub(crate) delete: String,
     pub(crate) restore: String,
@@ -28,6 +29,18 @@ pub(crate) struct Sql {
 /// `"name"`, with `"` doubled inside the name.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The pieces a `patch` statement for one set of present fields is
+/// assembled from at run time (see `strata::model::PatchTemplate`).
+#[derive(Debug, Clone)]
+pub(crate) struct PatchParts {
+    pub(crate) head: String,
+    pub(crate) sets: Vec<String>,
+    pub(crate) stamps: String,
+    pub(crate) key: String,
+    pub(crate) version: String,
+    pub(crate) tail: String,
 }
 
 /// The quoted names a statement is assembled from.
@@ -76,6 +89,7 @@ pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
         copy_in: copy_in(&n),
         update: update(&n),
         patch: patch(&n),
+        patch_shape: patch_shape(&n),
         upsert: upsert(&n),
         delete: delete(&n),
         restore: restore(&n),
@@ -118,10 +132,18 @@ impl Names {
             out.push_str(" AND ");
             out.push_str(condition);
         }
-        if let (Some(deleted_at), Visible::Only) = (&self.deleted_at, visible) {
-            out.push_str(&format!(" AND {deleted_at} IS NULL"));
+        if visible == Visible::Only {
+            out.push_str(&self.live_filter());
         }
         out
+    }
+
+    /// ` AND <deleted_at> IS NULL` when the model has soft delete, else empty.
+    fn live_filter(&self) -> String {
+        self.deleted_at
+            .as_ref()
+            .map(|deleted_at| format!(" AND {deleted_at} IS NULL"))
+            .unwrap_or_default()
     }
 
     /// `SET a, b, ..`; a statement with nothing to set assigns the key to
@@ -256,6 +278,24 @@ fn patch(n: &Names) -> String {
         n.by_key("= $1", &extra, Visible::Only),
         n.columns
     )
+}
+
+/// `UPDATE <t> SET <w> = $2, .. <stamps> WHERE <pk> = $1 [AND <version> =
+/// $n] [AND <deleted_at> IS NULL] RETURNING <cols>`, in pieces: the runtime
+/// numbers the placeholders of the fields a patch has.
+fn patch_shape(n: &Names) -> PatchParts {
+    PatchParts {
+        head: format!("UPDATE {} SET ", n.table),
+        sets: n.writable.iter().map(|col| format!("{col} = $")).collect(),
+        stamps: n.stamps("").iter().map(|s| format!(", {s}")).collect(),
+        key: format!(" WHERE {} = $1", n.primary_key),
+        version: n
+            .version
+            .as_ref()
+            .map(|v| format!(" AND {v} = $"))
+            .unwrap_or_default(),
+        tail: format!("{} RETURNING {}", n.live_filter(), n.columns),
+    }
 }
 
 /// The insert's parameters; on conflict the writable columns take the new

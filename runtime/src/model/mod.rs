@@ -19,13 +19,21 @@
 //! | `exists` | `SELECT EXISTS (SELECT 1 FROM <t> WHERE <pk> = $1 [AND <deleted_at> IS NULL])` |
 //! | `count` | `SELECT count(*) FROM <t> [WHERE <deleted_at> IS NULL]` |
 //!
-//! `patch` is one fixed statement for every combination of present fields:
-//! each writable column takes a flag and a value, so it is prepared once per
-//! connection instead of once per shape.
+//! `patch` runs a statement that sets only the fields present:
+//! `UPDATE <t> SET <a> = $2, <c> = $3 [, stamps] WHERE <pk> = $1 [AND <version> = $4]
+//! [AND <deleted_at> IS NULL] RETURNING <cols>`. It is assembled once per set
+//! of present fields from the derive's compile-time pieces
+//! ([`PatchTemplate`]) and cached (at most 64 shapes per model). An empty
+//! patch, a model past 64 optional fields, and shapes past that cap take
+//! `sql.patch`, the one fixed statement above that binds a flag and a value
+//! per column: it is what keeps data-driven patches (a JSON `PATCH`
+//! endpoint) from preparing one statement per combination of fields.
 
 mod column;
 mod ops;
+mod patch;
 mod query;
+mod shape;
 mod text_enum;
 
 pub use column::{Assignment, Column, Filter, Order};
@@ -78,8 +86,11 @@ pub struct Statements {
     pub copy_in: &'static str,
     /// The whole row by primary key.
     pub update: &'static str,
-    /// Present fields only (flag + value per writable column).
+    /// Present fields only (flag + value per writable column): the
+    /// fallback for shapes [`PatchTemplate`] does not cover.
     pub patch: &'static str,
+    /// The pieces of a `patch` that sets only the present fields.
+    pub patch_shape: PatchTemplate,
     /// Insert, or update on conflict of the unique (else primary key) columns.
     pub upsert: &'static str,
     /// Soft delete when the model has one, else hard delete.
@@ -92,6 +103,26 @@ pub struct Statements {
     pub exists: &'static str,
     /// Number of visible rows.
     pub count: &'static str,
+}
+
+/// The compile-time pieces of a `patch` statement for one set of present
+/// fields: `head`, then `sets[i]` followed by its placeholder number for
+/// each present field, joined by `, `, then `stamps`, `key`, `version`
+/// followed by its number when an expected version is given, and `tail`.
+#[derive(Debug, Clone, Copy)]
+pub struct PatchTemplate {
+    /// `UPDATE <t> SET `.
+    pub head: &'static str,
+    /// `<w> = $`, one per writable column in field order.
+    pub sets: &'static [&'static str],
+    /// `, <updated_at> = now(), <version> = <version> + 1`, or empty.
+    pub stamps: &'static str,
+    /// ` WHERE <pk> = $1`.
+    pub key: &'static str,
+    /// ` AND <version> = $`, or empty without a version column.
+    pub version: &'static str,
+    /// `[ AND <deleted_at> IS NULL] RETURNING <cols>`.
+    pub tail: &'static str,
 }
 
 /// Everything the runtime needs to know about a model, fixed at compile time.
@@ -173,6 +204,16 @@ pub trait PatchModel: Send + Sync + Default {
     /// value per writable column, then the expected version (`Option`) when
     /// the model has one.
     fn patch_params(&self) -> ParamList<'_>;
+
+    /// Which optional fields are present: bit `i` for writable field `i`,
+    /// and the bit after the last one for the expected version. `None` when
+    /// the model has more than 64 of them.
+    fn shape(&self) -> Option<u64>;
+
+    /// Appends the present fields' values in field order, then the
+    /// expected version if present: the parameters after the key of the
+    /// statement [`PatchTemplate`] assembles for [`PatchModel::shape`].
+    fn present_params<'a>(&'a self, params: &mut ParamList<'a>);
 
     /// Checks the `#[validate]` rules of the fields that are present.
     fn validate(&self) -> std::result::Result<(), ValidationErrors>;

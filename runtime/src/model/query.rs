@@ -12,12 +12,13 @@ use sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, PostgresQueryBuilder, SelectStatement, SimpleExpr,
     TableRef, Value,
 };
-use sea_query_postgres::PostgresBinder;
+use sea_query_postgres::{PostgresBinder, PostgresValue};
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
-use super::column::{Assignment, Filter, Order};
+use super::column::{Assignment, Cond, Filter, Order};
 use super::ops::write_many;
+use super::shape::{self, Fingerprint};
 use super::{Model, ModelMeta};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind, run_query};
@@ -32,7 +33,7 @@ enum Visibility {
 /// A query on model `M`, started with `M::query()`.
 #[derive(Debug)]
 pub struct Query<M> {
-    filters: Vec<SimpleExpr>,
+    filters: Vec<Cond>,
     order: Vec<Order<M>>,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -103,6 +104,45 @@ impl<M: Model> Default for Query<M> {
     }
 }
 
+/// Which statement of a query runs; part of its shape.
+#[derive(Debug, Clone, Copy)]
+enum Stmt {
+    All,
+    Optional,
+    Count,
+    Exists,
+    Page { limit: u64, offset: u64 },
+    Keyset { limit: u64 },
+}
+
+impl Stmt {
+    fn tag(self) -> u64 {
+        match self {
+            Stmt::All => 1,
+            Stmt::Optional => 2,
+            Stmt::Count => 3,
+            Stmt::Exists => 4,
+            Stmt::Page { .. } => 5,
+            Stmt::Keyset { .. } => 6,
+        }
+    }
+}
+
+/// A statement's text: from the shape cache, or rendered for this call.
+enum Sql {
+    Static(&'static str),
+    Owned(String),
+}
+
+impl Sql {
+    fn as_str(&self) -> &str {
+        match self {
+            Sql::Static(sql) => sql,
+            Sql::Owned(sql) => sql,
+        }
+    }
+}
+
 fn table_ref(meta: &ModelMeta) -> TableRef {
     use sea_query::IntoTableRef;
     match meta.schema {
@@ -120,7 +160,7 @@ impl<M: Model> Query<M> {
     /// Adds a condition; several `filter`s are ANDed.
     #[must_use]
     pub fn filter(mut self, filter: Filter<M>) -> Self {
-        self.filters.push(filter.expr);
+        self.filters.push(filter.cond);
         self
     }
 
@@ -175,7 +215,7 @@ impl<M: Model> Query<M> {
 
     /// The WHERE conditions: filters, soft-delete visibility, keyset start.
     fn conditions(&self) -> Vec<SimpleExpr> {
-        let mut conditions = self.filters.clone();
+        let mut conditions: Vec<SimpleExpr> = self.filters.iter().map(Cond::expr).collect();
         if let Some(deleted_at) = M::META.deleted_at {
             let col = Expr::col(Alias::new(deleted_at));
             match self.visibility {
@@ -272,40 +312,146 @@ impl<M: Model> Query<M> {
         self.page
     }
 
-    /// The SQL and parameters `all` would run (for logging and tests).
-    pub fn to_sql(&self) -> (String, Vec<Value>) {
-        let mut q = self.select();
-        self.ordered(&mut q);
-        if let Some(n) = self.limit {
-            q.limit(n);
+    /// The `LIMIT` and `OFFSET` statement `stmt` carries.
+    fn tail(&self, stmt: Stmt) -> (Option<u64>, Option<u64>) {
+        match stmt {
+            Stmt::All => (self.limit, self.offset),
+            Stmt::Optional => (Some(1), self.offset),
+            Stmt::Count => (None, None),
+            Stmt::Exists => (Some(1), None),
+            Stmt::Page { limit, offset } => (Some(limit), Some(offset)),
+            Stmt::Keyset { limit } => (Some(limit), None),
         }
-        if let Some(n) = self.offset {
-            q.offset(n);
-        }
-        let (sql, values) = q.build(PostgresQueryBuilder);
-        (sql, values.0)
     }
 
-    async fn rows<E: Executor + ?Sized>(e: &E, q: &SelectStatement) -> Result<Vec<Row>> {
-        let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        run_query(e, &sql, &values.as_params(), OpKind::Read).await
+    /// Statement `stmt` of this query, as sea-query renders it.
+    fn statement(&self, stmt: Stmt) -> SelectStatement {
+        let mut q = match stmt {
+            Stmt::Count => {
+                let mut q = sea_query::Query::select();
+                q.expr(Func::count(Expr::col(Asterisk)))
+                    .from(table_ref(M::META));
+                for c in self.conditions() {
+                    q.and_where(c);
+                }
+                q
+            }
+            Stmt::Exists => {
+                let mut q = sea_query::Query::select();
+                q.expr(Expr::cust("1")).from(table_ref(M::META));
+                for c in self.conditions() {
+                    q.and_where(c);
+                }
+                q
+            }
+            Stmt::Keyset { .. } => {
+                let mut q = self.select();
+                self.order_by_keyset(&mut q);
+                q
+            }
+            Stmt::All | Stmt::Optional | Stmt::Page { .. } => {
+                let mut q = self.select();
+                self.ordered(&mut q);
+                q
+            }
+        };
+        let (limit, offset) = self.tail(stmt);
+        if let Some(n) = limit {
+            q.limit(n);
+        }
+        if let Some(n) = offset {
+            q.offset(n);
+        }
+        q
+    }
+
+    /// The shape of statement `stmt`: everything its SQL text depends on.
+    fn fingerprint(&self, stmt: Stmt) -> u128 {
+        use std::hash::Hash;
+        let mut f = Fingerprint::new(0x5e1ec7);
+        std::any::TypeId::of::<M>().hash(&mut f);
+        f.word(stmt.tag());
+        f.word(self.visibility as u64);
+        let (limit, offset) = self.tail(stmt);
+        f.word(u64::from(limit.is_some()) | u64::from(offset.is_some()) << 1);
+        f.word(self.filters.len() as u64);
+        for c in &self.filters {
+            c.shape(&mut f);
+        }
+        if !matches!(stmt, Stmt::Count | Stmt::Exists) {
+            f.word(self.order.len() as u64);
+            for o in &self.order {
+                f.name(o.column);
+                f.word(u64::from(o.descending));
+            }
+        }
+        f.key()
+    }
+
+    /// The values statement `stmt` binds, in placeholder order: the
+    /// filters', then `LIMIT` and `OFFSET`.
+    fn values(&self, stmt: Stmt) -> Vec<Value> {
+        let mut values = Vec::with_capacity(self.filters.len() + 2);
+        for c in &self.filters {
+            c.values(&mut values);
+        }
+        let (limit, offset) = self.tail(stmt);
+        values.extend(limit.map(Value::from));
+        values.extend(offset.map(Value::from));
+        values
+    }
+
+    /// The SQL and values of statement `stmt`. Rendered once per shape and
+    /// then taken from the shape cache; the first rendering is also the
+    /// check that the values this query collects itself are exactly the
+    /// ones sea-query binds, in the same order, and a shape is only cached
+    /// when they are. A keyset cursor's values are not collected, so a
+    /// query with one is always rendered.
+    fn sql(&self, stmt: Stmt) -> (Sql, Vec<Value>) {
+        if self.after.is_some() {
+            let (sql, values) = self.statement(stmt).build(PostgresQueryBuilder);
+            return (Sql::Owned(sql), values.0);
+        }
+        let key = self.fingerprint(stmt);
+        let values = self.values(stmt);
+        if let Some(sql) = shape::get(key) {
+            return (Sql::Static(sql), values);
+        }
+        let (sql, rendered) = self.statement(stmt).build(PostgresQueryBuilder);
+        if rendered.0 == values
+            && let Some(sql) = shape::put(key, sql.clone())
+        {
+            return (Sql::Static(sql), values);
+        }
+        (Sql::Owned(sql), rendered.0)
+    }
+
+    /// The SQL and parameters `all` would run (for logging and tests).
+    pub fn to_sql(&self) -> (String, Vec<Value>) {
+        let (sql, values) = self.sql(Stmt::All);
+        (sql.as_str().to_owned(), values)
+    }
+
+    async fn rows<E: Executor + ?Sized>(&self, e: &E, stmt: Stmt) -> Result<Vec<Row>> {
+        let (sql, values) = self.sql(stmt);
+        let values =
+            sea_query_postgres::PostgresValues(values.into_iter().map(PostgresValue).collect());
+        run_query(e, sql.as_str(), &values.as_params(), OpKind::Read).await
     }
 
     fn decode(rows: &[Row]) -> Result<Vec<M>> {
-        rows.iter().map(M::from_row).collect()
+        // Not `collect::<Result<Vec<_>>>()`: its size hint is 0, so a
+        // 20-row page would grow the vector four times.
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(M::from_row(row)?);
+        }
+        Ok(out)
     }
 
     /// Every matching row.
     pub async fn all<E: Executor + ?Sized>(&self, e: &E) -> Result<Vec<M>> {
-        let mut q = self.select();
-        self.ordered(&mut q);
-        if let Some(n) = self.limit {
-            q.limit(n);
-        }
-        if let Some(n) = self.offset {
-            q.offset(n);
-        }
-        Self::decode(&Self::rows(e, &q).await?)
+        Self::decode(&self.rows(e, Stmt::All).await?)
     }
 
     /// The first matching row; `Error::NotFound` if there is none.
@@ -317,24 +463,13 @@ impl<M: Model> Query<M> {
 
     /// The first matching row, if any.
     pub async fn optional<E: Executor + ?Sized>(&self, e: &E) -> Result<Option<M>> {
-        let mut q = self.select();
-        self.ordered(&mut q);
-        q.limit(1);
-        if let Some(n) = self.offset {
-            q.offset(n);
-        }
-        Ok(Self::decode(&Self::rows(e, &q).await?)?.into_iter().next())
+        let rows = self.rows(e, Stmt::Optional).await?;
+        rows.first().map(M::from_row).transpose()
     }
 
     /// How many rows match (ignores limit, offset and order).
     pub async fn count<E: Executor + ?Sized>(&self, e: &E) -> Result<u64> {
-        let mut q = sea_query::Query::select();
-        q.expr(Func::count(Expr::col(Asterisk)))
-            .from(table_ref(M::META));
-        for c in self.conditions() {
-            q.and_where(c);
-        }
-        let rows = Self::rows(e, &q).await?;
+        let rows = self.rows(e, Stmt::Count).await?;
         let n: i64 = rows
             .first()
             .map(|r| r.try_get(0))
@@ -349,23 +484,18 @@ impl<M: Model> Query<M> {
 
     /// Whether any row matches.
     pub async fn exists<E: Executor + ?Sized>(&self, e: &E) -> Result<bool> {
-        let mut q = sea_query::Query::select();
-        q.expr(Expr::cust("1")).from(table_ref(M::META)).limit(1);
-        for c in self.conditions() {
-            q.and_where(c);
-        }
-        Ok(!Self::rows(e, &q).await?.is_empty())
+        Ok(!self.rows(e, Stmt::Exists).await?.is_empty())
     }
 
     /// The page set with [`Query::page`] (page 1 of 20 if none), with the total.
     pub async fn fetch_page<E: Executor + ?Sized>(&self, e: &E) -> Result<Page<M>> {
         let (page, per_page) = self.page.unwrap_or((1, 20));
         let total = self.count(e).await?;
-        let mut q = self.select();
-        self.ordered(&mut q);
-        q.limit(per_page)
-            .offset((page - 1).saturating_mul(per_page));
-        let items = Self::decode(&Self::rows(e, &q).await?)?;
+        let stmt = Stmt::Page {
+            limit: per_page,
+            offset: (page - 1).saturating_mul(per_page),
+        };
+        let items = Self::decode(&self.rows(e, stmt).await?)?;
         Ok(Page {
             items,
             total,
@@ -384,14 +514,10 @@ impl<M: Model> Query<M> {
     pub async fn fetch_keyset<E: Executor + ?Sized>(&self, e: &E) -> Result<Keyset<M>> {
         let limit = self.limit.unwrap_or(100);
         // Order by the full key, tie-breaker included, on every batch.
-        let keyed = self;
-        let mut q = keyed.select();
-        keyed.order_by_keyset(&mut q);
-        q.limit(limit);
-        let rows = Self::rows(e, &q).await?;
+        let rows = self.rows(e, Stmt::Keyset { limit }).await?;
         let next = match rows.last() {
             Some(last) if u64::try_from(rows.len()).unwrap_or(u64::MAX) == limit => {
-                let values = keyed
+                let values = self
                     .keyset_order()
                     .iter()
                     .map(|(col, _)| value_of(last, col))

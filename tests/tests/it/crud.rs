@@ -256,6 +256,92 @@ async fn query_builder_filters_orders_and_pages() {
     );
 }
 
+/// One query shape, built from every kind of filter, with the values of
+/// call `v`: the shape cache renders its SQL once, so every later call must
+/// bind its own values in the right places.
+fn mixed_shape(v: i32) -> strata::Query<User> {
+    User::query()
+        .filter(
+            User::AGE
+                .between(v, v + 20)
+                .and(User::EMAIL.like(format!("user%{}@%", v % 10)))
+                .or(User::ID
+                    .is_in([i64::from(v) + 40, i64::from(v) + 41])
+                    .not()
+                    .not()),
+        )
+        .filter(User::NAME.ilike("USER%").and(User::ACTIVE.eq(v % 2 == 0)))
+        .filter(User::DELETED_AT.is_null().or(User::AGE.ge(v)))
+        .order_by(User::AGE.desc())
+        .order_by(User::ID.asc())
+        .limit(7)
+        .offset(1)
+}
+
+/// What `mixed_shape(v)` selects, computed in Rust from rows 1..=60.
+fn mixed_expected(v: i32) -> Vec<i64> {
+    let mut rows: Vec<(i32, i64)> = (1..=60_i64)
+        .filter(|&i| {
+            let age = i32::try_from(i % 90).unwrap();
+            let first = (v..=v + 20).contains(&age)
+                && format!("user{i}@").ends_with(&format!("{}@", v % 10));
+            let listed = i == i64::from(v) + 40 || i == i64::from(v) + 41;
+            (first || listed) && (i % 2 == 0) == (v % 2 == 0)
+        })
+        .map(|i| (i32::try_from(i % 90).unwrap(), i))
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    rows.into_iter().skip(1).take(7).map(|(_, id)| id).collect()
+}
+
+#[tokio::test]
+async fn a_cached_query_shape_binds_each_calls_own_values() {
+    let t = TestDb::new().await;
+    users(&t).await;
+    let rows: Vec<NewUser> = (1..=60).map(new_user).collect();
+    User::insert_many(t.db(), rows).await.unwrap();
+
+    let (first_sql, first_values) = mixed_shape(3).to_sql();
+    for v in [3, 4, 11, 2, 17, 3] {
+        let (sql, values) = mixed_shape(v).to_sql();
+        assert_eq!(sql, first_sql, "one shape, one SQL text");
+        if v != 3 {
+            assert_ne!(values, first_values);
+        }
+        let got: Vec<i64> = mixed_shape(v)
+            .all(t.db())
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        assert_eq!(got, mixed_expected(v), "values of call v={v}");
+        assert!(!got.is_empty(), "v={v} should select something");
+        let n = mixed_shape(v).count(t.db()).await.unwrap();
+        let all = mixed_shape(v)
+            .limit(1000)
+            .offset(0)
+            .all(t.db())
+            .await
+            .unwrap();
+        assert_eq!(n, all.len() as u64, "count and all agree for v={v}");
+    }
+    // A different IN-list length is a different shape, with its own SQL.
+    let longer = User::query().filter(User::ID.is_in([1, 2, 3]));
+    let shorter = User::query().filter(User::ID.is_in([1, 2]));
+    assert_ne!(longer.to_sql().0, shorter.to_sql().0);
+    assert_eq!(longer.count(t.db()).await.unwrap(), 3);
+    assert_eq!(shorter.count(t.db()).await.unwrap(), 2);
+    assert_eq!(
+        User::query()
+            .filter(User::ID.is_in(Vec::<i64>::new()))
+            .count(t.db())
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 #[tokio::test]
 async fn keyset_pagination_visits_every_row_once() {
     let t = TestDb::new().await;
@@ -523,6 +609,96 @@ async fn every_supported_type_round_trips() {
     .await
     .unwrap();
     assert_eq!(p.maybe_text, None);
+}
+
+/// Every combination of seven fields, 128 shapes: the first 64 get a
+/// statement of their own, the rest share the fixed one, and each patch
+/// writes exactly its present fields either way.
+#[tokio::test]
+async fn every_patch_shape_writes_exactly_its_fields() {
+    let t = TestDb::new().await;
+    t.execute(EVERY_TYPE, &[]).await.unwrap();
+    let mut expected = EveryType::insert(t.db(), sample(1)).await.unwrap();
+    for mask in 0..128_u32 {
+        let on = |bit: u32| mask & (1 << bit) != 0;
+        let m = i32::try_from(mask).unwrap();
+        let patch = EveryTypePatch {
+            small: on(0).then(|| i16::try_from(m).unwrap()),
+            big: on(1).then(|| i64::from(m) * 1_000_000_007),
+            flag: on(2).then_some(mask % 3 == 0),
+            text: on(3).then(|| format!("text {mask}")),
+            maybe_text: on(4).then(|| (mask % 2 == 0).then(|| format!("maybe {mask}"))),
+            maybe_int: on(5).then(|| (mask % 3 != 0).then_some(-m)),
+            numbers: on(6).then(|| vec![i64::from(m), -1]),
+            ..Default::default()
+        };
+        if let Some(v) = patch.small {
+            expected.small = v;
+        }
+        if let Some(v) = patch.big {
+            expected.big = v;
+        }
+        if let Some(v) = patch.flag {
+            expected.flag = v;
+        }
+        if let Some(v) = &patch.text {
+            expected.text.clone_from(v);
+        }
+        if let Some(v) = &patch.maybe_text {
+            expected.maybe_text.clone_from(v);
+        }
+        if let Some(v) = patch.maybe_int {
+            expected.maybe_int = v;
+        }
+        if let Some(v) = &patch.numbers {
+            expected.numbers.clone_from(v);
+        }
+        let got = EveryType::patch(t.db(), 1, patch).await.unwrap();
+        let recent = t.db().recent_queries();
+        let sql = &recent
+            .iter()
+            .rev()
+            .find(|q| q.sql.starts_with("UPDATE"))
+            .unwrap()
+            .sql;
+        // The fixed statement binds a flag per column; a shape's own does not.
+        let fixed = sql.contains("CASE WHEN");
+        match mask {
+            0 => assert!(fixed, "an empty patch takes the fixed statement"),
+            1..=32 => assert!(!fixed, "shape {mask} has its own statement: {sql}"),
+            100.. => assert!(fixed, "shape {mask} is past the cap of 64: {sql}"),
+            _ => {}
+        }
+        let stored = EveryType::get(t.db(), 1).await.unwrap();
+        for row in [&got, &stored] {
+            assert_eq!(
+                (
+                    row.small,
+                    row.big,
+                    row.flag,
+                    &row.text,
+                    &row.maybe_text,
+                    row.maybe_int,
+                    &row.numbers
+                ),
+                (
+                    expected.small,
+                    expected.big,
+                    expected.flag,
+                    &expected.text,
+                    &expected.maybe_text,
+                    expected.maybe_int,
+                    &expected.numbers
+                ),
+                "after the patch of shape {mask:#09b}"
+            );
+            assert_eq!(row.money, expected.money, "absent fields stay");
+        }
+    }
+    assert!(matches!(
+        EveryType::patch(t.db(), 2, EveryTypePatch::default()).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test]

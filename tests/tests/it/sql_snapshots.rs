@@ -97,6 +97,19 @@ fn render(meta: &ModelMeta) -> String {
     for (label, sql) in statements {
         let _ = writeln!(out, "\n{label}:\n  {sql}");
     }
+    let t = &s.patch_shape;
+    let _ = writeln!(
+        out,
+        "\npatch_shape (the pieces of a patch of present fields):"
+    );
+    let _ = writeln!(out, "  head: {:?}", t.head);
+    for set in t.sets {
+        let _ = writeln!(out, "  set: {set:?}");
+    }
+    let _ = writeln!(out, "  stamps: {:?}", t.stamps);
+    let _ = writeln!(out, "  key: {:?}", t.key);
+    let _ = writeln!(out, "  version: {:?}", t.version);
+    let _ = writeln!(out, "  tail: {:?}", t.tail);
     out
 }
 
