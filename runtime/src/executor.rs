@@ -29,6 +29,8 @@
 
 use std::future::Future;
 use std::ops::Deref;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object};
@@ -258,7 +260,13 @@ async fn run<E: Executor + ?Sized>(
         db.operation = crate::observe::operation(sql),
     );
     let started = std::time::Instant::now();
-    let result = run_inner(e, sql, params, kind, op).instrument(span).await;
+    // Entering and leaving a span nobody listens to, on every poll, is pure
+    // overhead: instrument only when a subscriber wants the span.
+    let result = if span.is_disabled() {
+        run_inner(e, sql, params, kind, op).await
+    } else {
+        run_inner(e, sql, params, kind, op).instrument(span).await
+    };
     let rows = match &result {
         Ok(Output::Rows(rows)) => rows.len() as u64,
         Ok(Output::Row(row)) => u64::from(row.is_some()),
@@ -319,7 +327,8 @@ async fn run_inner<E: Executor + ?Sized>(
         }
         // Preparing has no side effects: a connection lost here is retried
         // like a closed one.
-        let stmt = match bounded(bound, conn.prepare_cached(sql)).await {
+        let prepared = bounded(bound, pin!(conn.prepare_cached(sql))).await;
+        let stmt = match prepared {
             Ok(Ok(stmt)) => stmt,
             Err(elapsed) => {
                 // Preparing never writes: a plain statement timeout.
@@ -346,13 +355,13 @@ async fn run_inner<E: Executor + ?Sized>(
             });
         }
         let sent = match op {
-            Op::Query => bounded(bound, conn.query(&stmt, params))
+            Op::Query => bounded(bound, pin!(conn.query(&stmt, params)))
                 .await
                 .map(|r| r.map(Output::Rows)),
-            Op::QueryOpt => bounded(bound, conn.query_opt(&stmt, params))
+            Op::QueryOpt => bounded(bound, pin!(conn.query_opt(&stmt, params)))
                 .await
                 .map(|r| r.map(Output::Row)),
-            Op::Execute => bounded(bound, conn.execute(&stmt, params))
+            Op::Execute => bounded(bound, pin!(conn.execute(&stmt, params)))
                 .await
                 .map(|r| r.map(Output::Count)),
         };
@@ -412,19 +421,30 @@ pub(crate) fn client_bound(timeout: Duration) -> Duration {
 }
 
 /// Runs one round trip under `bound`; `Err` is the statement timeout.
+///
+/// The timer is armed only if the first poll does not finish the work: a
+/// statement already prepared on this connection comes back at once, and
+/// registering and cancelling a timer for it cost more than the lookup.
+/// Callers pass a pinned reference (`pin!(..)`) so the round trip's future
+/// is built in place rather than moved into the timer's.
 pub(crate) async fn bounded<T>(
     bound: Option<Duration>,
     fut: impl Future<Output = T>,
 ) -> std::result::Result<T, Error> {
-    match bound {
-        None => Ok(fut.await),
-        Some(limit) => tokio::time::timeout(limit, fut)
-            .await
-            .map_err(|_| Error::Timeout {
-                kind: TimeoutKind::Statement,
-                source: None,
-            }),
+    let mut fut = std::pin::pin!(fut);
+    let Some(limit) = bound else {
+        return Ok(fut.await);
+    };
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    if let Poll::Ready(out) = first {
+        return Ok(out);
     }
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| Error::Timeout {
+            kind: TimeoutKind::Statement,
+            source: None,
+        })
 }
 
 /// A connection whose statement outlived the client-side bound: its state
