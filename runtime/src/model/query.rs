@@ -12,9 +12,9 @@ use sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, PostgresQueryBuilder, SelectStatement, SimpleExpr,
     TableRef, Value,
 };
-use sea_query_postgres::{PostgresBinder, PostgresValue};
+use sea_query_postgres::{PostgresBinder, PostgresValue, PostgresValues};
 use tokio_postgres::Row;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::column::{Assignment, Cond, Filter, Order};
 use super::ops::write_many;
@@ -389,7 +389,8 @@ impl<M: Model> Query<M> {
     }
 
     /// The values statement `stmt` binds, in placeholder order: the
-    /// filters', then `LIMIT` and `OFFSET`.
+    /// filters', then `LIMIT` and `OFFSET`. Copied; only for checking a
+    /// shape's first rendering.
     fn values(&self, stmt: Stmt) -> Vec<Value> {
         let mut values = Vec::with_capacity(self.filters.len() + 2);
         for c in &self.filters {
@@ -401,42 +402,54 @@ impl<M: Model> Query<M> {
         values
     }
 
-    /// The SQL and values of statement `stmt`. Rendered once per shape and
+    /// The SQL of statement `stmt`, and the values to bind when they are not
+    /// the query's own (see [`Query::rows`]). Rendered once per shape and
     /// then taken from the shape cache; the first rendering is also the
-    /// check that the values this query collects itself are exactly the
-    /// ones sea-query binds, in the same order, and a shape is only cached
-    /// when they are. A keyset cursor's values are not collected, so a
+    /// check that the values this query binds itself are exactly the ones
+    /// sea-query binds, in the same order, and a shape is only cached when
+    /// they are. A keyset cursor's values are not the query's own, so a
     /// query with one is always rendered.
-    fn sql(&self, stmt: Stmt) -> (Sql, Vec<Value>) {
+    fn sql(&self, stmt: Stmt) -> (Sql, Option<Vec<Value>>) {
         if self.after.is_some() {
             let (sql, values) = self.statement(stmt).build(PostgresQueryBuilder);
-            return (Sql::Owned(sql), values.0);
+            return (Sql::Owned(sql), Some(values.0));
         }
         let key = self.fingerprint(stmt);
-        let values = self.values(stmt);
         if let Some(sql) = shape::get(key) {
-            return (Sql::Static(sql), values);
+            return (Sql::Static(sql), None);
         }
         let (sql, rendered) = self.statement(stmt).build(PostgresQueryBuilder);
-        if rendered.0 == values
+        if rendered.0 == self.values(stmt)
             && let Some(sql) = shape::put(key, sql.clone())
         {
-            return (Sql::Static(sql), values);
+            return (Sql::Static(sql), None);
         }
-        (Sql::Owned(sql), rendered.0)
+        (Sql::Owned(sql), Some(rendered.0))
     }
 
     /// The SQL and parameters `all` would run (for logging and tests).
     pub fn to_sql(&self) -> (String, Vec<Value>) {
         let (sql, values) = self.sql(Stmt::All);
+        let values = values.unwrap_or_else(|| self.values(Stmt::All));
         (sql.as_str().to_owned(), values)
     }
 
+    /// Runs statement `stmt`. The parameters borrow the filters' values in
+    /// place: nothing is copied per call.
     async fn rows<E: Executor + ?Sized>(&self, e: &E, stmt: Stmt) -> Result<Vec<Row>> {
-        let (sql, values) = self.sql(stmt);
-        let values =
-            sea_query_postgres::PostgresValues(values.into_iter().map(PostgresValue).collect());
-        run_query(e, sql.as_str(), &values.as_params(), OpKind::Read).await
+        let (sql, rendered) = self.sql(stmt);
+        if let Some(values) = rendered {
+            let values = PostgresValues(values.into_iter().map(PostgresValue).collect());
+            return run_query(e, sql.as_str(), &values.as_params(), OpKind::Read).await;
+        }
+        let (limit, offset) = self.tail(stmt);
+        let tail = [limit, offset].map(|n| n.map(|n| PostgresValue(Value::from(n))));
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(self.filters.len() + 2);
+        for c in &self.filters {
+            c.params(&mut params);
+        }
+        params.extend(tail.iter().flatten().map(|v| v as &(dyn ToSql + Sync)));
+        run_query(e, sql.as_str(), &params, OpKind::Read).await
     }
 
     fn decode(rows: &[Row]) -> Result<Vec<M>> {
