@@ -116,6 +116,9 @@ pub(crate) struct L2 {
     ack_timeout: Duration,
     /// Whether this process's subscriber is connected (it receives the acks).
     listening: std::sync::atomic::AtomicBool,
+    /// The row generation last seen in Redis, per table: what lets a row
+    /// read be one `MGET` instead of a script (see [`L2::get_row`]).
+    row_gens: std::sync::RwLock<std::collections::HashMap<String, u64>>,
 }
 
 struct Ack {
@@ -167,6 +170,7 @@ impl L2 {
             acks: Mutex::new(std::collections::HashMap::new()),
             ack_timeout: timeout,
             listening: std::sync::atomic::AtomicBool::new(false),
+            row_gens: std::sync::RwLock::default(),
             scripts: Scripts {
                 get_row: Script::new(GET_ROW),
                 get_rows: Script::new(GET_ROWS),
@@ -475,12 +479,42 @@ impl L2 {
     }
 
     /// `(wgen, bytes)` of one row.
+    ///
+    /// One `MGET` of the row generation, the write generation and the row
+    /// under the row generation last seen: when the generation read back is
+    /// that one, the three values are a consistent snapshot (`MGET` is
+    /// atomic), exactly what the `GET_ROW` script returns, without running
+    /// Lua on the server. A generation that moved is remembered and tried
+    /// once more; after that the script answers.
     pub(crate) async fn get_row(
         &self,
         table: &str,
         row: &str,
         counters: &CacheCounters,
     ) -> Option<(String, Option<Vec<u8>>)> {
+        for _ in 0..2 {
+            let rgen = self.row_gen(table);
+            let (keys, [k1, k2, k3]) = self.row_keys(table, rgen, row);
+            let (now, wgen, value): (Option<String>, Option<String>, Option<Vec<u8>>) = self
+                .call(counters, |mut conn| async move {
+                    redis::cmd("MGET")
+                        .arg(&keys[k1])
+                        .arg(&keys[k2])
+                        .arg(&keys[k3])
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await?;
+            let Some(now) = now.as_deref().map_or(Some(0), |n| n.parse::<u64>().ok()) else {
+                break;
+            };
+            if now == rgen {
+                return Some((wgen.unwrap_or_else(|| "0".to_owned()), value));
+            }
+            if let Ok(mut gens) = self.row_gens.write() {
+                gens.insert(table.to_owned(), now);
+            }
+        }
         self.call(counters, |mut conn| async move {
             self.scripts
                 .get_row
@@ -491,6 +525,37 @@ impl L2 {
                 .await
         })
         .await
+    }
+
+    /// The row generation of `table` last seen in Redis (0 before any).
+    fn row_gen(&self, table: &str) -> u64 {
+        self.row_gens
+            .read()
+            .ok()
+            .and_then(|gens| gens.get(table).copied())
+            .unwrap_or(0)
+    }
+
+    /// `<base>:rgen`, `<base>:wgen` and `<base>:r<rgen>:<row>` (the keys
+    /// the `GET_ROW` script reads), written into one buffer.
+    fn row_keys(&self, table: &str, rgen: u64, row: &str) -> (String, [std::ops::Range<usize>; 3]) {
+        use std::fmt::Write as _;
+        let base = self.prefix.len() + 1 + table.len();
+        let mut keys = String::with_capacity(3 * base + row.len() + 32);
+        let key = |keys: &mut String, tail: &dyn Fn(&mut String)| {
+            let start = keys.len();
+            keys.push_str(&self.prefix);
+            keys.push(':');
+            keys.push_str(table);
+            tail(keys);
+            start..keys.len()
+        };
+        let k1 = key(&mut keys, &|k| k.push_str(":rgen"));
+        let k2 = key(&mut keys, &|k| k.push_str(":wgen"));
+        let k3 = key(&mut keys, &|k| {
+            let _ = write!(k, ":r{rgen}:{row}");
+        });
+        (keys, [k1, k2, k3])
     }
 
     /// `(wgen, [bytes])` of many rows, in one round trip.

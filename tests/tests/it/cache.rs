@@ -52,6 +52,38 @@ async fn reads_go_l1_then_l2_then_postgres() {
     assert_eq!(Product::find_cached(t.db(), 99).await.unwrap(), None);
 }
 
+/// A Redis row read is one MGET under the row generation this process saw
+/// last. Another process retiring every row (a bulk update) moves that
+/// generation: the read must notice, and must not serve the value still
+/// stored under the old one.
+#[tokio::test]
+async fn an_l2_read_follows_a_row_generation_moved_by_another_process() {
+    let t = cached(&redis_url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    let l2_only = || Db::connect(t.config().cache_l1_capacity(0));
+    let (a, b) = (l2_only().await.unwrap(), l2_only().await.unwrap());
+    let first = Product::get_cached(&a, 1).await.unwrap();
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap(), first);
+    assert_eq!(b.metrics().cache.l2_hits, 1);
+
+    let changed = Product::query()
+        .update(&a, [Product::PRICE.set(first.price + 1)])
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let seen = Product::get_cached(&b, 1).await.unwrap();
+    assert_eq!(
+        seen.price,
+        first.price + 1,
+        "not the row under the old generation"
+    );
+    assert_eq!(b.metrics().cache.loads, 1, "{:?}", b.metrics().cache);
+    // Stored under the new generation, and read from there.
+    assert_eq!(Product::get_cached(&a, 1).await.unwrap(), seen);
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap(), seen);
+    assert_eq!(b.metrics().cache.l2_hits, 2);
+}
+
 #[tokio::test]
 async fn concurrent_misses_on_one_key_load_once() {
     let t = cached(&redis_url()).await;
