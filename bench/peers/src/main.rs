@@ -6,12 +6,15 @@
 //! cargo run --release --manifest-path bench/peers/Cargo.toml [-- --rounds 5 --secs 1 --logged]
 //! ```
 //!
-//! The harness, the seeding and the baseline are the main bench's own
-//! files (`bench/src/{harness,seed,raw,alloc}.rs`), included by path.
+//! The harness, the seeding, the baseline and the strata contender are the
+//! main bench's own files (`bench/src/{harness,seed,raw,derived,alloc}.rs`),
+//! included by path, so strata runs in the same rounds as the peers.
 #![allow(dead_code)]
 
 #[path = "../../src/alloc.rs"]
 mod alloc;
+#[path = "../../src/derived.rs"]
+mod derived;
 #[path = "../../src/harness.rs"]
 mod harness;
 #[path = "../../src/raw.rs"]
@@ -84,9 +87,13 @@ async fn bench(rounds: usize, secs: f64, logged: bool) -> Result<(), BoxError> {
     eprintln!("seeding strata_bench.bench_users ...");
     seed::recreate(&url, logged).await?;
     let raw = Arc::new(raw::Raw::connect(&url, POOL).await?);
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("strata-bench-peers:{}", std::process::id());
+    let strata = Arc::new(derived::Strata::connect(&url, POOL, &redis, &prefix).await?);
     let size = POOL as u32;
     let all: Vec<Arc<dyn Contender>> = vec![
         raw.clone(),
+        strata,
         Arc::new(sqlx_impl::Sqlx::connect(&url, size, true).await?),
         Arc::new(seaorm_impl::SeaOrm::connect(&url, size, true).await?),
         // The same with the pool's per-checkout ping off.
@@ -143,5 +150,16 @@ async fn bench(rounds: usize, secs: f64, logged: bool) -> Result<(), BoxError> {
         "\nallocations per operation (counting allocator, all threads; includes the harness's one boxed future):"
     );
     print!("{allocs}");
+    println!("\nstrata against the peers (median over rounds of same-round ratios; target >= 2x for get and list page):");
+    for name in ["get", "insert", "patch", "list page"] {
+        for c in [1, POOL] {
+            let label = format!("{name} c={c}");
+            for peer in ["sqlx", "SeaORM", "sqlx no-ping", "SeaORM no-ping"] {
+                if let Some(v) = report.ratio(&label, "strata", &label, peer) {
+                    println!("{:<44} {v:>6.2}x", format!("{label}: strata / {peer}"));
+                }
+            }
+        }
+    }
     Ok(())
 }
