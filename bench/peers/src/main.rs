@@ -150,7 +150,9 @@ async fn bench(rounds: usize, secs: f64, logged: bool) -> Result<(), BoxError> {
         "\nallocations per operation (counting allocator, all threads; includes the harness's one boxed future):"
     );
     print!("{allocs}");
-    println!("\nstrata against the peers (median over rounds of same-round ratios; target >= 2x for get and list page):");
+    println!(
+        "\nstrata against the peers (median over rounds of same-round ratios; target >= 2x for get and list page):"
+    );
     for name in ["get", "insert", "patch", "list page"] {
         for c in [1, POOL] {
             let label = format!("{name} c={c}");
