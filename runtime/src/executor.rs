@@ -461,7 +461,8 @@ pub(crate) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
 /// to the pool inside a transaction, for the next borrower to write into);
 /// inside a `Tx`, starting or ending the transaction (savepoints are fine).
 fn transaction_control(sql: &str, pooled: bool) -> Option<String> {
-    let sql = sql.trim_start();
+    // The server drops empty statements: `;BEGIN` is a `BEGIN`.
+    let sql = sql.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
     // Every keyword below starts with one of these letters; INSERT, UPDATE,
     // DELETE and WITH do not, and stop here.
     if !sql
