@@ -89,29 +89,33 @@ where
     // Dropped on every way out, cancellation included: removes the entry.
     let inflight = cache.inflight(&key);
     let lock = inflight.lock.clone();
-    let _guard = match lock.clone().try_lock_owned() {
-        Ok(guard) => guard,
+    let (_guard, waited) = match lock.clone().try_lock_owned() {
+        Ok(guard) => (guard, false),
         Err(_) => {
             bump(&counters.coalesced);
-            let guard = lock.lock_owned().await;
-            // The loader before us has filled L1 (unless a write intervened).
-            gens = cache.gens(table);
-            key = l1_key(gens);
-            if let Some(v) = cache.l1.as_ref().and_then(|l1| l1.get::<T>(&key)) {
-                bump(&counters.l1_hits);
-                return Ok(v);
-            }
-            // ... and Redis, which is all there is without L1: read it again.
-            match l2_read::<T>(db, table, &id, list).await {
-                L2::Hit(value) => {
-                    fill_l1(db, table, gens, &key, ttl, &value);
-                    return Ok(value);
-                }
-                other => seen = other,
-            }
-            guard
+            (lock.lock_owned().await, true)
         }
     };
+    // A loader may have finished between our Redis read and the lock
+    // (we waited for it, or it ended just before we asked): it filled L1,
+    // unless a write intervened ...
+    gens = cache.gens(table);
+    key = l1_key(gens);
+    if let Some(v) = cache.l1.as_ref().and_then(|l1| l1.get::<T>(&key)) {
+        bump(&counters.l1_hits);
+        return Ok(v);
+    }
+    // ... and Redis, which is all there is without L1: read it again. With
+    // L1, an uncontended miss has just read Redis and need not again.
+    if waited || cache.l1.is_none() {
+        match l2_read::<T>(db, table, &id, list).await {
+            L2::Hit(value) => {
+                fill_l1(db, table, gens, &key, ttl, &value);
+                return Ok(value);
+            }
+            other => seen = other,
+        }
+    }
     let result = load_and_fill(db, table, &id, list, ttl, gens, &key, seen, load).await;
     drop(inflight);
     result
