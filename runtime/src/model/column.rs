@@ -147,6 +147,18 @@ impl Cond {
         }
     }
 
+    /// Whether this condition's shape is worth caching: an `IN` list longer
+    /// than [`MAX_CACHED_IN`] usually has a length that comes from data, and
+    /// each length would be a shape of its own.
+    pub(crate) fn cacheable(&self) -> bool {
+        match self {
+            Cond::In(_, values) => values.len() <= MAX_CACHED_IN,
+            Cond::And(a, b) | Cond::Or(a, b) => a.cacheable() && b.cacheable(),
+            Cond::Not(a) => a.cacheable(),
+            Cond::Cmp(..) | Cond::Like(..) | Cond::Between(..) | Cond::Null(..) => true,
+        }
+    }
+
     /// Appends the bound values, in the order they appear in the SQL, as
     /// statement parameters borrowed from the condition (nothing copied).
     pub(crate) fn params<'a>(&'a self, out: &mut Vec<&'a (dyn ToSql + Sync)>) {
@@ -184,6 +196,9 @@ impl Cond {
         }
     }
 }
+
+/// The longest `IN` list whose query shape is cached.
+pub(crate) const MAX_CACHED_IN: usize = 16;
 
 /// A value as a statement parameter.
 pub(crate) type Bound = sea_query_postgres::PostgresValue;

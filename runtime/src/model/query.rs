@@ -408,9 +408,11 @@ impl<M: Model> Query<M> {
     /// check that the values this query binds itself are exactly the ones
     /// sea-query binds, in the same order, and a shape is only cached when
     /// they are. A keyset cursor's values are not the query's own, so a
-    /// query with one is always rendered.
+    /// query with one is always rendered, as is one with an `IN` list
+    /// longer than 16 values (its length is likely data: caching every
+    /// length would fill the cache).
     fn sql(&self, stmt: Stmt) -> (Sql, Option<Vec<Value>>) {
-        if self.after.is_some() {
+        if self.after.is_some() || !self.filters.iter().all(Cond::cacheable) {
             let (sql, values) = self.statement(stmt).build(PostgresQueryBuilder);
             return (Sql::Owned(sql), Some(values.0));
         }

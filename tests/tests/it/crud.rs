@@ -332,6 +332,14 @@ async fn a_cached_query_shape_binds_each_calls_own_values() {
     assert_ne!(longer.to_sql().0, shorter.to_sql().0);
     assert_eq!(longer.count(t.db()).await.unwrap(), 3);
     assert_eq!(shorter.count(t.db()).await.unwrap(), 2);
+    // Past 16 values the shape is not cached; the values still bind.
+    for n in [17_i64, 30, 17] {
+        let many = User::query().filter(User::ID.is_in(1..=n).and(User::AGE.ge(2)));
+        assert_eq!(
+            many.count(t.db()).await.unwrap(),
+            u64::try_from(n - 1).unwrap()
+        );
+    }
     assert_eq!(
         User::query()
             .filter(User::ID.is_in(Vec::<i64>::new()))
