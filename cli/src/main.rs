@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> strata::Result<()> {
         Command::Health => {
             let started = Instant::now();
             let db = connect().await?;
-            db.query_one("SELECT 1", &[]).await?;
+            db.query_read_one("SELECT 1", &[]).await?;
             println!("ok ({} ms)", started.elapsed().as_millis());
             Ok(())
         }

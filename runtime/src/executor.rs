@@ -60,6 +60,9 @@ impl OpKind {
     /// Classifies raw SQL by its first keyword: `SELECT`, `SHOW`, `VALUES`,
     /// `TABLE` and `EXPLAIN` (without `ANALYZE`) are reads; everything else,
     /// including `WITH` (which may hold a data-modifying CTE), is a write.
+    /// [`Executor::query_read`] takes only reads; the keyword cannot show
+    /// whether a `SELECT` calls a function with side effects, so plain
+    /// [`Executor::query`] never repeats anything.
     pub fn of_sql(sql: &str) -> OpKind {
         let mut words = sql
             .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
@@ -155,14 +158,17 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     /// Runs a statement and returns its rows. The statement is prepared once
     /// per connection and cached.
     ///
-    /// Outside a transaction, a read (see [`OpKind::of_sql`]) whose
-    /// connection died is repeated once on a fresh connection.
+    /// Once sent, it is never repeated: if its connection dies before the
+    /// answer, the result is `Error::OutcomeUnknown`, whatever the SQL.
+    /// Even a `SELECT` can change data (`nextval`, advisory locks, a
+    /// function that writes), and strata cannot tell. A read that is safe to
+    /// repeat goes through [`Executor::query_read`] instead.
     fn query(
         &self,
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        async move { run_query(self, sql, params, OpKind::of_sql(sql)).await }
+        async move { run_query(self, sql, params, OpKind::Write).await }
     }
 
     /// Runs a statement that must return exactly one row.
@@ -185,9 +191,70 @@ pub trait Executor: Send + Sync + sealed::Sealed {
         async move { Ok(self.query(sql, params).await?.into_iter().next()) }
     }
 
-    /// Runs a statement and returns the number of rows it affected.
+    /// Runs a read the caller declares safe to repeat, and returns its rows.
+    ///
+    /// Outside a transaction, if its connection dies it is repeated once on
+    /// a fresh connection, as model reads are (inside a transaction nothing
+    /// is repeated per statement). Use it for plain `SELECT`s; a statement
+    /// with side effects run here could take effect twice. Statements that
+    /// [`OpKind::of_sql`] does not class as reads (`INSERT`, `WITH`, ...)
+    /// are refused with `Error::InvalidInput` before anything is sent.
+    fn query_read(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        async move {
+            declared_read(sql)?;
+            run_query(self, sql, params, OpKind::Read).await
+        }
+    }
+
+    /// [`Executor::query_read`] for exactly one row: `Error::NotFound` when
+    /// it returns none.
+    fn query_read_one(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Row>> + Send {
+        async move {
+            self.query_read_opt(sql, params)
+                .await?
+                .ok_or(Error::NotFound { what: "row" })
+        }
+    }
+
+    /// [`Executor::query_read`] for the first row, if any.
+    fn query_read_opt(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Option<Row>>> + Send {
+        async move {
+            declared_read(sql)?;
+            run_query_opt(self, sql, params, OpKind::Read).await
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it affected. Never
+    /// repeated once sent, like [`Executor::query`].
     fn execute(&self, sql: &str, params: Params<'_>) -> impl Future<Output = Result<u64>> + Send {
-        async move { run_execute(self, sql, params, OpKind::of_sql(sql)).await }
+        async move { run_execute(self, sql, params, OpKind::Write).await }
+    }
+}
+
+/// Refuses a statement passed as a read that is plainly not one.
+fn declared_read(sql: &str) -> Result<()> {
+    match OpKind::of_sql(sql) {
+        OpKind::Read => Ok(()),
+        OpKind::Write => Err(Error::InvalidInput {
+            reason: format!(
+                "`{}` is not a read: `query_read` repeats its statement after a lost \
+                 connection, so it takes only SELECT, SHOW, VALUES, TABLE and EXPLAIN; \
+                 run this with `query`",
+                crate::observe::operation(sql)
+            ),
+        }),
     }
 }
 

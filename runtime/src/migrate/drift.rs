@@ -115,7 +115,7 @@ pub async fn check_meta<E: Executor + ?Sized>(e: &E, meta: &'static ModelMeta) -
         mismatches: Vec::new(),
     };
     let exists = e
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&meta.qualified])
+        .query_read_one("SELECT to_regclass($1) IS NOT NULL", &[&meta.qualified])
         .await?
         .get::<_, bool>(0);
     if !exists {

@@ -61,7 +61,7 @@ impl Db {
     pub async fn health(&self) -> HealthReport {
         let mut reasons = Vec::new();
         let started = Instant::now();
-        let postgres = match self.query_one("SELECT 1", &[]).await {
+        let postgres = match self.query_read_one("SELECT 1", &[]).await {
             Ok(_) => ServiceHealth {
                 status: "up",
                 latency_ms: Some(ms(started.elapsed())),

@@ -126,13 +126,13 @@ async fn the_breaker_opens_fails_fast_and_closes_again() {
     let t = TestDb::new().await;
     let proxy = FaultProxy::start("127.0.0.1:5432").await;
     let db = through(&proxy, &t).await;
-    db.query("SELECT 1", &[]).await.unwrap();
+    db.query_read("SELECT 1", &[]).await.unwrap();
     // The server "goes away": connections cut, new ones refused.
     proxy.set_mode(Mode::Reject);
     proxy.cut_all();
     let mut errors = Vec::new();
     for _ in 0..10 {
-        errors.push(db.query("SELECT 1", &[]).await.unwrap_err());
+        errors.push(db.query_read("SELECT 1", &[]).await.unwrap_err());
     }
     assert!(
         errors.iter().any(|e| matches!(e, Error::CircuitOpen)),
@@ -144,7 +144,7 @@ async fn the_breaker_opens_fails_fast_and_closes_again() {
     let mut slowest = Duration::ZERO;
     for _ in 0..100 {
         let t0 = Instant::now();
-        let err = db.query("SELECT 1", &[]).await.unwrap_err();
+        let err = db.query_read("SELECT 1", &[]).await.unwrap_err();
         slowest = slowest.max(t0.elapsed());
         assert!(matches!(err, Error::CircuitOpen), "{err:?}");
     }
@@ -159,7 +159,7 @@ async fn the_breaker_opens_fails_fast_and_closes_again() {
     // The server comes back; after the cool-down one probe closes it.
     proxy.set_mode(Mode::Forward);
     tokio::time::sleep(Duration::from_millis(450)).await;
-    db.query("SELECT 1", &[]).await.unwrap();
+    db.query_read("SELECT 1", &[]).await.unwrap();
     assert_eq!(db.metrics().breaker, BreakerState::Closed);
 }
 
@@ -179,7 +179,7 @@ async fn a_transaction_holding_its_connection_too_long_is_reported() {
         let db = t.db().clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            db.query("SELECT 1", &[]).await
+            db.query_read("SELECT 1", &[]).await
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -78,7 +78,7 @@ async fn killed_backends_are_replaced_transparently() {
             .get(0);
         assert!(killed >= 1, "round {round}: nothing to kill");
         // The very next call succeeds, without waiting for anything.
-        let v: i32 = t2.query_one("SELECT 42", &[]).await.unwrap().get(0);
+        let v: i32 = t2.query_read_one("SELECT 42", &[]).await.unwrap().get(0);
         assert_eq!(v, 42);
         // So does a write, and so does a transaction.
         t2.execute("SELECT 1", &[]).await.unwrap();
@@ -142,4 +142,35 @@ async fn a_search_path_with_spaces_and_several_schemas_connects() {
         .unwrap();
     let shown: String = db.query_one("SHOW search_path", &[]).await.unwrap().get(0);
     assert_eq!(shown, path);
+}
+
+/// Raw SQL is never repeated once sent, even a `SELECT`: this one advances
+/// a sequence and then loses its connection. `query_read` is the caller
+/// saying a statement is safe to repeat, and it is repeated once.
+#[tokio::test]
+async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
+    let t = TestDb::new().await;
+    t.execute("CREATE SEQUENCE s", &[]).await.unwrap();
+    let last = || async {
+        let row = t
+            .query_read_one("SELECT last_value FROM s", &[])
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let dies = "SELECT nextval('s'), pg_terminate_backend(pg_backend_pid())";
+    let err = t.query(dies, &[]).await.unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(last().await, 1, "run once");
+
+    let retried = t.metrics().queries.reads_retried;
+    assert!(t.query_read(dies, &[]).await.is_err());
+    assert_eq!(last().await, 3, "declared a read: run, and repeated once");
+    assert_eq!(t.metrics().queries.reads_retried, retried + 1);
+
+    let err = t
+        .query_read("INSERT INTO nowhere VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }

@@ -724,7 +724,10 @@ async fn kill_every_backend(rounds: u32) {
         readers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let id = rand::random_range(1..=100i32);
-                match db.query_one("SELECT v FROM kv WHERE id = $1", &[&id]).await {
+                match db
+                    .query_read_one("SELECT v FROM kv WHERE id = $1", &[&id])
+                    .await
+                {
                     Ok(row) => {
                         reads.fetch_add(1, Ordering::Relaxed);
                         wrong.fetch_add(
@@ -910,7 +913,7 @@ async fn restart_under_load_recovers_fast_and_fails_fast_meanwhile() {
                     };
                     (r, Some((id, outcome)))
                 } else {
-                    (db.query("SELECT 1", &[]).await.map(|_| ()), None)
+                    (db.query_read("SELECT 1", &[]).await.map(|_| ()), None)
                 };
                 let end = Instant::now();
                 let open = matches!(result, Err(Error::CircuitOpen));
@@ -1116,7 +1119,7 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
     };
 
     // A read on an established connection.
-    let (took, out) = timed(hang, db.query("SELECT 1", &[])).await;
+    let (took, out) = timed(hang, db.query_read("SELECT 1", &[])).await;
     tally.check("read", took, out, statement_timeout, statement);
     // A write: its outcome is unknown.
     let (took, out) = timed(hang, db.execute("INSERT INTO bh VALUES (1)", &[])).await;
@@ -1132,18 +1135,18 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
     .await;
     tally.check("transaction", took, out, statement_timeout, statement);
     // Every connection is gone now: the next call must connect.
-    let (took, out) = timed(hang, db.query("SELECT 1", &[])).await;
+    let (took, out) = timed(hang, db.query_read("SELECT 1", &[])).await;
     tally.check("connect", took, out, connect_timeout, connect);
     // Three callers hold every slot while connecting; a fourth waits for one.
     let mut holders = Vec::new();
     for _ in 0..3 {
         let db = db.clone();
         holders.push(tokio::spawn(async move {
-            timed(hang, db.query("SELECT 1", &[])).await
+            timed(hang, db.query_read("SELECT 1", &[])).await
         }));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let (took, out) = timed(hang, db.query("SELECT 1", &[])).await;
+    let (took, out) = timed(hang, db.query_read("SELECT 1", &[])).await;
     let exhausted = |e: &Error| matches!(e, Error::PoolExhausted { .. });
     tally.check("acquire", took, out, exhausted, acquire);
     for h in holders {
@@ -1156,7 +1159,7 @@ async fn black_hole_every_call_returns_a_typed_timeout_within_its_bound() {
     let healed = Instant::now();
     let mut recovered = None;
     while healed.elapsed() < Duration::from_secs(5) {
-        if db.query("SELECT 1", &[]).await.is_ok() {
+        if db.query_read("SELECT 1", &[]).await.is_ok() {
             recovered = Some(healed.elapsed());
             break;
         }
@@ -1195,14 +1198,14 @@ async fn breaker_counts_its_probes() {
     )
     .await
     .unwrap();
-    db.query("SELECT 1", &[]).await.unwrap();
+    db.query_read("SELECT 1", &[]).await.unwrap();
     proxy.set_mode(Mode::Reject);
     proxy.cut_all();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let before = proxy.accepted();
     let mut failures = 0;
     loop {
-        match db.query("SELECT 1", &[]).await {
+        match db.query_read("SELECT 1", &[]).await {
             Err(Error::CircuitOpen) => break,
             Err(_) => failures += 1,
             Ok(_) => panic!("the proxy rejects everything"),
@@ -1219,7 +1222,7 @@ async fn breaker_counts_its_probes() {
         let (db, calls) = (db.clone(), calls.clone());
         tasks.push(tokio::spawn(async move {
             while open_at.elapsed() < Duration::from_millis(1_000) {
-                let _ = db.query("SELECT 1", &[]).await;
+                let _ = db.query_read("SELECT 1", &[]).await;
                 calls.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
@@ -1235,11 +1238,11 @@ async fn breaker_counts_its_probes() {
     // caller gives up mid-connect must not wedge the breaker half-open.
     proxy.set_mode(Mode::Forward);
     tokio::time::sleep(cooldown + Duration::from_millis(20)).await;
-    let abandoned = tokio::time::timeout(Duration::ZERO, db.query("SELECT 1", &[])).await;
+    let abandoned = tokio::time::timeout(Duration::ZERO, db.query_read("SELECT 1", &[])).await;
     assert!(abandoned.is_err(), "the probe should still be connecting");
     tokio::time::sleep(Duration::from_millis(20)).await;
     let before = proxy.accepted();
-    db.query("SELECT 1", &[]).await.unwrap();
+    db.query_read("SELECT 1", &[]).await.unwrap();
     let closed = db.metrics().breaker;
     let to_close = proxy.accepted() - before;
     println!(
@@ -1318,7 +1321,7 @@ async fn leak_is_reported_within_threshold_plus_a_second_with_its_origin() {
         let db = t.db().clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            db.query("SELECT 1", &[]).await
+            db.query_read("SELECT 1", &[]).await
         })
     };
     let mut waiting_max = 0;
