@@ -85,10 +85,15 @@ impl Expand<'_> {
         } else {
             quote!(::core::option::Option::None)
         };
+        // The field itself (`&Option<T>`, which binds as its value when
+        // `Some`), pushed the way `patch_params` pushes it: a field type that
+        // cannot be bound is then reported once, not once per method.
+        let capacity = optional.len() + 1;
         let present = optional.iter().map(|f| {
             let name = f.ident;
-            quote_spanned!(f.ty.span()=> if let ::core::option::Option::Some(__strata_v) = &self.#name {
-                __strata_params.push(__strata_v);
+            let value = field_ref(f);
+            quote_spanned!(f.ty.span()=> if self.#name.is_some() {
+                __strata_params.push(#value);
             })
         });
         quote! {
@@ -104,8 +109,10 @@ impl Expand<'_> {
                     #shape
                 }
 
-                fn present_params<'__strata_a>(&'__strata_a self, __strata_params: &mut #p::ParamList<'__strata_a>) {
+                fn present_params(&self) -> #p::ParamList<'_> {
+                    let mut __strata_params: #p::ParamList<'_> = ::std::vec::Vec::with_capacity(#capacity);
                     #(#present)*
+                    __strata_params
                 }
 
                 fn validate(&self) -> ::core::result::Result<(), #p::ValidationErrors> {

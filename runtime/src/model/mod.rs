@@ -210,10 +210,11 @@ pub trait PatchModel: Send + Sync + Default {
     /// the model has more than 64 of them.
     fn shape(&self) -> Option<u64>;
 
-    /// Appends the present fields' values in field order, then the
-    /// expected version if present: the parameters after the key of the
-    /// statement [`PatchTemplate`] assembles for [`PatchModel::shape`].
-    fn present_params<'a>(&'a self, params: &mut ParamList<'a>);
+    /// The present fields' values in field order, then the expected
+    /// version if present: the parameters after the key of the statement
+    /// [`PatchTemplate`] assembles for [`PatchModel::shape`]. Allocated with
+    /// room for the key in front.
+    fn present_params(&self) -> ParamList<'_>;
 
     /// Checks the `#[validate]` rules of the fields that are present.
     fn validate(&self) -> std::result::Result<(), ValidationErrors>;

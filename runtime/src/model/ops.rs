@@ -306,9 +306,7 @@ pub trait ModelExt: Model {
     ) -> impl Future<Output = Result<Self>> + Send {
         async move {
             patch.validate()?;
-            let mut params: ParamList<'_> = Vec::with_capacity(8);
-            params.push(&key);
-            let sql = super::patch::statement::<Self>(&patch, &mut params);
+            let (sql, params) = super::patch::statement::<Self>(&key, &patch);
             match write_row(e, sql, &params, Touches::Row(&key)).await? {
                 Some(stored) => Ok(stored),
                 None => Err(missing_or_stale::<Self, E>(e, &key).await),

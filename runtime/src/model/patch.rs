@@ -15,12 +15,12 @@ use super::{Model, ParamList, PatchModel, PatchTemplate};
 /// Shapes cached per model; patches of other shapes use `sql.patch`.
 pub(crate) const SHAPES_PER_MODEL: usize = 64;
 
-/// The statement and parameters (after the key, which the caller pushed
-/// first) that apply `patch`.
+/// The statement that applies `patch` to the row with `key`, and its
+/// parameters (the key first).
 pub(crate) fn statement<'a, M: Model>(
+    key: &'a M::Key,
     patch: &'a M::Patch,
-    params: &mut ParamList<'a>,
-) -> &'static str {
+) -> (&'static str, ParamList<'a>) {
     let fields = M::META.sql.patch_shape.sets.len();
     let field_bits = if fields >= 64 {
         u64::MAX
@@ -31,11 +31,13 @@ pub(crate) fn statement<'a, M: Model>(
         && bits & field_bits != 0
         && let Some(sql) = cached::<M>(bits)
     {
-        patch.present_params(params);
-        return sql;
+        let mut params = patch.present_params();
+        params.insert(0, key);
+        return (sql, params);
     }
-    params.extend(patch.patch_params());
-    M::META.sql.patch
+    let mut params = patch.patch_params();
+    params.insert(0, key);
+    (M::META.sql.patch, params)
 }
 
 /// The SQL for shape `bits` of model `M`, assembled on first use.
