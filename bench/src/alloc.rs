@@ -50,3 +50,22 @@ pub(crate) fn snapshot() -> (u64, u64) {
         BYTES.load(Ordering::Relaxed),
     )
 }
+
+/// Allocations (and bytes) per operation, over `n` sequential operations
+/// after a warm-up. Counts every thread, so the connection task's share is
+/// included; the harness's boxed future is one of the allocations.
+pub(crate) async fn per_op(
+    c: &dyn crate::harness::Contender,
+    op: crate::harness::Op,
+    n: u64,
+) -> Result<(f64, f64), crate::harness::BoxError> {
+    for i in 0..200 {
+        c.run(op, i).await?;
+    }
+    let (a0, b0) = snapshot();
+    for i in 0..n {
+        c.run(op, i.wrapping_mul(7919)).await?;
+    }
+    let (a1, b1) = snapshot();
+    Ok(((a1 - a0) as f64 / n as f64, (b1 - b0) as f64 / n as f64))
+}

@@ -98,21 +98,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Allocations (and bytes) per operation, over `n` sequential operations
-/// after a warm-up. Counts every thread, so the connection task's share is
-/// included; the harness's boxed future is one of the allocations.
-async fn allocs_per_op(c: &dyn Contender, op: Op, n: u64) -> Result<(f64, f64), BoxError> {
-    for i in 0..200 {
-        c.run(op, i).await?;
-    }
-    let (a0, b0) = alloc::snapshot();
-    for i in 0..n {
-        c.run(op, i.wrapping_mul(7919)).await?;
-    }
-    let (a1, b1) = alloc::snapshot();
-    Ok(((a1 - a0) as f64 / n as f64, (b1 - b0) as f64 / n as f64))
-}
-
 async fn bench(o: Options) -> Result<(), BoxError> {
     let url = seed::database_url();
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
@@ -223,7 +208,7 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     };
     eprintln!("allocations per op ...");
     for &(label, c, op) in measured {
-        let (a, b) = allocs_per_op(c, op, 5_000).await?;
+        let (a, b) = alloc::per_op(c, op, 5_000).await?;
         allocs.push_str(&format!(
             "{label:<14} {:<15} {a:>7.1} allocations/op {b:>9.0} bytes/op\n",
             c.name()

@@ -70,18 +70,6 @@ fn main() -> ExitCode {
     }
 }
 
-async fn allocs_per_op(c: &dyn Contender, op: Op, n: u64) -> Result<(f64, f64), BoxError> {
-    for i in 0..200 {
-        c.run(op, i).await?;
-    }
-    let (a0, b0) = alloc::snapshot();
-    for i in 0..n {
-        c.run(op, i.wrapping_mul(7919)).await?;
-    }
-    let (a1, b1) = alloc::snapshot();
-    Ok(((a1 - a0) as f64 / n as f64, (b1 - b0) as f64 / n as f64))
-}
-
 async fn bench(rounds: usize, secs: f64, logged: bool) -> Result<(), BoxError> {
     let url = seed::database_url();
     eprintln!("seeding strata_bench.bench_users ...");
@@ -132,7 +120,7 @@ async fn bench(rounds: usize, secs: f64, logged: bool) -> Result<(), BoxError> {
     eprintln!("allocations per op ...");
     let mut allocs = String::new();
     for c in &all {
-        let (a, b) = allocs_per_op(c.as_ref(), Op::Get, 5_000).await?;
+        let (a, b) = alloc::per_op(c.as_ref(), Op::Get, 5_000).await?;
         allocs.push_str(&format!(
             "get  {:<15} {a:>7.1} allocations/op {b:>9.0} bytes/op\n",
             c.name()
