@@ -91,67 +91,53 @@ impl StructAttrs {
     /// Reads the struct's attributes, reporting every mistake to `cx`.
     pub(crate) fn from_ast(cx: &Ctxt, attrs: &[syn::Attribute]) -> Self {
         let mut out = StructAttrs::default();
-        for attr in attrs {
-            if attr.path().is_ident(VALIDATE) {
-                out.validate.extend(raw_validate(cx, attr));
-                continue;
-            }
-            if !attr.path().is_ident(MODEL) {
-                continue;
-            }
-            let result = attr.parse_nested_meta(|meta| {
-                let key = key_of(&meta);
-                let span = meta.path.span();
-                match key.as_str() {
-                    // table = "users"
-                    TABLE => {
-                        if let Some(v) = parse_name(cx, &meta, TABLE)? {
-                            set(cx, &mut out.table, TABLE, span, v);
-                        }
-                    }
-                    // schema = "app"
-                    SCHEMA => {
-                        if let Some(v) = parse_name(cx, &meta, SCHEMA)? {
-                            set(cx, &mut out.schema, SCHEMA, span, v);
-                        }
-                    }
-                    // soft_delete
-                    SOFT_DELETE => {
-                        if let Some(v) = parse_flag(cx, &meta, SOFT_DELETE)? {
-                            set(cx, &mut out.soft_delete, SOFT_DELETE, span, v);
-                        }
-                    }
-                    // cache(ttl_secs = 300)
-                    CACHE => {
-                        if let Some(v) = parse_cache(cx, &meta)? {
-                            set(cx, &mut out.cache_ttl_secs, CACHE, span, v);
-                        }
-                    }
-                    // validate_with = path::to_fn
-                    VALIDATE_WITH => {
-                        if let Some(v) = parse_path(cx, &meta, VALIDATE_WITH)? {
-                            set(cx, &mut out.validate_with, VALIDATE_WITH, span, v);
-                        }
-                    }
-                    _ => {
-                        let message = if FIELD_KEYS.contains(&key.as_str()) {
-                            format!(
-                                "`{key}` is a field attribute; put `{}` on a field, not on the struct",
-                                example(&key)
-                            )
-                        } else {
-                            unknown_key(&key, "attribute", STRUCT_KEYS)
-                        };
-                        cx.error(span, message);
-                        skip_value(&meta)?;
+        out.validate = each_model_key(cx, attrs, |meta, key, span| {
+            match key {
+                // table = "users"
+                TABLE => {
+                    if let Some(v) = parse_name(cx, &meta, TABLE)? {
+                        set(cx, &mut out.table, TABLE, span, v);
                     }
                 }
-                Ok(())
-            });
-            if let Err(err) = result {
-                cx.syn_error(err);
+                // schema = "app"
+                SCHEMA => {
+                    if let Some(v) = parse_name(cx, &meta, SCHEMA)? {
+                        set(cx, &mut out.schema, SCHEMA, span, v);
+                    }
+                }
+                // soft_delete
+                SOFT_DELETE => {
+                    if let Some(v) = parse_flag(cx, &meta, SOFT_DELETE)? {
+                        set(cx, &mut out.soft_delete, SOFT_DELETE, span, v);
+                    }
+                }
+                // cache(ttl_secs = 300)
+                CACHE => {
+                    if let Some(v) = parse_cache(cx, &meta)? {
+                        set(cx, &mut out.cache_ttl_secs, CACHE, span, v);
+                    }
+                }
+                // validate_with = path::to_fn
+                VALIDATE_WITH => {
+                    if let Some(v) = parse_path(cx, &meta, VALIDATE_WITH)? {
+                        set(cx, &mut out.validate_with, VALIDATE_WITH, span, v);
+                    }
+                }
+                _ => {
+                    let message = if FIELD_KEYS.contains(&key) {
+                        format!(
+                            "`{key}` is a field attribute; put `{}` on a field, not on the struct",
+                            example(key)
+                        )
+                    } else {
+                        unknown_key(key, "attribute", STRUCT_KEYS)
+                    };
+                    cx.error(span, message);
+                    skip_value(&meta)?;
+                }
             }
-        }
+            Ok(())
+        });
         out
     }
 }
@@ -160,63 +146,75 @@ impl FieldAttrs {
     /// Reads one field's attributes, reporting every mistake to `cx`.
     pub(crate) fn from_ast(cx: &Ctxt, attrs: &[syn::Attribute]) -> Self {
         let mut out = FieldAttrs::default();
-        for attr in attrs {
-            if attr.path().is_ident(VALIDATE) {
-                out.validate.extend(raw_validate(cx, attr));
-                continue;
+        out.validate = each_model_key(cx, attrs, |meta, key, span| {
+            let flag = match key {
+                // column = "email_address"
+                COLUMN => {
+                    if let Some(v) = parse_name(cx, &meta, COLUMN)? {
+                        set(cx, &mut out.column, COLUMN, span, v);
+                    }
+                    return Ok(());
+                }
+                // primary_key
+                PRIMARY_KEY => &mut out.primary_key,
+                // generated
+                GENERATED => &mut out.generated,
+                // unique
+                UNIQUE => &mut out.unique,
+                // deleted_at
+                DELETED_AT => &mut out.deleted_at,
+                // updated_at
+                UPDATED_AT => &mut out.updated_at,
+                // version
+                VERSION => &mut out.version,
+                // skip
+                SKIP => &mut out.skip,
+                _ => {
+                    let message = if STRUCT_KEYS.contains(&key) {
+                        format!(
+                            "`{key}` is a struct attribute; put `{}` on the struct, not on a field",
+                            example(key)
+                        )
+                    } else {
+                        unknown_key(key, "field attribute", FIELD_KEYS)
+                    };
+                    cx.error(span, message);
+                    return skip_value(&meta);
+                }
+            };
+            if let Some(v) = parse_flag(cx, &meta, key)? {
+                set(cx, flag, key, span, v);
             }
-            if !attr.path().is_ident(MODEL) {
-                continue;
-            }
+            Ok(())
+        });
+        out
+    }
+}
+
+/// The walk both attribute readers share: calls `on_key` with each key of
+/// every `#[model(..)]` (its text and span), reports parse errors to `cx`,
+/// and returns the `#[validate(..)]` attributes for the rules' parser.
+fn each_model_key(
+    cx: &Ctxt,
+    attrs: &[syn::Attribute],
+    mut on_key: impl FnMut(ParseNestedMeta<'_>, &str, Span) -> syn::Result<()>,
+) -> Vec<RawValidate> {
+    let mut validate = Vec::new();
+    for attr in attrs {
+        if attr.path().is_ident(VALIDATE) {
+            validate.extend(raw_validate(cx, attr));
+        } else if attr.path().is_ident(MODEL) {
             let result = attr.parse_nested_meta(|meta| {
                 let key = key_of(&meta);
                 let span = meta.path.span();
-                let flag = match key.as_str() {
-                    // column = "email_address"
-                    COLUMN => {
-                        if let Some(v) = parse_name(cx, &meta, COLUMN)? {
-                            set(cx, &mut out.column, COLUMN, span, v);
-                        }
-                        return Ok(());
-                    }
-                    // primary_key
-                    PRIMARY_KEY => &mut out.primary_key,
-                    // generated
-                    GENERATED => &mut out.generated,
-                    // unique
-                    UNIQUE => &mut out.unique,
-                    // deleted_at
-                    DELETED_AT => &mut out.deleted_at,
-                    // updated_at
-                    UPDATED_AT => &mut out.updated_at,
-                    // version
-                    VERSION => &mut out.version,
-                    // skip
-                    SKIP => &mut out.skip,
-                    _ => {
-                        let message = if STRUCT_KEYS.contains(&key.as_str()) {
-                            format!(
-                                "`{key}` is a struct attribute; put `{}` on the struct, not on a field",
-                                example(&key)
-                            )
-                        } else {
-                            unknown_key(&key, "field attribute", FIELD_KEYS)
-                        };
-                        cx.error(span, message);
-                        return skip_value(&meta);
-                    }
-                };
-                if let Some(v) = parse_flag(cx, &meta, &key)? {
-                    set(cx, flag, &key, span, v);
-                }
-                Ok(())
+                on_key(meta, &key, span)
             });
             if let Err(err) = result {
                 cx.syn_error(err);
             }
         }
-        out
     }
+    validate
 }
 
 /// The key as written, for messages (`tabel`, `a::b`).
