@@ -12,7 +12,7 @@ pub mod proxy;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use strata::{Config, Db};
+use strata::{Config, Db, Executor};
 use tokio::sync::OnceCell;
 
 /// The server every test talks to.
@@ -121,6 +121,15 @@ impl TestDb {
     /// The `Db` handle.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// `SELECT count(*)` of a table in the test's schema; panics on error.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .query_read_one(&format!("SELECT count(*) FROM \"{table}\""), &[])
+            .await
+            .unwrap_or_else(|e| panic!("count {table}: {e}"))
+            .get(0)
     }
 }
 

@@ -181,11 +181,7 @@ async fn a_value_that_cannot_be_encoded_is_invalid_input_and_keeps_the_connectio
         .get(0);
     assert_eq!(again, pid);
     assert_eq!(t.metrics().queries.connections_discarded, 0);
-    let n: i64 = t
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = t.count("t").await;
     assert_eq!(n, 0);
 }
 

@@ -1539,11 +1539,7 @@ async fn oversized_input_is_refused_before_sending_and_the_connection_survives()
         .await
         .unwrap()
         .get(0);
-    let rows: i64 = t
-        .query_one("SELECT count(*) FROM o", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = t.count("o").await;
     println!(
         "oversized input: {n} parameters -> {:?}; as a write -> {:?}; 2 values for 1 parameter -> {:?}; \
          connections discarded {discarded}, same backend after {}, rows written {rows}, statements {}",

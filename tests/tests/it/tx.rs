@@ -75,11 +75,7 @@ async fn bank_transfers_keep_the_total_under_serializable_retries() {
         task.await.unwrap();
     }
     assert_eq!(total(&t).await, 10_000, "money was created or destroyed");
-    let transfers: i64 = t
-        .query_one("SELECT count(*) FROM transfers", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let transfers = t.count("transfers").await;
     assert_eq!(
         transfers,
         i64::try_from(ok.load(Ordering::Relaxed)).unwrap()
@@ -161,11 +157,7 @@ async fn failing_outer_closure_leaves_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));
-    let n: i64 = t
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = t.count("t").await;
     assert_eq!(n, 0);
     assert_eq!(t.metrics().transactions.rolled_back, 1);
     assert_eq!(t.pool_status().in_use, 0);
@@ -205,11 +197,7 @@ async fn transaction_past_its_timeout_rolls_back() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    let n: i64 = t
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = t.count("t").await;
     assert_eq!(n, 0);
 }
 
@@ -256,11 +244,7 @@ async fn panic_and_cancellation_never_pool_an_open_transaction() {
         locks, 0,
         "a connection came back from the pool inside a transaction"
     );
-    let n: i64 = t
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = t.count("t").await;
     assert_eq!(n, 0, "uncommitted writes must be gone");
 }
 
