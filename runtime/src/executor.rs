@@ -230,10 +230,7 @@ pub trait Executor: Send + Sync + sealed::Sealed {
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>>> + Send {
-        async move {
-            declared_read(sql)?;
-            run_query_opt(self, sql, params, OpKind::Read).await
-        }
+        async move { Ok(self.query_read(sql, params).await?.into_iter().next()) }
     }
 
     /// Runs a statement and returns the number of rows it affected. Never

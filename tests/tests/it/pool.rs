@@ -168,6 +168,14 @@ async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
     assert_eq!(last().await, 3, "declared a read: run, and repeated once");
     assert_eq!(t.metrics().queries.reads_retried, retried + 1);
 
+    // Like query_one, the first row; the rest are ignored.
+    let first: i32 = t
+        .query_read_one("SELECT generate_series(1, 3)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(first, 1);
+
     let err = t
         .query_read("INSERT INTO nowhere VALUES (1)", &[])
         .await
