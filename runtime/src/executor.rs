@@ -42,6 +42,7 @@ use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::metrics::bump;
 use crate::pool::Db;
+use crate::raw::{Declared, Plan};
 
 /// Statement parameters, as tokio-postgres takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -57,26 +58,17 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    /// Classifies raw SQL by its first keyword: `SELECT`, `SHOW`, `VALUES`,
-    /// `TABLE` and `EXPLAIN` (without `ANALYZE`) are reads; everything else,
-    /// including `WITH` (which may hold a data-modifying CTE), is a write.
-    /// [`Executor::query_read`] takes only reads; the keyword cannot show
-    /// whether a `SELECT` calls a function with side effects, so plain
-    /// [`Executor::query`] never repeats anything.
+    /// Classifies raw SQL with strata's SQL tokenizer: `Read` only for a
+    /// single `SELECT`, `VALUES`, `TABLE`, `SHOW` or `EXPLAIN` whose text
+    /// shows no way to write (no `EXPLAIN ANALYZE`, `SELECT .. INTO`,
+    /// `FOR UPDATE`/`FOR SHARE`, or data-modifying `WITH`), whatever its
+    /// comments, case or spacing. Everything else is `Write`. The text
+    /// cannot show whether a function it calls writes: see
+    /// [`Executor::query_read`] for how the server settles that.
     pub fn of_sql(sql: &str) -> OpKind {
-        let mut words = sql
-            .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
-            .split(|c: char| c.is_whitespace() || c == '(');
-        let first = words.next().unwrap_or("");
-        let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
-        if ["select", "show", "values", "table"]
-            .iter()
-            .any(|k| is(first, k))
-            || (is(first, "explain") && !words.any(|w| is(w, "analyze")))
-        {
-            OpKind::Read
-        } else {
-            OpKind::Write
+        match crate::sql::classify(sql) {
+            crate::sql::Sql::One(stmt) if stmt.proven_read() => OpKind::Read,
+            _ => OpKind::Write,
         }
     }
 }
@@ -143,6 +135,18 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     #[doc(hidden)]
     fn __poison(&self) {}
 
+    /// Whether statements run inside a transaction (`Tx`), not on a pooled
+    /// connection in autocommit mode.
+    #[doc(hidden)]
+    fn __in_tx(&self) -> bool {
+        false
+    }
+
+    /// A raw statement ran that the SQL guard cannot vouch for: the
+    /// transaction's connection is checked before it returns to the pool.
+    #[doc(hidden)]
+    fn __check_session_at_end(&self) {}
+
     /// Makes the cache forget what a write changed: now on `Db`, after
     /// `COMMIT` on a transaction (and never if it rolls back).
     #[doc(hidden)]
@@ -158,6 +162,19 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     /// Runs a statement and returns its rows. The statement is prepared once
     /// per connection and cached.
     ///
+    /// Raw SQL is read by strata's SQL tokenizer first (comments, nesting,
+    /// quotes and dollar quotes included), and refused with
+    /// `Error::InvalidInput` before anything is sent when it is several
+    /// statements, transaction control (`BEGIN`, `COMMIT`, .., and on `Db`
+    /// also savepoints: use [`Db::transaction`]), or changes the session
+    /// (`SET` other than `SET LOCAL`, `RESET`, `SET ROLE`, `LISTEN`,
+    /// `PREPARE`, `CREATE TEMP ..`, ..: a pooled connection's session is
+    /// shared with every later borrower). After a statement the tokenizer
+    /// cannot vouch for (DDL, `CALL`, `DO`, a call of a function that is not
+    /// a known built-in) the server is asked whether the connection is in a
+    /// transaction or carries session state, and such a connection is
+    /// closed rather than pooled (in a transaction: after it ends).
+    ///
     /// Once sent, it is never repeated: if its connection dies before the
     /// answer, the result is `Error::OutcomeUnknown`, whatever the SQL.
     /// Even a `SELECT` can change data (`nextval`, advisory locks, a
@@ -168,7 +185,12 @@ pub trait Executor: Send + Sync + sealed::Sealed {
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        async move { run_query(self, sql, params, OpKind::Write).await }
+        async move {
+            match run_raw(self, sql, params, Declared::Any, Op::Query).await? {
+                Output::Rows(rows) => Ok(rows),
+                _ => unreachable!("query returns rows"),
+            }
+        }
     }
 
     /// Runs a statement that must return exactly one row.
@@ -195,18 +217,25 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     ///
     /// Outside a transaction, if its connection dies it is repeated once on
     /// a fresh connection, as model reads are (inside a transaction nothing
-    /// is repeated per statement). Use it for plain `SELECT`s; a statement
-    /// with side effects run here could take effect twice. Statements that
-    /// [`OpKind::of_sql`] does not class as reads (`INSERT`, `WITH`, ...)
-    /// are refused with `Error::InvalidInput` before anything is sent.
+    /// is repeated per statement). Two guards make sure a repeated statement
+    /// cannot write:
+    /// - the text must be a single `SELECT`, `VALUES`, `TABLE`, `SHOW` or
+    ///   `EXPLAIN` that [`OpKind::of_sql`] proves a read (no `EXPLAIN
+    ///   ANALYZE`, `SELECT .. INTO`, `FOR UPDATE`, data-modifying `WITH`);
+    ///   anything else is `Error::InvalidInput`, before anything is sent;
+    /// - outside a transaction it runs inside `BEGIN READ ONLY` .. `COMMIT`
+    ///   (pipelined: still one round trip), so the server refuses a function
+    ///   that writes, or `nextval`, with SQLSTATE 25006.
     fn query_read(
         &self,
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
         async move {
-            declared_read(sql)?;
-            run_query(self, sql, params, OpKind::Read).await
+            match run_raw(self, sql, params, Declared::Read, Op::Query).await? {
+                Output::Rows(rows) => Ok(rows),
+                _ => unreachable!("query returns rows"),
+            }
         }
     }
 
@@ -236,25 +265,16 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     /// Runs a statement and returns the number of rows it affected. Never
     /// repeated once sent, like [`Executor::query`].
     fn execute(&self, sql: &str, params: Params<'_>) -> impl Future<Output = Result<u64>> + Send {
-        async move { run_execute(self, sql, params, OpKind::Write).await }
+        async move {
+            match run_raw(self, sql, params, Declared::Any, Op::Execute).await? {
+                Output::Count(n) => Ok(n),
+                _ => unreachable!("execute returns a count"),
+            }
+        }
     }
 }
 
-/// Refuses a statement passed as a read that is plainly not one.
-fn declared_read(sql: &str) -> Result<()> {
-    match OpKind::of_sql(sql) {
-        OpKind::Read => Ok(()),
-        OpKind::Write => Err(Error::InvalidInput {
-            reason: format!(
-                "`{}` is not a read: `query_read` repeats its statement after a lost \
-                 connection, so it takes only SELECT, SHOW, VALUES, TABLE and EXPLAIN; \
-                 run this with `query`",
-                crate::observe::operation(sql)
-            ),
-        }),
-    }
-}
-
+#[derive(Clone, Copy)]
 enum Op {
     Query,
     /// At most one row (a lookup by primary key): no `Vec` to allocate.
@@ -275,7 +295,7 @@ pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<Option<Row>> {
-    match run(e, sql, params, kind, Op::QueryOpt).await? {
+    match run(e, sql, params, kind, Op::QueryOpt, Plan::default()).await? {
         Output::Row(row) => Ok(row),
         _ => unreachable!("query_opt returns at most one row"),
     }
@@ -290,7 +310,7 @@ pub(crate) async fn run_query<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<Vec<Row>> {
-    match run(e, sql, params, kind, Op::Query).await? {
+    match run(e, sql, params, kind, Op::Query, Plan::default()).await? {
         Output::Rows(rows) => Ok(rows),
         _ => unreachable!("query returns rows"),
     }
@@ -304,10 +324,39 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<u64> {
-    match run(e, sql, params, kind, Op::Execute).await? {
+    match run(e, sql, params, kind, Op::Execute, Plan::default()).await? {
         Output::Count(n) => Ok(n),
         _ => unreachable!("execute returns a count"),
     }
+}
+
+/// Raw SQL from the caller: checked by [`crate::raw::plan`] before
+/// anything is sent, then run like a model statement, with the plan's
+/// read-only wrapper and session probe.
+async fn run_raw<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    declared: Declared,
+    op: Op,
+) -> Result<Output> {
+    let plan = match crate::raw::plan(sql, declared, e.__in_tx()) {
+        Ok(plan) => plan,
+        Err(err) => {
+            let counters = &e.__db().inner.counters;
+            bump(&counters.queries);
+            counters.failed(&err);
+            return Err(err);
+        }
+    };
+    if plan.probe {
+        e.__check_session_at_end();
+    }
+    let kind = match declared {
+        Declared::Read => OpKind::Read,
+        Declared::Any => OpKind::Write,
+    };
+    run(e, sql, params, kind, op, plan).await
 }
 
 async fn run<E: Executor + ?Sized>(
@@ -316,6 +365,7 @@ async fn run<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
     op: Op,
+    plan: Plan,
 ) -> Result<Output> {
     let span = tracing::info_span!(
         "db.statement",
@@ -327,9 +377,11 @@ async fn run<E: Executor + ?Sized>(
     // Entering and leaving a span nobody listens to, on every poll, is pure
     // overhead: instrument only when a subscriber wants the span.
     let result = if span.is_disabled() {
-        run_inner(e, sql, params, kind, op).await
+        run_inner(e, sql, params, kind, op, plan).await
     } else {
-        run_inner(e, sql, params, kind, op).instrument(span).await
+        run_inner(e, sql, params, kind, op, plan)
+            .instrument(span)
+            .await
     };
     let rows = match &result {
         Ok(Output::Rows(rows)) => rows.len() as u64,
@@ -350,12 +402,32 @@ async fn run_inner<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
     op: Op,
+    plan: Plan,
 ) -> Result<Output> {
     let db = e.__db();
     let counters = &db.inner.counters;
     bump(&counters.queries);
+    // Every failure counts, the ones before anything is sent included
+    // (breaker open, pool exhausted, connect timeout): they are what the
+    // caller sees.
+    let result = attempt(e, db, sql, params, kind, op, plan).await;
+    if let Err(err) = &result {
+        counters.failed(err);
+    }
+    result
+}
+
+async fn attempt<E: Executor + ?Sized>(
+    e: &E,
+    db: &Db,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+    op: Op,
+    plan: Plan,
+) -> Result<Output> {
+    let counters = &db.inner.counters;
     if params.len() > MAX_PARAMS {
-        bump(&counters.queries_failed);
         return Err(Error::InvalidInput {
             reason: format!(
                 "{} parameters; the PostgreSQL protocol carries at most {MAX_PARAMS}",
@@ -364,7 +436,6 @@ async fn run_inner<E: Executor + ?Sized>(
         });
     }
     if sql.len() > MAX_SQL_BYTES {
-        bump(&counters.queries_failed);
         return Err(Error::InvalidInput {
             reason: format!(
                 "a {} byte statement; PostgreSQL accepts at most {MAX_SQL_BYTES} bytes of SQL \
@@ -378,12 +449,9 @@ async fn run_inner<E: Executor + ?Sized>(
     // bound the loop in case every new connection dies at once.
     let mut skips = db.inner.config.pool_max + 2;
     let mut retried = false;
-    let result = loop {
+    loop {
         let conn = e.__conn().await?;
         let pooled = matches!(conn, Conn::Pooled(_));
-        if let Some(reason) = transaction_control(sql, pooled) {
-            break Err(Error::InvalidInput { reason });
-        }
         if pooled && conn.is_closed() && skips > 0 {
             skips -= 1;
             conn.discard(db);
@@ -397,7 +465,7 @@ async fn run_inner<E: Executor + ?Sized>(
             Err(elapsed) => {
                 // Preparing never writes: a plain statement timeout.
                 abandon(e, conn, db);
-                break Err(elapsed);
+                return Err(elapsed);
             }
             Ok(Err(err)) => {
                 let err = Error::from_pg(err);
@@ -406,11 +474,11 @@ async fn run_inner<E: Executor + ?Sized>(
                     conn.discard(db);
                     continue;
                 }
-                break Err(err);
+                return Err(err);
             }
         };
         if stmt.params().len() != params.len() {
-            break Err(Error::InvalidInput {
+            return Err(Error::InvalidInput {
                 reason: format!(
                     "the statement takes {} parameters, {} were given",
                     stmt.params().len(),
@@ -418,23 +486,17 @@ async fn run_inner<E: Executor + ?Sized>(
                 ),
             });
         }
-        let sent = match op {
-            Op::Query => bounded(bound, pin!(conn.query(&stmt, params)))
-                .await
-                .map(|r| r.map(Output::Rows)),
-            Op::QueryOpt => bounded(bound, pin!(conn.query_opt(&stmt, params)))
-                .await
-                .map(|r| r.map(Output::Row)),
-            Op::Execute => bounded(bound, pin!(conn.execute(&stmt, params)))
-                .await
-                .map(|r| r.map(Output::Count)),
+        let sent = if plan.read_only && pooled {
+            bounded(bound, pin!(read_only(&conn, &stmt, params, op))).await
+        } else {
+            bounded(bound, pin!(send(&conn, &stmt, params, op))).await
         };
         let sent = match sent {
             Ok(sent) => sent,
             Err(elapsed) => {
                 let write = pooled && kind == OpKind::Write;
                 abandon(e, conn, db);
-                break Err(if write {
+                return Err(if write {
                     Error::OutcomeUnknown {
                         source: "no answer within the client-side statement bound".into(),
                     }
@@ -444,11 +506,19 @@ async fn run_inner<E: Executor + ?Sized>(
             }
         };
         match sent {
-            Ok(out) => break Ok(out),
+            Ok(out) => {
+                if plan.probe && pooled {
+                    keep_if_clean(conn, db, bound).await;
+                }
+                return Ok(out);
+            }
             Err(err) => {
                 let err = Error::from_pg(err);
                 if !(pooled && err.is_connection()) {
-                    break Err(err);
+                    if plan.probe && pooled {
+                        keep_if_clean(conn, db, bound).await;
+                    }
+                    return Err(err);
                 }
                 conn.discard(db);
                 match kind {
@@ -457,16 +527,63 @@ async fn run_inner<E: Executor + ?Sized>(
                         bump(&counters.reads_retried);
                         continue;
                     }
-                    OpKind::Read => break Err(err),
-                    OpKind::Write => break Err(outcome_unknown(err)),
+                    OpKind::Read => return Err(err),
+                    OpKind::Write => return Err(outcome_unknown(err)),
                 }
             }
         }
-    };
-    if result.is_err() {
-        bump(&counters.queries_failed);
     }
-    result
+}
+
+/// One round trip of a prepared statement.
+async fn send(
+    conn: &Conn<'_>,
+    stmt: &tokio_postgres::Statement,
+    params: Params<'_>,
+    op: Op,
+) -> std::result::Result<Output, tokio_postgres::Error> {
+    Ok(match op {
+        Op::Query => Output::Rows(conn.query(stmt, params).await?),
+        Op::QueryOpt => Output::Row(conn.query_opt(stmt, params).await?),
+        Op::Execute => Output::Count(conn.execute(stmt, params).await?),
+    })
+}
+
+/// A declared read on a pooled connection, where the server enforces it:
+/// `BEGIN READ ONLY`, the statement and `COMMIT` go out in one write and
+/// come back in one round trip. A function that writes fails with 25006.
+///
+/// Cancellation cannot leave the connection inside the transaction: the
+/// three requests are queued together on the first poll, and the
+/// connection task sends all of them whether or not this future lives on.
+async fn read_only(
+    conn: &Conn<'_>,
+    stmt: &tokio_postgres::Statement,
+    params: Params<'_>,
+    op: Op,
+) -> std::result::Result<Output, tokio_postgres::Error> {
+    let (begun, out, committed) = futures_util::future::join3(
+        conn.batch_execute("BEGIN READ ONLY"),
+        send(conn, stmt, params, op),
+        conn.batch_execute("COMMIT"),
+    )
+    .await;
+    begun?;
+    let out = out?;
+    committed?;
+    Ok(out)
+}
+
+/// After a raw statement the SQL guard could not vouch for: the server says
+/// whether the connection may go back to the pool; if not (or if it cannot
+/// say), the connection is closed.
+async fn keep_if_clean(conn: Conn<'_>, db: &Db, bound: Option<Duration>) {
+    let login = db.inner.config.user.as_str();
+    let clean = bounded(bound, pin!(crate::raw::session_is_clean(&conn, login))).await;
+    if !matches!(clean, Ok(Ok(true))) {
+        tracing::debug!("a raw statement changed the session; closing its connection");
+        conn.discard(db);
+    }
 }
 
 /// The PostgreSQL protocol's limit on bind parameters (a 16-bit count).
@@ -517,59 +634,6 @@ pub(crate) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
     match conn {
         Conn::Pooled(_) => conn.discard(db),
         Conn::InTx(_) => e.__poison(),
-    }
-}
-
-/// Raw transaction control that would corrupt strata's own bookkeeping: on
-/// a pooled connection any of it (a `BEGIN` would send the connection back
-/// to the pool inside a transaction, for the next borrower to write into);
-/// inside a `Tx`, starting or ending the transaction (savepoints are fine).
-fn transaction_control(sql: &str, pooled: bool) -> Option<String> {
-    // The server drops empty statements: `;BEGIN` is a `BEGIN`.
-    let sql = sql.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
-    // Every keyword below starts with one of these letters; INSERT, UPDATE,
-    // DELETE and WITH do not, and stop here.
-    if !sql
-        .bytes()
-        .next()
-        .is_some_and(|b| b"abceprsABCEPRS".contains(&b))
-    {
-        return None;
-    }
-    let mut words = sql
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .filter(|w| !w.is_empty());
-    // Compared in place: this runs before every statement, and allocating
-    // an upper-cased copy of the first words cost two allocations each.
-    let first = words.next()?;
-    let is = |word: &str, keyword: &str| word.eq_ignore_ascii_case(keyword);
-    let ends_or_starts = if ["BEGIN", "START", "COMMIT", "END", "ABORT"]
-        .iter()
-        .any(|k| is(first, k))
-    {
-        true
-    } else if is(first, "ROLLBACK") {
-        !words.next().is_some_and(|w| is(w, "TO"))
-    } else if is(first, "PREPARE") {
-        words.next().is_some_and(|w| is(w, "TRANSACTION"))
-    } else if is(first, "SAVEPOINT") || is(first, "RELEASE") {
-        false
-    } else {
-        return None;
-    };
-    let first = first.to_ascii_uppercase();
-    if pooled {
-        Some(format!(
-            "`{first}` on a pooled connection would leave it in a transaction state other \
-             callers inherit; run the statements in `db.transaction(..)` instead"
-        ))
-    } else if ends_or_starts {
-        Some(format!(
-            "`{first}` inside `db.transaction(..)`: strata begins, commits and rolls back \
-             the transaction itself; return `Ok` or `Err` from the closure instead"
-        ))
-    } else {
-        None
     }
 }
 

@@ -13,7 +13,9 @@ pub mod migrate;
 mod model;
 pub mod observe;
 mod pool;
+mod raw;
 pub mod retry;
+mod sql;
 mod tx;
 pub mod validate;
 
@@ -22,7 +24,7 @@ pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
 pub use error::{Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
-pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
+pub use metrics::{FAILURE_KINDS, Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub(crate) struct Counters {
     pub(crate) queries: AtomicU64,
     pub(crate) queries_failed: AtomicU64,
+    pub(crate) failed_by_kind: [AtomicU64; FAILURE_KINDS.len()],
     pub(crate) reads_retried: AtomicU64,
     pub(crate) connections_discarded: AtomicU64,
     pub(crate) tx_committed: AtomicU64,
@@ -19,6 +20,58 @@ pub(crate) struct Counters {
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
+}
+
+/// The labels of failed statements by kind, as `strata_queries_failed_total`
+/// carries them (`kind="circuit_open"`, ..) and
+/// [`QueryMetrics::failed_by_kind`] lists them, in this order.
+pub const FAILURE_KINDS: [&str; 13] = [
+    "not_found",
+    "constraint",
+    "conflict",
+    "timeout",
+    "connection",
+    "outcome_unknown",
+    "pool",
+    "circuit_open",
+    "invalid_input",
+    "decode",
+    "transaction_done",
+    "database",
+    "other",
+];
+
+/// The [`FAILURE_KINDS`] index of an error.
+fn failure_kind(err: &crate::Error) -> usize {
+    use crate::Error as E;
+    match err {
+        E::NotFound { .. } => 0,
+        E::Validation(_)
+        | E::UniqueViolation { .. }
+        | E::ForeignKeyViolation { .. }
+        | E::CheckViolation { .. }
+        | E::NotNullViolation { .. } => 1,
+        E::Serialization { .. } | E::Deadlock { .. } | E::StaleVersion { .. } => 2,
+        E::Timeout { .. } => 3,
+        E::Connection { .. } => 4,
+        E::OutcomeUnknown { .. } => 5,
+        E::PoolExhausted { .. } | E::PoolClosed => 6,
+        E::CircuitOpen => 7,
+        E::InvalidInput { .. } => 8,
+        E::Decode { .. } => 9,
+        E::TransactionDone => 10,
+        E::Database { .. } => 11,
+        _ => 12,
+    }
+}
+
+impl Counters {
+    /// Counts one failed statement, whatever stopped it: refused before
+    /// sending, no connection, or an error from the server.
+    pub(crate) fn failed(&self, err: &crate::Error) {
+        bump(&self.queries_failed);
+        bump(&self.failed_by_kind[failure_kind(err)]);
+    }
 }
 
 /// Pool occupancy at one instant.
@@ -62,8 +115,12 @@ pub struct PoolMetrics {
 pub struct QueryMetrics {
     /// Statements run.
     pub total: u64,
-    /// Statements that returned an error.
+    /// Statements that returned an error, those refused or stopped before
+    /// anything was sent (breaker open, pool exhausted, connect timeout,
+    /// invalid input) included.
     pub failed: u64,
+    /// `failed`, split by kind, in [`FAILURE_KINDS`] order.
+    pub failed_by_kind: [u64; FAILURE_KINDS.len()],
     /// Statements slower than the slow-query threshold.
     pub slow: u64,
     /// Median latency.
@@ -91,6 +148,16 @@ pub struct TxMetrics {
     pub retried_deadlock: u64,
     /// Retries after SQLSTATE 23505, for transactions that opted in.
     pub retried_unique: u64,
+}
+
+impl QueryMetrics {
+    /// Failed statements of one kind of [`FAILURE_KINDS`] (0 for an unknown one).
+    pub fn failed_of(&self, kind: &str) -> u64 {
+        FAILURE_KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(0, |i| self.failed_by_kind[i])
+    }
 }
 
 impl TxMetrics {
@@ -141,6 +208,7 @@ impl Counters {
             queries: QueryMetrics {
                 total: get(&self.queries),
                 failed: get(&self.queries_failed),
+                failed_by_kind: std::array::from_fn(|i| get(&self.failed_by_kind[i])),
                 slow: get(&observer.slow),
                 p50,
                 p95,

@@ -190,6 +190,12 @@ struct Shared {
     bound: Option<Duration>,
     /// Cache invalidations of this transaction's writes, applied after COMMIT.
     pending: std::sync::Mutex<std::collections::HashSet<Invalidation>>,
+    /// A raw statement ran that the SQL guard cannot vouch for (DDL, a call
+    /// of a user's function, ..): the server is asked after the transaction
+    /// ends whether the session is clean, before the connection is pooled.
+    check_session: AtomicBool,
+    /// The session was found changed: close the connection, never pool it.
+    discard: AtomicBool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -203,13 +209,16 @@ impl std::fmt::Debug for Tx {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        if *self.open.get_mut()
+        if (*self.open.get_mut() || *self.discard.get_mut())
             && let Some(obj) = self.conn.take()
         {
             // Unknown state (cancelled mid-statement, panic, timeout): close
-            // the connection so the server rolls back; never pool it.
+            // the connection so the server rolls back; never pool it. Or a
+            // changed session, found after the transaction ended.
             bump(&self.db.inner.counters.connections_discarded);
-            bump(&self.db.inner.counters.tx_rolled_back);
+            if *self.open.get_mut() {
+                bump(&self.db.inner.counters.tx_rolled_back);
+            }
             drop(Object::take(obj));
         }
     }
@@ -337,6 +346,25 @@ impl Tx {
         }
     }
 
+    /// After the transaction ended: if a raw statement in it could have
+    /// changed the session, asks the server, and marks the connection for
+    /// closing unless it is clean.
+    async fn check_session(&self) {
+        if self.is_open() || !self.shared.check_session.load(Ordering::Acquire) {
+            return;
+        }
+        let login = self.shared.db.inner.config.user.as_str();
+        let clean = bounded(
+            self.shared.bound,
+            crate::raw::session_is_clean(self.client(), login),
+        )
+        .await;
+        if !matches!(clean, Ok(Ok(true))) {
+            tracing::debug!("a raw statement changed the session; closing its connection");
+            self.shared.discard.store(true, Ordering::Release);
+        }
+    }
+
     async fn rollback(&self) {
         if self.is_poisoned() {
             return;
@@ -379,6 +407,14 @@ impl Executor for Tx {
 
     fn __db(&self) -> &Db {
         &self.shared.db
+    }
+
+    fn __in_tx(&self) -> bool {
+        true
+    }
+
+    fn __check_session_at_end(&self) {
+        self.shared.check_session.store(true, Ordering::Release);
     }
 
     async fn __invalidate(&self, inv: Invalidation) {
@@ -485,9 +521,18 @@ impl Db {
         F: FnMut(Tx) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        let conn = match self.acquire().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                // The BEGIN that never went out is a failed statement too.
+                bump(&self.inner.counters.queries);
+                self.inner.counters.failed(&err);
+                return Err(err);
+            }
+        };
         let tx = Tx {
             shared: Arc::new(Shared {
-                conn: Some(self.acquire().await?),
+                conn: Some(conn),
                 db: self.clone(),
                 depth: AtomicU32::new(0),
                 open: AtomicBool::new(true),
@@ -497,17 +542,38 @@ impl Db {
                     (s, t) => s.or(t).map(client_bound),
                 },
                 pending: std::sync::Mutex::new(std::collections::HashSet::new()),
+                check_session: AtomicBool::new(false),
+                discard: AtomicBool::new(false),
             }),
         };
-        tx.batch(begin).await?;
+        if let Err(err) = tx.batch(begin).await {
+            self.inner.counters.failed(&err);
+            return Err(err);
+        }
+        let result = self.run_closure(&tx, timeout, f).await;
+        tx.check_session().await;
+        result
+    }
+
+    /// The closure, then `COMMIT` or `ROLLBACK`.
+    async fn run_closure<T, F, Fut>(
+        &self,
+        tx: &Tx,
+        timeout: Option<Duration>,
+        f: &mut F,
+    ) -> Result<T>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
         let result = match timeout {
             None => f(tx.clone()).await,
             Some(limit) => match tokio::time::timeout(limit, f(tx.clone())).await {
                 Ok(result) => result,
                 Err(_) => {
-                    // Dropping the last handle closes the connection: the
-                    // server rolls back.
-                    drop(tx);
+                    // The connection is still open in the transaction: the
+                    // caller drops the last handle, which closes it and makes
+                    // the server roll back.
                     return Err(Error::Timeout {
                         kind: TimeoutKind::Transaction,
                         source: None,

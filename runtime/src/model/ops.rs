@@ -451,8 +451,8 @@ async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Resu
         }
     };
     let n = *result.as_ref().unwrap_or(&0);
-    if result.is_err() {
-        crate::metrics::bump(&db.inner.counters.queries_failed);
+    if let Err(err) = &result {
+        db.inner.counters.failed(err);
     }
     db.inner.observer.statement(
         M::META.sql.copy_in,

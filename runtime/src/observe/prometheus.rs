@@ -45,12 +45,21 @@ impl Db {
             "Statements run.",
             &[("", m.queries.total)],
         );
+        let labels: Vec<String> = crate::metrics::FAILURE_KINDS
+            .iter()
+            .map(|k| format!("kind=\"{k}\""))
+            .collect();
+        let failed: Vec<(&str, u64)> = labels
+            .iter()
+            .map(String::as_str)
+            .zip(m.queries.failed_by_kind)
+            .collect();
         metric(
             &mut out,
             "strata_queries_failed_total",
             "counter",
-            "Statements that failed.",
-            &[("", m.queries.failed)],
+            "Statements that failed, by kind (refused before sending included).",
+            &failed,
         );
         metric(
             &mut out,

@@ -146,7 +146,8 @@ async fn a_search_path_with_spaces_and_several_schemas_connects() {
 
 /// Raw SQL is never repeated once sent, even a `SELECT`: this one advances
 /// a sequence and then loses its connection. `query_read` is the caller
-/// saying a statement is safe to repeat, and it is repeated once.
+/// saying a statement is safe to repeat, and it is repeated once; the
+/// server makes sure it cannot write.
 #[tokio::test]
 async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
     let t = TestDb::new().await;
@@ -163,9 +164,23 @@ async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     assert_eq!(last().await, 1, "run once");
 
+    // Declared a read, but it writes: the server refuses it (read-only).
     let retried = t.metrics().queries.reads_retried;
-    assert!(t.query_read(dies, &[]).await.is_err());
-    assert_eq!(last().await, 3, "declared a read: run, and repeated once");
+    let err = t.query_read(dies, &[]).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&strata::SqlState::READ_ONLY_SQL_TRANSACTION),
+        "{err:?}"
+    );
+    assert_eq!(last().await, 1, "nothing ran");
+    assert_eq!(t.metrics().queries.reads_retried, retried);
+
+    // A true read that loses its connection is repeated once.
+    let err = t
+        .query_read("SELECT pg_terminate_backend(pg_backend_pid())", &[])
+        .await
+        .unwrap_err();
+    assert!(err.is_connection(), "{err:?}");
     assert_eq!(t.metrics().queries.reads_retried, retried + 1);
 
     // Like query_one, the first row; the rest are ignored.

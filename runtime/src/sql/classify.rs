@@ -1,0 +1,508 @@
+//! What a raw statement can do to the connection it runs on, read from its
+//! tokens ([`super::lex`]) with PostgreSQL's grammar in mind.
+//!
+//! The classes are conservative: a statement is only [`Class::Query`] or
+//! [`Class::Dml`] when its first word proves it, and only
+//! [`Statement::proven_read`] when nothing in it can write. Anything the
+//! grammar leaves open (`CALL`, `DO`, DDL, an unknown word, text that does
+//! not lex) is [`Class::Other`], which the executor follows with a check of
+//! the server's own state.
+
+use super::lex::{LexError, Token, tokens};
+
+/// What a statement does beyond reading and writing rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// `SELECT`, `VALUES`, `TABLE`, `WITH`, `SHOW`, `EXPLAIN`.
+    Query,
+    /// `INSERT`, `UPDATE`, `DELETE`, `MERGE`.
+    Dml,
+    /// Starts or ends a transaction: `BEGIN`, `START`, `COMMIT`, `END`,
+    /// `ABORT`, `ROLLBACK` (not `TO`), `PREPARE TRANSACTION`,
+    /// `COMMIT PREPARED`, `ROLLBACK PREPARED`.
+    Transaction,
+    /// `SAVEPOINT`, `RELEASE`, `ROLLBACK TO`.
+    Savepoint,
+    /// Changes the session past the statement (and past a transaction's
+    /// end): `SET` (not `LOCAL`, `TRANSACTION` or `CONSTRAINTS`), `RESET`,
+    /// `DISCARD`, `LISTEN`, `UNLISTEN`, `PREPARE`, `DEALLOCATE`, `DECLARE`,
+    /// `LOAD`, `CREATE TEMP ..`, `SELECT .. INTO TEMP ..`.
+    Session,
+    /// Scoped to the transaction it runs in: `SET LOCAL`, `SET TRANSACTION`,
+    /// `SET CONSTRAINTS`.
+    TxScoped,
+    /// Anything else: DDL, `CALL`, `DO`, `COPY`, `LOCK`, `VACUUM`, unknown.
+    Other,
+}
+
+/// One raw statement, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Statement {
+    /// Its class.
+    pub(crate) class: Class,
+    /// The words that decided the class, upper-cased, for messages.
+    pub(crate) head: String,
+    /// Why it is not a plain read, if it is not one.
+    pub(crate) not_read: Option<&'static str>,
+    /// Whether it calls a function that is not on the list known to leave
+    /// the session alone.
+    pub(crate) calls_unknown_function: bool,
+}
+
+impl Statement {
+    /// A single query that cannot write by any means the text shows
+    /// (functions it calls are the server's to refuse: see the executor).
+    pub(crate) fn proven_read(&self) -> bool {
+        self.not_read.is_none()
+    }
+}
+
+/// The classified raw SQL of one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sql {
+    /// Exactly one statement (empty ones, `;;`, dropped as the server does).
+    One(Statement),
+    /// Several statements: the extended protocol takes one.
+    Many(usize),
+    /// No statement at all.
+    Empty,
+    /// Text that does not lex.
+    Unlexable(LexError),
+}
+
+/// Classifies raw SQL.
+pub(crate) fn classify(sql: &str) -> Sql {
+    let tokens = match tokens(sql) {
+        Ok(t) => t,
+        Err(e) => return Sql::Unlexable(e),
+    };
+    let statements = split(&tokens);
+    match statements.as_slice() {
+        [] => Sql::Empty,
+        [one] => Sql::One(statement(one)),
+        many => Sql::Many(many.len()),
+    }
+}
+
+/// Splits at top-level `;`, dropping empty statements. A `;` inside
+/// `BEGIN ATOMIC .. END` (a SQL-standard function body) does not split.
+fn split<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    // Depth of BEGIN ATOMIC / CASE blocks inside a CREATE statement.
+    let mut atomic = 0usize;
+    for (i, t) in tokens.iter().enumerate() {
+        let creating = tokens.get(start).is_some_and(|t| t.is("create"));
+        let opens_atomic =
+            creating && t.is("begin") && tokens.get(i + 1).is_some_and(|n| n.is("atomic"));
+        if opens_atomic || (atomic > 0 && t.is("case")) {
+            atomic += 1;
+        } else if atomic > 0 && t.is("end") {
+            atomic -= 1;
+        } else if *t == Token::Semicolon && atomic == 0 {
+            if i > start {
+                out.push(&tokens[start..i]);
+            }
+            start = i + 1;
+        }
+    }
+    if tokens.len() > start {
+        out.push(&tokens[start..]);
+    }
+    out
+}
+
+/// Functions a raw statement may call without a check of the session
+/// afterwards: built-ins that change no session state. Anything else (a
+/// user's function, `set_config`, advisory locks, ..) may.
+const PURE_FUNCTIONS: &[&str] = &[
+    "abs",
+    "array_agg",
+    "array_length",
+    "avg",
+    "bool_and",
+    "bool_or",
+    "btrim",
+    "cardinality",
+    "cast",
+    "ceil",
+    "char_length",
+    "coalesce",
+    "concat",
+    "count",
+    "current_date",
+    "current_setting",
+    "date_part",
+    "date_trunc",
+    "exists",
+    "extract",
+    "floor",
+    "format",
+    "gen_random_uuid",
+    "generate_series",
+    "greatest",
+    "json_agg",
+    "jsonb_agg",
+    "jsonb_build_object",
+    "json_build_object",
+    "least",
+    "left",
+    "length",
+    "lower",
+    "ltrim",
+    "max",
+    "md5",
+    "min",
+    "now",
+    "nullif",
+    "pg_backend_pid",
+    "position",
+    "random",
+    "replace",
+    "right",
+    "round",
+    "rtrim",
+    "split_part",
+    "statement_timestamp",
+    "string_agg",
+    "substr",
+    "substring",
+    "sum",
+    "to_char",
+    "to_json",
+    "to_jsonb",
+    "transaction_timestamp",
+    "trim",
+    "trunc",
+    "unnest",
+    "upper",
+    "version",
+];
+
+/// Words followed by `(` that are grammar, not function calls.
+const NOT_CALLS: &[&str] = &[
+    "all",
+    "and",
+    "any",
+    "array",
+    "as",
+    "by",
+    "conflict",
+    "cube",
+    "distinct",
+    "else",
+    "filter",
+    "from",
+    "group",
+    "grouping",
+    "having",
+    "in",
+    "into",
+    "is",
+    "join",
+    "lateral",
+    "like",
+    "limit",
+    "not",
+    "on",
+    "or",
+    "over",
+    "partition",
+    "returning",
+    "rollup",
+    "row",
+    "select",
+    "set",
+    "sets",
+    "some",
+    "table",
+    "then",
+    "using",
+    "values",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+fn statement(t: &[Token<'_>]) -> Statement {
+    // `(SELECT 1) UNION (SELECT 2)`: parentheses before the first word.
+    let body = {
+        let open = t.iter().take_while(|t| **t == Token::Open).count();
+        &t[open..]
+    };
+    let word = |i: usize| body.get(i).filter(|t| matches!(t, Token::Word(_)));
+    let is = |i: usize, k: &str| body.get(i).is_some_and(|t| t.is(k));
+    let head = |n: usize| {
+        body.iter()
+            .take(n)
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(w.to_ascii_uppercase()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let calls_unknown_function = t.windows(2).enumerate().any(|(i, w)| match w {
+        [Token::Word(name), Token::Open] => {
+            let name = name.to_ascii_lowercase();
+            // `app.lower(..)` is the user's function; `pg_catalog.lower(..)` is not.
+            let qualified = i > 0 && t[i - 1] == Token::Dot;
+            let in_catalog = i > 1 && t[i - 2].is("pg_catalog");
+            if qualified && !in_catalog {
+                true
+            } else {
+                !NOT_CALLS.contains(&name.as_str()) && !PURE_FUNCTIONS.contains(&name.as_str())
+            }
+        }
+        // `"f"(..)`: a quoted name is never grammar.
+        [Token::QuotedIdent, Token::Open] => true,
+        _ => false,
+    });
+    let mk = |class, words: usize, not_read| Statement {
+        class,
+        head: head(words),
+        not_read,
+        calls_unknown_function,
+    };
+    if word(0).is_none() {
+        return mk(Class::Other, 1, Some("it does not start with a keyword"));
+    }
+    let (class, words) = if is(0, "begin") || is(0, "start") || is(0, "abort") || is(0, "end") {
+        (Class::Transaction, 1)
+    } else if is(0, "commit") {
+        (Class::Transaction, if is(1, "prepared") { 2 } else { 1 })
+    } else if is(0, "rollback") {
+        // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name
+        let to = (1..=2).any(|i| is(i, "to"));
+        if to {
+            (Class::Savepoint, 2)
+        } else {
+            (Class::Transaction, if is(1, "prepared") { 2 } else { 1 })
+        }
+    } else if is(0, "prepare") {
+        if is(1, "transaction") {
+            (Class::Transaction, 2)
+        } else {
+            (Class::Session, 1)
+        }
+    } else if is(0, "savepoint") || is(0, "release") {
+        (Class::Savepoint, 1)
+    } else if is(0, "set") {
+        if is(1, "local") || is(1, "transaction") || is(1, "constraints") {
+            (Class::TxScoped, 2)
+        } else {
+            (Class::Session, 2)
+        }
+    } else if is(0, "declare") {
+        // A cursor WITH HOLD outlives its transaction; others end with it.
+        let hold = body.windows(2).any(|w| w[0].is("with") && w[1].is("hold"));
+        (
+            if hold {
+                Class::Session
+            } else {
+                Class::TxScoped
+            },
+            1,
+        )
+    } else if [
+        "reset",
+        "discard",
+        "listen",
+        "unlisten",
+        "deallocate",
+        "load",
+    ]
+    .iter()
+    .any(|k| is(0, k))
+    {
+        (Class::Session, 1)
+    } else if is(0, "create") {
+        // CREATE [OR REPLACE] [GLOBAL | LOCAL] { TEMP | TEMPORARY } ..
+        let temp = body
+            .iter()
+            .take(5)
+            .any(|t| t.is("temp") || t.is("temporary"));
+        (if temp { Class::Session } else { Class::Other }, 2)
+    } else if ["select", "values", "table", "with", "show", "explain"]
+        .iter()
+        .any(|k| is(0, k))
+    {
+        if into_temp(body) {
+            (Class::Session, 1)
+        } else {
+            (Class::Query, 1)
+        }
+    } else if ["insert", "update", "delete", "merge"]
+        .iter()
+        .any(|k| is(0, k))
+    {
+        (Class::Dml, 1)
+    } else {
+        (Class::Other, 1)
+    };
+    let not_read = match class {
+        Class::Query => query_writes(body),
+        _ => Some("it is not a query"),
+    };
+    mk(class, words, not_read)
+}
+
+/// `SELECT .. INTO TEMP ..`: creates a session-wide table.
+fn into_temp(t: &[Token<'_>]) -> bool {
+    t.windows(2)
+        .any(|w| w[0].is("into") && (w[1].is("temp") || w[1].is("temporary") || w[1].is("local")))
+}
+
+/// Why a query-class statement might still write, or `None` if its text
+/// shows no way: `EXPLAIN ANALYZE` runs its statement; `SELECT .. INTO`
+/// creates a table; `FOR UPDATE`/`FOR SHARE` lock rows; a `WITH` may hold
+/// `INSERT`, `UPDATE`, `DELETE` or `MERGE`. The checks look at every word,
+/// not only the first, and refuse on sight: a column spelled like one of
+/// these keywords must be quoted to pass.
+fn query_writes(t: &[Token<'_>]) -> Option<&'static str> {
+    if t.first().is_some_and(|t| t.is("explain")) {
+        // EXPLAIN ANALYZE / ANALYSE, bare or in the option list, in any
+        // position, with any value: refused without reading the value.
+        if t.iter().any(|t| t.is("analyze") || t.is("analyse")) {
+            return Some("EXPLAIN ANALYZE runs the statement it explains");
+        }
+    }
+    if t.iter().any(|t| t.is("into")) {
+        return Some("SELECT .. INTO creates a table");
+    }
+    if t.windows(2).any(|w| {
+        w[0].is("for") && (w[1].is("update") || w[1].is("share") || w[1].is("no") || w[1].is("key"))
+    }) {
+        return Some("FOR UPDATE / FOR SHARE lock rows");
+    }
+    if t.iter()
+        .any(|t| t.is("insert") || t.is("update") || t.is("delete") || t.is("merge"))
+    {
+        return Some("it holds a data-modifying statement");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(sql: &str) -> Class {
+        match classify(sql) {
+            Sql::One(s) => s.class,
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sees_past_comments_case_and_spacing() {
+        for sql in [
+            "/* x */ BEGIN",
+            "-- c\nBEGIN",
+            "/* a /* nested */ b */begin",
+            ";BEGIN",
+            " ; ;\n commit",
+            "\tStArT TRANSACTION READ ONLY",
+            "END",
+            "ABORT",
+            "rollback work",
+            "PREPARE TRANSACTION 'x'",
+            "COMMIT PREPARED 'x'",
+        ] {
+            assert_eq!(class(sql), Class::Transaction, "{sql}");
+        }
+        assert_eq!(class("ROLLBACK TO SAVEPOINT a"), Class::Savepoint);
+        assert_eq!(class("rollback transaction to a"), Class::Savepoint);
+        assert_eq!(class("/* BEGIN */ SELECT 1"), Class::Query);
+        assert_eq!(class("SELECT 'BEGIN'"), Class::Query);
+    }
+
+    #[test]
+    fn session_state() {
+        for sql in [
+            "SET search_path = x",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "set role postgres",
+            "SET SESSION AUTHORIZATION DEFAULT",
+            "RESET ALL",
+            "DISCARD ALL",
+            "LISTEN c",
+            "PREPARE p AS SELECT 1",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+            "CREATE TEMP TABLE t (a int)",
+            "create global temporary table t (a int)",
+            "SELECT 1 INTO TEMP t",
+        ] {
+            assert_eq!(class(sql), Class::Session, "{sql}");
+        }
+        assert_eq!(class("SET LOCAL search_path = x"), Class::TxScoped);
+        assert_eq!(class("SET TRANSACTION READ ONLY"), Class::TxScoped);
+    }
+
+    #[test]
+    fn reads_are_proven_or_not() {
+        let read = |sql: &str| match classify(sql) {
+            Sql::One(s) => s.proven_read(),
+            _ => false,
+        };
+        for sql in [
+            "SELECT 1",
+            "(SELECT 1) UNION (SELECT 2)",
+            "SHOW search_path",
+            "EXPLAIN (FORMAT JSON) SELECT 1",
+            "SELECT \"update\", 'delete' FROM t",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+        ] {
+            assert!(read(sql), "{sql}");
+        }
+        for sql in [
+            "EXPLAIN ANALYZE DELETE FROM t",
+            "EXPLAIN (ANALYZE) DELETE FROM t",
+            "EXPLAIN (FORMAT JSON, ANALYZE) DELETE FROM t",
+            "EXPLAIN ANALYSE DELETE FROM t",
+            "SELECT * INTO t2 FROM t",
+            "SELECT * FROM t FOR UPDATE",
+            "SELECT * FROM t FOR NO KEY UPDATE",
+            "WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x",
+            "SELECT 1; DELETE FROM t",
+            "INSERT INTO t VALUES (1)",
+            "/* SELECT */ DELETE FROM t",
+        ] {
+            assert!(!read(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn counts_statements_like_the_server() {
+        assert_eq!(classify("SELECT 1; SELECT 2"), Sql::Many(2));
+        assert_eq!(classify(";;"), Sql::Empty);
+        assert_eq!(classify("-- only a comment"), Sql::Empty);
+        assert!(matches!(
+            classify(
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END"
+            ),
+            Sql::One(Statement {
+                class: Class::Other,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn function_calls() {
+        let calls = |sql: &str| match classify(sql) {
+            Sql::One(s) => s.calls_unknown_function,
+            _ => panic!(),
+        };
+        assert!(!calls(
+            "SELECT count(*), lower(name) FROM t WHERE id IN (1, 2)"
+        ));
+        assert!(calls("SELECT set_config('search_path', 'x', false)"));
+        assert!(calls("SELECT pg_advisory_lock(1)"));
+        assert!(calls("SELECT my_function()"));
+        assert!(calls("SELECT app.f()"));
+        assert!(calls("SELECT app.lower('x')"));
+        assert!(!calls("SELECT pg_catalog.lower('x')"));
+    }
+}

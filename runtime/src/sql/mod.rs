@@ -1,0 +1,9 @@
+//! Reading raw SQL: a real tokenizer ([`lex`]) and what a statement can do
+//! to its connection ([`classify`]). Every guard on raw SQL (transaction
+//! control, session state, declared reads) asks these two, never the first
+//! keyword of the text.
+
+pub(crate) mod classify;
+pub(crate) mod lex;
+
+pub(crate) use classify::{Class, Sql, classify};
