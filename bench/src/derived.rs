@@ -136,7 +136,7 @@ impl Contender for Strata {
                     drop(page);
                 }
                 Op::InsertMany => {
-                    let rows = (0..BATCH).map(|i| new_user(i, "strata-copy")).collect();
+                    let rows: Vec<_> = (0..BATCH).map(|i| new_user(i, "strata-copy")).collect();
                     let n = BenchUser::insert_many(&self.db, rows).await?;
                     if n != BATCH as u64 {
                         return Err(format!("insert_many wrote {n} rows").into());

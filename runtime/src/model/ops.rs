@@ -6,6 +6,7 @@
 //! through [`write`], the one path that sees every changed row (the hook
 //! point for cache invalidation and audit).
 
+use std::borrow::Borrow;
 use std::future::Future;
 
 use tokio_postgres::Row;
@@ -186,11 +187,16 @@ pub trait ModelExt: Model {
     ///
     /// Returns `Error::Validation` before anything is sent when a rule
     /// fails, and `UniqueViolation` & co. when a constraint does.
+    ///
+    /// Takes the input by value or by reference (`&new`): a caller that
+    /// keeps its rows need not clone them.
     fn insert<E: Executor + ?Sized>(
         e: &E,
-        new: Self::New,
+        new: impl Borrow<Self::New> + Send,
     ) -> impl Future<Output = Result<Self>> + Send {
-        async move { write_new::<Self, E>(e, &new, Self::META.sql.insert, Touches::NewRow).await }
+        async move {
+            write_new::<Self, E>(e, new.borrow(), Self::META.sql.insert, Touches::NewRow).await
+        }
     }
 
     /// Inserts many rows, all or nothing, and returns how many.
@@ -199,11 +205,15 @@ pub trait ModelExt: Model {
     /// `[i].field`). Up to [`COPY_THRESHOLD`] rows go in one multi-row
     /// `INSERT`; more go through one binary `COPY`. Either is a single
     /// statement, so a failing row leaves the table unchanged.
+    ///
+    /// Takes the rows by value (`Vec`) or borrowed (`&[..]`, `&Vec<..>`):
+    /// a caller that keeps its rows need not clone them.
     fn insert_many<E: Executor + ?Sized>(
         e: &E,
-        rows: Vec<Self::New>,
+        rows: impl AsRef<[Self::New]> + Send,
     ) -> impl Future<Output = Result<u64>> + Send {
         async move {
+            let rows = rows.as_ref();
             let mut report = ValidationErrors::new();
             for (i, row) in rows.iter().enumerate() {
                 if let Err(errors) = row.validate() {
@@ -221,9 +231,9 @@ pub trait ModelExt: Model {
             let n = if rows.is_empty() {
                 Ok(0)
             } else if rows.len() <= COPY_THRESHOLD && rows.len() * width <= MAX_PARAMS {
-                insert_values::<Self, E>(e, &rows).await
+                insert_values::<Self, E>(e, rows).await
             } else {
-                copy_in::<Self, E>(e, &rows).await
+                copy_in::<Self, E>(e, rows).await
             }
             .map_err(unique_field::<Self>);
             if let Ok(n) = n

@@ -732,3 +732,20 @@ async fn a_type_mismatch_is_a_decode_error_naming_the_column() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A caller that keeps its rows passes them borrowed: nothing to clone.
+#[tokio::test]
+async fn insert_and_insert_many_take_borrowed_rows() {
+    let t = TestDb::new().await;
+    users(&t).await;
+    let one = new_user(1);
+    let stored = User::insert(t.db(), &one).await.unwrap();
+    assert_eq!(stored.email, one.email);
+    let rows: Vec<NewUser> = (2..=5).map(new_user).collect();
+    assert_eq!(User::insert_many(t.db(), &rows).await.unwrap(), 4);
+    assert_eq!(User::insert_many(t.db(), &rows[..0]).await.unwrap(), 0);
+    // The same rows are still the caller's, unchanged.
+    assert_eq!(rows.len(), 4);
+    assert_eq!(User::count(t.db()).await.unwrap(), 5);
+    User::insert(t.db(), new_user(6)).await.unwrap();
+}
