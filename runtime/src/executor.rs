@@ -486,6 +486,9 @@ async fn attempt<E: Executor + ?Sized>(
                 ),
             });
         }
+        if let Some(i) = crate::sql::values::nul_param(stmt.params(), params) {
+            return Err(nul_refused(sql, i));
+        }
         let sent = if plan.read_only && pooled {
             bounded(bound, pin!(read_only(&conn, &stmt, params, op))).await
         } else {
@@ -634,6 +637,22 @@ pub(crate) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
     match conn {
         Conn::Pooled(_) => conn.discard(db),
         Conn::InTx(_) => e.__poison(),
+    }
+}
+
+/// A text or `jsonb` parameter holding a NUL: refused before sending,
+/// naming the column it binds where the SQL says.
+pub(crate) fn nul_refused(sql: &str, index: usize) -> Error {
+    let n = u32::try_from(index + 1).unwrap_or(u32::MAX);
+    let what = match crate::sql::values::column_of(sql, n) {
+        Some(column) => format!("column `{column}` (parameter ${n})"),
+        None => format!("parameter ${n}"),
+    };
+    Error::InvalidInput {
+        reason: format!(
+            "the value for {what} holds a NUL character (\\0 or \\u0000), which PostgreSQL \
+             cannot store in text or jsonb; remove it, or store the value as bytea"
+        ),
     }
 }
 

@@ -489,6 +489,22 @@ async fn copy_body<M: Model>(conn: &Conn<'_>, rows: &[M::New], pooled: bool) -> 
         .await
         .map_err(Error::from_pg)?;
     let types = insert.params().to_vec();
+    // A NUL in text would fail the whole COPY at the server (22021): find
+    // it first, and name the row and column.
+    if crate::sql::values::checks_any(&types) {
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(c) = crate::sql::values::nul_param(&types, &row.insert_params()) {
+                let column = M::META.insert_columns.get(c).copied().unwrap_or("?");
+                return Err(Error::InvalidInput {
+                    reason: format!(
+                        "the value for column `[{i}].{column}` holds a NUL character, which \
+                         PostgreSQL cannot store in text or jsonb; remove it, or store the \
+                         value as bytea"
+                    ),
+                });
+            }
+        }
+    }
     let sink = conn
         .copy_in(M::META.sql.copy_in)
         .await

@@ -256,7 +256,7 @@ fn statement(t: &[Token<'_>]) -> Statement {
             }
         }
         // `"f"(..)`: a quoted name is never grammar.
-        [Token::QuotedIdent, Token::Open] => true,
+        [Token::QuotedIdent(_), Token::Open] => true,
         _ => false,
     });
     let mk = |class, words: usize, not_read| Statement {

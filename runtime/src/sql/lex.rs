@@ -15,12 +15,14 @@
 pub(crate) enum Token<'a> {
     /// An unquoted identifier or keyword, as written (compare ignoring case).
     Word(&'a str),
-    /// A `".."` identifier: never a keyword.
-    QuotedIdent,
+    /// A `".."` identifier, with its quotes: never a keyword.
+    QuotedIdent(&'a str),
     /// Any string literal, dollar quotes included: never a keyword.
     Literal,
-    /// A number, or a `$1` parameter.
+    /// A number.
     Number,
+    /// A `$1` parameter: its number.
+    Param(u32),
     /// `(`.
     Open,
     /// `)`.
@@ -99,9 +101,10 @@ impl<'a> Lexer<'a> {
                 Token::Literal
             }
             b'"' => {
+                let start = self.at;
                 self.at += 1;
                 self.quoted(b'"', false)?;
-                Token::QuotedIdent
+                Token::QuotedIdent(&self.src[start..self.at])
             }
             b'$' => self.dollar()?,
             b'(' => self.one(Token::Open),
@@ -195,10 +198,14 @@ impl<'a> Lexer<'a> {
     fn dollar(&mut self) -> Result<Token<'a>, LexError> {
         if self.peek(1).is_some_and(|b| b.is_ascii_digit()) {
             self.at += 1;
+            let start = self.at;
             while self.peek(0).is_some_and(|b| b.is_ascii_digit()) {
                 self.at += 1;
             }
-            return Ok(Token::Number);
+            return Ok(match self.src[start..self.at].parse() {
+                Ok(n) => Token::Param(n),
+                Err(_) => Token::Number,
+            });
         }
         // A tag is an identifier without `$`: `$a$`, or empty: `$$`.
         let mut end = self.at + 1;
@@ -260,10 +267,11 @@ impl<'a> Lexer<'a> {
                 return Ok(Token::Literal);
             }
             (b'u', Some(b'&'), Some(q @ (b'\'' | b'"'))) => {
+                let start = self.at + 2;
                 self.at += 3;
                 self.quoted(q, false)?;
                 return Ok(if q == b'"' {
-                    Token::QuotedIdent
+                    Token::QuotedIdent(&self.src[start..self.at])
                 } else {
                     Token::Literal
                 });
@@ -298,7 +306,7 @@ mod tests {
                 Punct,
                 Literal,
                 Punct,
-                QuotedIdent,
+                QuotedIdent("\"a\"\"b\""),
                 Semicolon,
                 Word("BEGIN"),
             ]
@@ -313,7 +321,7 @@ mod tests {
             vec![
                 Word("a$b$"),
                 Punct,
-                Number,
+                Param(1),
                 Word("AND"),
                 Word("x"),
                 Punct,

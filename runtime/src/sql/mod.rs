@@ -5,5 +5,6 @@
 
 pub(crate) mod classify;
 pub(crate) mod lex;
+pub(crate) mod values;
 
 pub(crate) use classify::{Class, Sql, classify};

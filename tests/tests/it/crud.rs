@@ -749,3 +749,93 @@ async fn insert_and_insert_many_take_borrowed_rows() {
     assert_eq!(User::count(t.db()).await.unwrap(), 5);
     User::insert(t.db(), new_user(6)).await.unwrap();
 }
+
+/// A NUL in text or jsonb is refused before sending, naming the column,
+/// on every path that binds one: insert, insert_many (both statements),
+/// patch, a filter and raw SQL. Nothing is written.
+#[tokio::test]
+async fn a_nul_character_is_refused_before_sending_naming_the_column() {
+    let t = TestDb::new().await;
+    t.execute(EVERY_TYPE, &[]).await.unwrap();
+    users(&t).await;
+    let refused = |r: strata::Error, column: &str| {
+        assert!(
+            matches!(&r, Error::InvalidInput { reason } if reason.contains(&format!("`{column}`"))),
+            "{column}: {r:?}"
+        );
+    };
+    let bad_text = NewEveryType {
+        text: "a\0b".into(),
+        ..sample(1)
+    };
+    refused(
+        EveryType::insert(t.db(), bad_text).await.unwrap_err(),
+        "text",
+    );
+    let bad_maybe = NewEveryType {
+        maybe_text: Some("\0".into()),
+        ..sample(1)
+    };
+    refused(
+        EveryType::insert(t.db(), bad_maybe).await.unwrap_err(),
+        "maybe_text",
+    );
+    let bad_json = NewEveryType {
+        json: serde_json::json!({"k": "x\u{0}"}),
+        ..sample(1)
+    };
+    refused(
+        EveryType::insert(t.db(), bad_json).await.unwrap_err(),
+        "json",
+    );
+    let bad_tags = NewEveryType {
+        tags: vec!["ok".into(), "x\0".into()],
+        ..sample(1)
+    };
+    refused(
+        EveryType::insert(t.db(), bad_tags).await.unwrap_err(),
+        "tags",
+    );
+    // An escaped backslash before `u0000` is plain text, and is stored.
+    let fine = NewEveryType {
+        json: serde_json::json!({"k": "\\u0000"}),
+        ..sample(1)
+    };
+    EveryType::insert(t.db(), fine).await.unwrap();
+
+    // Several rows: the row is named too, through INSERT and COPY.
+    let mut rows: Vec<NewUser> = (1..=3).map(new_user).collect();
+    rows[1].email = "x\0@example.com".into();
+    refused(
+        User::insert_many(t.db(), &rows).await.unwrap_err(),
+        "[1].email",
+    );
+    let mut many: Vec<NewUser> = (1..=i64::try_from(strata::COPY_THRESHOLD + 5).unwrap())
+        .map(new_user)
+        .collect();
+    many[200].name = "n\0".into();
+    refused(
+        User::insert_many(t.db(), &many).await.unwrap_err(),
+        "[200].name",
+    );
+    assert_eq!(User::count(t.db()).await.unwrap(), 0);
+
+    let u = User::insert(t.db(), new_user(9)).await.unwrap();
+    let patch = UserPatch {
+        name: Some("J\0".into()),
+        ..Default::default()
+    };
+    refused(User::patch(t.db(), u.id, patch).await.unwrap_err(), "name");
+    assert_eq!(User::get(t.db(), u.id).await.unwrap().name, u.name);
+    let err = User::query()
+        .filter(User::EMAIL.eq("a\0"))
+        .all(t.db())
+        .await
+        .unwrap_err();
+    refused(err, "email");
+    let err = t
+        .execute("UPDATE users SET name = $1", &[&"\0"])
+        .await
+        .unwrap_err();
+    refused(err, "name");
+}
