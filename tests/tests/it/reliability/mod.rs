@@ -10,6 +10,7 @@ mod bank_under_faults;
 mod black_hole;
 mod breaker;
 mod cancellation;
+mod commit_cut;
 mod double_spend;
 mod killed_backends;
 mod leak;
@@ -55,4 +56,30 @@ async fn cluster_db(
         .search_path(schema)
         .application_name(app);
     Db::connect(tune(config)).await.unwrap()
+}
+
+/// Waits (up to 5 s) until backend `pid` of the shared server has exited:
+/// a connection the client gave up on keeps running until its backend has
+/// read everything sent before the cut and seen the EOF.
+pub(crate) async fn wait_backend_gone(pid: i32) {
+    let admin = strata_tests::admin().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let alive: bool = admin
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                &[&pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if !alive {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backend {pid} still running"
+        );
+        tokio::task::yield_now().await;
+    }
 }
