@@ -144,7 +144,15 @@ async fn pool_exhaustion_is_typed() {
         })
         .await
     });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The holder has the only connection (polled, bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while t.pool_status().in_use != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never took the connection"
+        );
+        tokio::task::yield_now().await;
+    }
     let err = t.query("SELECT 1", &[]).await.unwrap_err();
     assert!(matches!(err, Error::PoolExhausted { .. }), "{err:?}");
     holder.await.unwrap().unwrap();
