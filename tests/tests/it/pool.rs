@@ -223,3 +223,84 @@ async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn query_read_opt_returns_the_first_row_or_none_and_takes_only_reads() {
+    let t = TestDb::new().await;
+    let first = t
+        .query_read_opt("SELECT g FROM generate_series(5, 7) g ORDER BY g", &[])
+        .await
+        .unwrap()
+        .map(|r| r.get::<_, i32>(0));
+    assert_eq!(first, Some(5));
+    let none = t
+        .query_read_opt("SELECT 1 WHERE $1::int > 1", &[&0i32])
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let err = t
+        .query_read_opt("DELETE FROM nowhere RETURNING 1", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    // A declared read: repeated once when its connection dies.
+    t.execute("CREATE SEQUENCE s", &[]).await.unwrap();
+    let retried = t.metrics().queries.reads_retried;
+    let dies = "SELECT nextval('s'), pg_terminate_backend(pg_backend_pid())";
+    assert!(t.query_read_opt(dies, &[]).await.is_err());
+    assert_eq!(t.metrics().queries.reads_retried, retried + 1);
+}
+
+/// When the keepalive timer of this process's TCP socket on local port
+/// `port` fires next, from /proc/net/tcp (its `tr:tm->when` field: timer 2
+/// is the keepalive timer, `when` in clock ticks of 1/100 s); `None` if no
+/// keepalive timer is armed.
+fn keepalive_due_in(port: u16) -> Option<Duration> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp (Linux)");
+    let local = format!("0100007F:{port:04X}");
+    let line = table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+        .unwrap_or_else(|| panic!("no socket on local port {port}"));
+    let (timer, when) = line.split_whitespace().nth(5)?.split_once(':')?;
+    (timer == "02").then(|| Duration::from_millis(u64::from_str_radix(when, 16).unwrap() * 10))
+}
+
+/// The client port of `client`'s connection, as the server sees it.
+async fn client_port(client: &impl std::ops::Deref<Target = Db>) -> u16 {
+    let port: i32 = client
+        .query_one(
+            "SELECT client_port FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    u16::try_from(port).unwrap()
+}
+
+/// The README: connections use TCP keepalives, so a silently dead server
+/// is noticed. strata probes an idle connection after 30 s, where the
+/// kernel's and tokio-postgres's default waits two hours.
+#[tokio::test]
+async fn connections_probe_an_idle_peer_within_30_seconds() {
+    let t = TestDb::with(|c| c.pool_max(1)).await;
+    let due = keepalive_due_in(client_port(&t).await);
+    assert!(
+        due.is_some_and(|d| d <= Duration::from_secs(30)),
+        "keepalive timer on the pooled connection: {due:?}"
+    );
+    // A plain tokio-postgres connection (default keepalive idle: 2 h)
+    // shows the check tells the two apart.
+    let plain = admin().await;
+    let port: i32 = plain
+        .query_one(
+            "SELECT client_port FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let due = keepalive_due_in(u16::try_from(port).unwrap());
+    assert!(due.is_none_or(|d| d > Duration::from_secs(60)), "{due:?}");
+}
