@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use strata::Health;
 use strata::cache::FillGate;
 use strata::prelude::*;
 use strata_tests::proxy::{FaultProxy, Mode};
@@ -715,4 +716,62 @@ async fn raw_sql_writes_are_invalidated_by_hand() {
     assert_eq!(Product::get_cached(&b, 2).await.unwrap().price, 100);
     t.invalidate_all::<Product>().await;
     assert_eq!(Product::get_cached(&b, 2).await.unwrap().price, 7);
+}
+
+/// Pub/sub is at most once: what was published while this process was not
+/// subscribed is lost, so on resubscribing it flushes its whole L1. Here a
+/// change the cache cannot see (raw SQL, while Redis is down) stands for
+/// an invalidation missed in the gap.
+#[tokio::test]
+async fn l1_is_flushed_after_the_subscription_comes_back() {
+    let mut redis = TestRedis::start();
+    let t = cached(&redis.url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    Product::get_cached(t.db(), 1).await.unwrap();
+    let hits = t.metrics().cache.l1_hits;
+    assert_eq!(Product::get_cached(t.db(), 1).await.unwrap().price, 100);
+    assert_eq!(t.metrics().cache.l1_hits, hits + 1, "held in L1");
+    redis.kill();
+    t.execute("UPDATE products SET price = 555", &[])
+        .await
+        .unwrap();
+    // While the subscription is down L1 keeps serving what it holds.
+    assert_eq!(Product::get_cached(t.db(), 1).await.unwrap().price, 100);
+    redis.restart();
+    // The listener resubscribes (backoff up to 2 s) and flushes L1.
+    let seen = poll_until(Duration::from_secs(10), 555, || async {
+        Product::get_cached(t.db(), 1).await.unwrap().price
+    })
+    .await;
+    assert_eq!(seen, 555, "L1 still served the row after resubscribing");
+}
+
+/// A Redis that is slow, not dead (its connections stay open): a cached
+/// read gives up on it at the Redis bound (`CACHE_REDIS_TIMEOUT_MS`, 250 ms)
+/// and falls through to PostgreSQL, and health says so.
+#[tokio::test]
+async fn a_slow_redis_is_bypassed_at_its_bound_and_shows_in_health() {
+    let redis = TestRedis::start();
+    let t = cached(&redis.url()).await;
+    Product::insert(t.db(), product(1)).await.unwrap();
+    Product::insert(t.db(), product(2)).await.unwrap();
+    // Row 2 is in Redis, not in this handle's L1.
+    let b = other_process(&t).await;
+    Product::get_cached(&b, 2).await.unwrap();
+    let before = t.metrics().cache;
+    // Every Redis client stalls for 3 s, far past the 250 ms bound.
+    redis.pause(3_000);
+    let row = Product::get_cached(t.db(), 2).await.unwrap();
+    let report = t.health().await;
+    let after = t.metrics().cache;
+    println!("slow redis: {before:?} -> {after:?}; {report:?}");
+    assert_eq!(row.price, 100);
+    // Had the call waited the pause out, Redis would have answered (a hit,
+    // no error); it gave up and loaded from PostgreSQL instead.
+    assert!(after.redis_errors > before.redis_errors, "{after:?}");
+    assert_eq!(after.l2_hits, before.l2_hits, "{after:?}");
+    assert!(after.loads > before.loads, "{after:?}");
+    assert_eq!(report.postgres.status, "up", "{report:?}");
+    assert_eq!(report.redis.status, "down", "{report:?}");
+    assert_eq!(report.status, Health::Degraded, "{report:?}");
 }
