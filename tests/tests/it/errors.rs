@@ -259,3 +259,39 @@ async fn a_statement_longer_than_the_protocol_allows_is_refused_before_sending()
         .get(0);
     assert_eq!(again, pid, "the connection stays");
 }
+
+/// A refused connect is repeated `retry_attempts` times, and no more: the
+/// proxy counts every attempt that reached the network.
+#[tokio::test]
+async fn refused_connects_are_retried_exactly_retry_attempts_times() {
+    use strata_tests::proxy::{FaultProxy, Mode};
+    let t = TestDb::new().await;
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    proxy.set_mode(Mode::Reject);
+    for retries in [0u32, 2] {
+        let before = proxy.accepted();
+        let err = Db::connect(
+            t.config()
+                .port(proxy.port())
+                .retry_attempts(retries)
+                .retry_delay(std::time::Duration::from_millis(1))
+                .breaker_threshold(100),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+        assert_eq!(
+            proxy.accepted() - before,
+            u64::from(retries) + 1,
+            "connect attempts with retry_attempts({retries})"
+        );
+    }
+    // The server back: the same settings connect at the first attempt.
+    proxy.set_mode(Mode::Forward);
+    let before = proxy.accepted();
+    let db = Db::connect(t.config().port(proxy.port()).retry_attempts(2))
+        .await
+        .unwrap();
+    db.query("SELECT 1", &[]).await.unwrap();
+    assert_eq!(proxy.accepted() - before, 1);
+}
