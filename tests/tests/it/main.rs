@@ -9,6 +9,7 @@ mod migrate;
 mod models;
 mod observe;
 mod pool;
+mod quickstart;
 mod reliability;
 mod sql_snapshots;
 mod text_enum;
