@@ -27,8 +27,9 @@ async fn breaker_counts_its_probes() {
     .unwrap();
     db.query_read("SELECT 1", &[]).await.unwrap();
     proxy.set_mode(Mode::Reject);
+    // Whether or not the client has seen the cut yet, each call below fails
+    // once at connecting (a dead idle connection is retried as a read).
     proxy.cut_all();
-    tokio::time::sleep(Duration::from_millis(20)).await;
     let before = proxy.accepted();
     let mut failures = 0;
     loop {
@@ -64,10 +65,11 @@ async fn breaker_counts_its_probes() {
     // Back: the first probe after the cool-down closes it. A probe whose
     // caller gives up mid-connect must not wedge the breaker half-open.
     proxy.set_mode(Mode::Forward);
+    // The cool-down is a timer: wait it out.
     tokio::time::sleep(cooldown + Duration::from_millis(20)).await;
     let abandoned = tokio::time::timeout(Duration::ZERO, db.query_read("SELECT 1", &[])).await;
     assert!(abandoned.is_err(), "the probe should still be connecting");
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Dropping it reopened the breaker with the cool-down over, at once.
     let before = proxy.accepted();
     db.query_read("SELECT 1", &[]).await.unwrap();
     let closed = db.metrics().breaker;

@@ -50,24 +50,34 @@ async fn leak_is_reported_within_threshold_plus_a_second_with_its_origin() {
     let _guard = tracing::subscriber::set_default(capture.clone());
     let threshold = Duration::from_millis(300);
     let t = TestDb::with(|c| c.pool_max(1).leak_threshold(threshold)).await;
+    let release = Arc::new(tokio::sync::Notify::new());
     let taken = Instant::now();
     let holder = {
-        let db = t.db().clone();
+        let (db, release) = (t.db().clone(), release.clone());
         tokio::spawn(async move {
-            db.transaction(TxOptions::new(), |tx| async move {
-                tx.query("SELECT 1", &[]).await?;
-                tokio::time::sleep(Duration::from_millis(1_000)).await;
-                Ok(())
+            db.transaction(TxOptions::new(), |tx| {
+                let release = release.clone();
+                async move {
+                    tx.query("SELECT 1", &[]).await?;
+                    release.notified().await;
+                    Ok(())
+                }
             })
             .await
         })
     };
+    // The holder has the connection before the waiter asks (polled, bounded).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while t.pool_status().in_use != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the holder never took the connection"
+        );
+        tokio::task::yield_now().await;
+    }
     let waiter = {
         let db = t.db().clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            db.query_read("SELECT 1", &[]).await
-        })
+        tokio::spawn(async move { db.query_read("SELECT 1", &[]).await })
     };
     let mut waiting_max = 0;
     let mut reported = None;
@@ -82,8 +92,9 @@ async fn leak_is_reported_within_threshold_plus_a_second_with_its_origin() {
             .cloned();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = holder.await.unwrap();
     let _ = waiter.await.unwrap();
+    release.notify_one();
+    holder.await.unwrap().unwrap();
     let (at, fields) = reported.expect("no leak report");
     let after = at - taken;
     println!(
