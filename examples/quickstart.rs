@@ -28,6 +28,15 @@ async fn main() -> strata::Result<()> {
     // timeout has a finite default, so a dead server fails fast.
     let db = Db::connect(Config::from_env()?).await?;
     println!("connected to {}", db.config()); // never prints the password
+    run(&db).await?;
+    db.close().await;
+    Ok(())
+}
+
+/// The walk-through, on an open handle (the integration tests run it too).
+/// Returns the accounts left with more than 10, by owner.
+pub(crate) async fn run(db: &Db) -> strata::Result<Vec<(String, i64)>> {
+    let db = db.clone();
 
     // A scratch schema of our own keeps the example repeatable.
     db.execute("DROP SCHEMA IF EXISTS strata_quickstart CASCADE", &[])
@@ -124,6 +133,5 @@ async fn main() -> strata::Result<()> {
     );
     db.execute("DROP SCHEMA strata_quickstart CASCADE", &[])
         .await?;
-    db.close().await;
-    Ok(())
+    Ok(rich.into_iter().map(|a| (a.owner, a.balance)).collect())
 }

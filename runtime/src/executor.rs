@@ -9,7 +9,9 @@
 //! - Before sending, a pooled connection found closed is discarded and another
 //!   taken: nothing was sent.
 //! - A read (`OpKind::Read`) in autocommit mode that fails because its
-//!   connection died is repeated once on a fresh connection.
+//!   connection died is repeated once on a fresh connection: one opened
+//!   after the failure (idle ones opened before it are discarded unused, as
+//!   the fault that killed one backend may have killed them all unnoticed).
 //! - A write in autocommit mode whose connection dies after it was sent is
 //!   reported as [`Error::OutcomeUnknown`] and never repeated.
 //! - Inside a transaction nothing is repeated per statement; a lost
@@ -104,6 +106,14 @@ impl Deref for Conn<'_> {
 }
 
 impl Conn<'_> {
+    /// A pooled connection opened before `failed_at`.
+    fn opened_before(&self, failed_at: Option<std::time::Instant>) -> bool {
+        match (self, failed_at) {
+            (Conn::Pooled(o), Some(at)) => Object::metrics(o).created < at,
+            _ => false,
+        }
+    }
+
     /// Throws a pooled connection away instead of returning it to the pool.
     fn discard(self, db: &Db) {
         if let Conn::Pooled(o) = self {
@@ -449,10 +459,15 @@ async fn attempt<E: Executor + ?Sized>(
     // bound the loop in case every new connection dies at once.
     let mut skips = db.inner.config.pool_max + 2;
     let mut retried = false;
+    // When a read's connection died. A kill or a restart takes every backend
+    // at once, but the client learns of each death only when it next reads
+    // that socket: an idle connection opened before the failure may be just
+    // as dead and still look open. The retry goes to one opened after it.
+    let mut failed_at = None;
     loop {
         let conn = e.__conn().await?;
         let pooled = matches!(conn, Conn::Pooled(_));
-        if pooled && conn.is_closed() && skips > 0 {
+        if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
             skips -= 1;
             conn.discard(db);
             continue;
@@ -527,6 +542,7 @@ async fn attempt<E: Executor + ?Sized>(
                 match kind {
                     OpKind::Read if !retried => {
                         retried = true;
+                        failed_at = Some(std::time::Instant::now());
                         bump(&counters.reads_retried);
                         continue;
                     }

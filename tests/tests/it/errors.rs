@@ -144,7 +144,15 @@ async fn pool_exhaustion_is_typed() {
         })
         .await
     });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The holder has the only connection (polled, bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while t.pool_status().in_use != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never took the connection"
+        );
+        tokio::task::yield_now().await;
+    }
     let err = t.query("SELECT 1", &[]).await.unwrap_err();
     assert!(matches!(err, Error::PoolExhausted { .. }), "{err:?}");
     holder.await.unwrap().unwrap();
@@ -250,4 +258,40 @@ async fn a_statement_longer_than_the_protocol_allows_is_refused_before_sending()
         .unwrap()
         .get(0);
     assert_eq!(again, pid, "the connection stays");
+}
+
+/// A refused connect is repeated `retry_attempts` times, and no more: the
+/// proxy counts every attempt that reached the network.
+#[tokio::test]
+async fn refused_connects_are_retried_exactly_retry_attempts_times() {
+    use strata_tests::proxy::{FaultProxy, Mode};
+    let t = TestDb::new().await;
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    proxy.set_mode(Mode::Reject);
+    for retries in [0u32, 2] {
+        let before = proxy.accepted();
+        let err = Db::connect(
+            t.config()
+                .port(proxy.port())
+                .retry_attempts(retries)
+                .retry_delay(std::time::Duration::from_millis(1))
+                .breaker_threshold(100),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+        assert_eq!(
+            proxy.accepted() - before,
+            u64::from(retries) + 1,
+            "connect attempts with retry_attempts({retries})"
+        );
+    }
+    // The server back: the same settings connect at the first attempt.
+    proxy.set_mode(Mode::Forward);
+    let before = proxy.accepted();
+    let db = Db::connect(t.config().port(proxy.port()).retry_attempts(2))
+        .await
+        .unwrap();
+    db.query("SELECT 1", &[]).await.unwrap();
+    assert_eq!(proxy.accepted() - before, 1);
 }

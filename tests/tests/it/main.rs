@@ -10,6 +10,7 @@ mod migrate;
 mod models;
 mod observe;
 mod pool;
+mod quickstart;
 mod raw_guard;
 mod reliability;
 mod sql_snapshots;

@@ -21,7 +21,9 @@ async fn metrics_count_and_time_statements() {
     assert_eq!(m.queries.total, 22);
     assert_eq!(m.queries.failed, 1);
     assert_eq!(m.queries.slow, 1, "only the pg_sleep is slow");
-    assert!(m.queries.p50 > Duration::ZERO && m.queries.p50 < Duration::from_millis(200));
+    // Figures belong to the benchmarks; here only their order: the one
+    // 250 ms statement is in the tail, not at the median.
+    assert!(m.queries.p50 > Duration::ZERO && m.queries.p50 <= m.queries.p99);
     assert!(
         m.queries.p99 >= Duration::from_millis(200),
         "{:?}",
@@ -139,13 +141,11 @@ async fn the_breaker_opens_fails_fast_and_closes_again() {
         "{errors:?}"
     );
     assert_eq!(db.metrics().breaker, BreakerState::Open);
-    // While open: no connect attempt, and well under a millisecond.
+    // While open: every call fails without a connect attempt (how fast is
+    // the benchmarks' business).
     let attempts = proxy.accepted();
-    let mut slowest = Duration::ZERO;
     for _ in 0..100 {
-        let t0 = Instant::now();
         let err = db.query_read("SELECT 1", &[]).await.unwrap_err();
-        slowest = slowest.max(t0.elapsed());
         assert!(matches!(err, Error::CircuitOpen), "{err:?}");
     }
     assert_eq!(
@@ -153,52 +153,88 @@ async fn the_breaker_opens_fails_fast_and_closes_again() {
         attempts,
         "an open breaker made a network attempt"
     );
-    println!("breaker open: 100 calls, slowest {slowest:?}, 0 connects");
-    assert!(slowest < Duration::from_millis(5));
     assert_eq!(db.health().await.status, Health::Unhealthy);
-    // The server comes back; after the cool-down one probe closes it.
+    // The server comes back; once the cool-down is over, one probe closes
+    // it (polled, bounded: calls before then fail fast, as above).
     proxy.set_mode(Mode::Forward);
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    db.query_read("SELECT 1", &[]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let before = proxy.accepted();
+    loop {
+        match db.query_read("SELECT 1", &[]).await {
+            Ok(_) => break,
+            Err(Error::CircuitOpen) => {}
+            Err(e) => panic!("the probe failed: {e:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the breaker never let a probe through"
+        );
+        // The poll's interval, not a synchronisation.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(proxy.accepted() - before, 1, "one probe closed it");
     assert_eq!(db.metrics().breaker, BreakerState::Closed);
+}
+
+/// Polls `cond` until it holds, up to 5 s.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        // The poll's interval, not a synchronisation.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
 async fn a_transaction_holding_its_connection_too_long_is_reported() {
-    let t = TestDb::with(|c| c.pool_max(1).leak_threshold(Duration::from_millis(300))).await;
-    let db = t.db().clone();
-    let holder = tokio::spawn(async move {
-        db.transaction(TxOptions::new(), |tx| async move {
-            tx.query("SELECT 1", &[]).await?;
-            tokio::time::sleep(Duration::from_millis(1200)).await;
-            Ok(())
-        })
-        .await
-    });
-    let waiter = {
-        let db = t.db().clone();
+    let t = TestDb::with(|c| {
+        c.pool_max(1)
+            .leak_threshold(Duration::from_millis(300))
+            .acquire_timeout(Duration::from_millis(300))
+    })
+    .await;
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let holder = {
+        let (db, release) = (t.db().clone(), release.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            db.query_read("SELECT 1", &[]).await
+            db.transaction(TxOptions::new(), |tx| {
+                let release = release.clone();
+                async move {
+                    tx.query("SELECT 1", &[]).await?;
+                    release.notified().await;
+                    Ok(())
+                }
+            })
+            .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("the holder has the connection", || {
+        t.pool_status().in_use == 1
+    })
+    .await;
+    let waiter = {
+        let db = t.db().clone();
+        tokio::spawn(async move { db.query_read("SELECT 1", &[]).await })
+    };
+    eventually("the waiter waits", || t.pool_status().waiting >= 1).await;
+    eventually("the leak is reported", || {
+        !t.leaked_connections().is_empty()
+    })
+    .await;
     let leaked = t.leaked_connections();
     assert_eq!(leaked.len(), 1, "{leaked:?}");
     assert!(
         leaked[0].contains("observe.rs"),
         "reported where it was taken: {leaked:?}"
     );
-    assert!(
-        t.pool_status().waiting >= 1,
-        "the starved caller shows as waiting"
-    );
-    holder.await.unwrap().unwrap();
-    // The waiter's acquire timed out (1 s) while the holder kept the only connection.
+    // The waiter's acquire times out while the holder keeps the only connection.
     assert!(matches!(
         waiter.await.unwrap(),
         Err(Error::PoolExhausted { .. })
     ));
+    release.notify_one();
+    holder.await.unwrap().unwrap();
     assert!(t.leaked_connections().is_empty());
 }
 
@@ -267,4 +303,157 @@ async fn monitoring_routes_answer_over_a_socket_and_check_the_token() {
     let (_, text) = get(port, "/metrics", Some("s3cret")).await;
     assert!(text.contains("# TYPE strata_queries_total counter"));
     server.abort();
+}
+
+#[tokio::test]
+async fn health_is_busy_not_down_when_every_connection_is_in_use() {
+    let t = TestDb::with(|c| c.pool_max(1).acquire_timeout(Duration::from_millis(200))).await;
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let holder = {
+        let (db, release) = (t.db().clone(), release.clone());
+        tokio::spawn(async move {
+            db.transaction(TxOptions::new(), |tx| {
+                let release = release.clone();
+                async move {
+                    tx.query("SELECT 1", &[]).await?;
+                    release.notified().await;
+                    Ok(())
+                }
+            })
+            .await
+        })
+    };
+    eventually("the holder has the connection", || {
+        t.pool_status().in_use == 1
+    })
+    .await;
+    let report = t.health().await;
+    release.notify_one();
+    holder.await.unwrap().unwrap();
+    assert_eq!(report.postgres.status, "busy", "{report:?}");
+    assert_eq!(
+        report.status,
+        Health::Degraded,
+        "saturated, not down: {report:?}"
+    );
+    assert!(
+        report.reasons.iter().any(|r| r.starts_with("pool")),
+        "{report:?}"
+    );
+    assert_eq!(t.health().await.status, Health::Healthy);
+}
+
+/// What a test subscriber saw: span names with their fields, and events.
+#[derive(Clone, Default)]
+struct Seen {
+    spans: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    events: std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>,
+}
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, "{}={value} ", field.name());
+    }
+}
+
+impl tracing::Subscriber for Seen {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut fields = Fields(String::new());
+        span.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap();
+        spans.push((span.metadata().name().to_owned(), fields.0));
+        tracing::span::Id::from_u64(spans.len() as u64)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.events
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Statements run in a span with the OpenTelemetry database attributes.
+#[tokio::test]
+async fn each_statement_has_a_span_with_the_opentelemetry_attributes() {
+    let t = TestDb::new().await;
+    let seen = Seen::default();
+    let guard = tracing::subscriber::set_default(seen.clone());
+    t.query_read("SELECT $1::int + 1", &[&41i32]).await.unwrap();
+    t.execute("CREATE TABLE spans (n int)", &[]).await.unwrap();
+    drop(guard);
+    let spans = seen.spans.lock().unwrap().clone();
+    let statements: Vec<&String> = spans
+        .iter()
+        .filter(|(name, _)| name == "db.statement")
+        .map(|(_, f)| f)
+        .collect();
+    assert_eq!(statements.len(), 2, "{spans:?}");
+    for (fields, sql, op) in [
+        (statements[0], "SELECT $1::int + 1", "SELECT"),
+        (statements[1], "CREATE TABLE spans (n int)", "CREATE"),
+    ] {
+        assert!(fields.contains("db.system=postgresql"), "{fields}");
+        assert!(fields.contains(&format!("db.statement={sql} ")), "{fields}");
+        assert!(fields.contains(&format!("db.operation={op} ")), "{fields}");
+        assert!(
+            !fields.contains("41"),
+            "a parameter value in the span: {fields}"
+        );
+    }
+}
+
+/// The slow-query warning names the statement and how many parameters it
+/// had, never their values.
+#[tokio::test]
+async fn the_slow_query_warning_redacts_parameters() {
+    let t = TestDb::with(|c| c.slow_query(Duration::from_millis(50))).await;
+    let seen = Seen::default();
+    let guard = tracing::subscriber::set_default(seen.clone());
+    let sql = "SELECT pg_sleep(0.1), $1::text AS secret";
+    t.query(sql, &[&"hunter2"]).await.unwrap();
+    t.query("SELECT $1::text", &[&"fast-hunter2"])
+        .await
+        .unwrap();
+    drop(guard);
+    let events = seen.events.lock().unwrap().clone();
+    let slow: Vec<&String> = events
+        .iter()
+        .filter(|(level, f)| *level == tracing::Level::WARN && f.contains("slow query"))
+        .map(|(_, f)| f)
+        .collect();
+    assert_eq!(slow.len(), 1, "only the slow statement warns: {events:?}");
+    assert!(
+        slow[0].contains(&format!("db.statement={sql} ")),
+        "{}",
+        slow[0]
+    );
+    assert!(slow[0].contains("params=1 redacted"), "{}", slow[0]);
+    let everything = format!("{events:?}{:?}", seen.spans.lock().unwrap());
+    assert!(
+        !everything.contains("hunter2"),
+        "a parameter value was logged: {everything}"
+    );
+    assert_eq!(t.slow_queries().len(), 1);
 }
