@@ -20,7 +20,7 @@ pub mod validate;
 pub use breaker::BreakerState;
 pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
-pub use error::{Error, Result, TimeoutKind};
+pub use error::{DecodeFailure, Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
 pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use model::TextEnum;

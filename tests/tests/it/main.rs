@@ -5,6 +5,7 @@ mod cache;
 mod crud;
 mod drift;
 mod errors;
+mod errors_more;
 mod migrate;
 mod models;
 mod observe;
