@@ -241,3 +241,109 @@ async fn health_gives_the_cause_behind_an_open_breaker() {
         "health gives the connect error behind the breaker: {report:?}"
     );
 }
+
+/// A migrations folder written by the test; removed on drop.
+struct Folder(std::path::PathBuf);
+
+impl Folder {
+    fn new(migrations: &[(&str, &str)]) -> Folder {
+        let dir = std::env::temp_dir().join(format!(
+            "strata_cic_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        for (name, up) in migrations {
+            let m = dir.join(name);
+            std::fs::create_dir_all(&m).unwrap();
+            std::fs::write(m.join("up.sql"), up).unwrap();
+        }
+        Folder(dir)
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Invalid indexes of the test's schema.
+async fn invalid_indexes(t: &TestDb) -> Vec<String> {
+    t.query(
+        "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::regnamespace",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_failed_concurrent_index_is_named_and_the_rerun_works() {
+    use strata::migrate::Migrator;
+    let t = TestDb::new().await;
+    let folder = Folder::new(&[
+        (
+            "20240101000000_emails",
+            "CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL);
+             INSERT INTO people VALUES (1, 'a@x'), (2, 'a@x'), (3, 'b@x');",
+        ),
+        (
+            "20240102000000_unique_email",
+            "-- strata:no-transaction\n\
+             CREATE UNIQUE INDEX CONCURRENTLY people_email_idx ON people (email);\n",
+        ),
+    ]);
+    let migrator = Migrator::from_dir(&folder.0).unwrap();
+    let err = migrator.up(t.db()).await.unwrap_err();
+    let shown = err.to_string();
+    println!("cic: {shown}");
+    assert!(
+        shown.contains("people_email_idx"),
+        "names the index: {shown}"
+    );
+    assert!(
+        invalid_indexes(&t).await.is_empty(),
+        "the INVALID index was dropped"
+    );
+    // Fix the data, run again: no "already exists".
+    t.execute("DELETE FROM people WHERE id = 2", &[])
+        .await
+        .unwrap();
+    migrator.up(t.db()).await.unwrap();
+    assert!(invalid_indexes(&t).await.is_empty());
+
+    // An INVALID index left by an earlier run (a lost connection, an
+    // older strata) is dropped before the statement that builds it runs.
+    let folder = Folder::new(&[
+        (
+            "20240101000000_emails",
+            "CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL);
+             INSERT INTO people VALUES (1, 'a@x'), (2, 'a@x'), (3, 'b@x');",
+        ),
+        (
+            "20240102000000_unique_email",
+            "-- strata:no-transaction\n\
+             CREATE UNIQUE INDEX CONCURRENTLY people_email_idx ON people (email);\n",
+        ),
+    ]);
+    let t = TestDb::new().await;
+    let migrator = Migrator::from_dir(&folder.0).unwrap();
+    migrator.up_to(t.db(), 20240101000000).await.unwrap();
+    let _ = t
+        .execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY people_email_idx ON people (email)",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_indexes(&t).await, ["people_email_idx"]);
+    t.execute("DELETE FROM people WHERE id = 2", &[])
+        .await
+        .unwrap();
+    migrator.up(t.db()).await.unwrap();
+    assert!(invalid_indexes(&t).await.is_empty());
+}
