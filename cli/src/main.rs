@@ -3,7 +3,8 @@
 //! Reads the connection from `DATABASE_URL` (and the other variables of
 //! `strata::Config::from_env`). Prints one line per migration that ran;
 //! on failure prints one line starting with `error:` to stderr and exits 1
-//! (2 for a command-line mistake).
+//! (2 for a command-line mistake). `migrate status` prints its table, and
+//! exits 1 too when an applied migration changed or is missing.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,7 +50,8 @@ enum Migrate {
         #[arg(long)]
         to: Option<i64>,
     },
-    /// List migrations: applied, pending, changed or missing.
+    /// List migrations: applied, pending, changed or missing (exits 1 if
+    /// any applied one changed or is missing).
     Status,
     /// Create `<now>_<name>/` with empty up.sql and down.sql.
     New {
@@ -144,7 +146,10 @@ async fn migrate(dir: PathBuf, action: Migrate) -> strata::Result<()> {
                     .unwrap_or_default();
                 println!("{:<16} {:<8} {:<32} {when}", s.version, s.state, s.name);
             }
-            return Ok(());
+            // A changed or missing applied migration fails `status` as it
+            // fails `up` and `verify`: a script (or CI) that checks status
+            // must not read drift as success.
+            return migrator.verify(&db).await;
         }
         Migrate::New { .. } => unreachable!("handled above"),
     };

@@ -174,3 +174,47 @@ fn new_creates_a_folder_and_bad_usage_exits_2() {
     let bad = strata("", &["migrate", "sideways"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Copies a migrations folder into a temp dir of its own.
+fn copy_dir(from: &Path) -> PathBuf {
+    let to = std::env::temp_dir().join(format!("strata_cli_copy_{:08x}", rand::random::<u32>()));
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        std::fs::create_dir_all(&dest).unwrap();
+        for file in std::fs::read_dir(entry.path()).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), dest.join(file.file_name())).unwrap();
+        }
+    }
+    to
+}
+
+#[test]
+fn status_exits_non_zero_when_an_applied_migration_changed() {
+    let schema = Schema::new();
+    let url = schema.url();
+    let dir = copy_dir(&repo("migrations"));
+    let dir_s = dir.to_str().unwrap();
+    let up = strata(&url, &["migrate", "--dir", dir_s, "up"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let clean = strata(&url, &["migrate", "--dir", dir_s, "status"]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+
+    let up_sql = dir.join("20240101000000_create_users").join("up.sql");
+    let mut text = std::fs::read_to_string(&up_sql).unwrap();
+    text.push_str("\n-- edited after it was applied\n");
+    std::fs::write(&up_sql, text).unwrap();
+    let status = strata(&url, &["migrate", "--dir", dir_s, "status"]);
+    // The table is still printed, then one error line, exit 1: as verify.
+    assert!(stdout(&status).contains("changed"), "{}", stdout(&status));
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    let err = stderr(&status);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains("20240101000000_create_users is changed"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -22,6 +22,9 @@ pub(crate) struct Breaker {
     clean: std::sync::atomic::AtomicBool,
     threshold: u32,
     cooldown: Duration,
+    /// The error of the last failure since the last success, for health
+    /// reports: "breaker open" alone does not say why.
+    cause: Mutex<Option<String>>,
 }
 
 /// The breaker's state, for metrics and health.
@@ -52,6 +55,7 @@ impl Breaker {
             clean: std::sync::atomic::AtomicBool::new(true),
             threshold: threshold.max(1),
             cooldown,
+            cause: Mutex::new(None),
         }
     }
 
@@ -101,10 +105,34 @@ impl Breaker {
         };
         *state = State::Closed { failures: 0 };
         self.clean.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(state);
+        if recovered == Recovered::Yes
+            && let Ok(mut cause) = self.cause.lock()
+        {
+            *cause = None;
+        }
         recovered
     }
 
-    pub(crate) fn failure(&self) {
+    /// Records a failed call and why it failed (the whole error chain).
+    /// Returns the previous cause, so a caller can log only changes.
+    pub(crate) fn failure(&self, cause: &dyn std::error::Error) -> Option<String> {
+        let cause = crate::error::chain(cause);
+        let previous = self
+            .cause
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.replace(cause));
+        self.count_failure();
+        previous
+    }
+
+    /// The error of the last failure since the last success.
+    pub(crate) fn last_cause(&self) -> Option<String> {
+        self.cause.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn count_failure(&self) {
         let mut state = self.lock();
         self.clean
             .store(false, std::sync::atomic::Ordering::Relaxed);
@@ -136,18 +164,31 @@ impl Breaker {
 mod tests {
     use super::*;
 
+    #[derive(Debug)]
+    struct Refused;
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("refused")
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
     #[test]
     fn opens_probes_once_and_closes() {
         let b = Breaker::new(2, Duration::from_millis(30));
         assert!(b.allow());
-        b.failure();
+        b.failure(&Refused);
         assert!(b.allow(), "one failure is below the threshold");
-        b.failure();
+        b.failure(&Refused);
+        assert_eq!(b.last_cause().as_deref(), Some("refused"));
         assert!(!b.allow(), "open after two");
         std::thread::sleep(Duration::from_millis(40));
         assert!(b.allow(), "one probe after the cool-down");
         assert!(!b.allow(), "only one");
         assert_eq!(b.success(), Recovered::Yes);
+        assert_eq!(b.last_cause(), None, "a success clears the cause");
         assert!(b.allow());
         assert_eq!(b.success(), Recovered::No);
     }
@@ -155,7 +196,7 @@ mod tests {
     #[test]
     fn an_abandoned_probe_lets_the_next_one_through() {
         let b = Breaker::new(1, Duration::ZERO);
-        b.failure();
+        b.failure(&Refused);
         assert!(b.allow(), "probe");
         assert!(!b.allow(), "half-open");
         b.abandon_probe();

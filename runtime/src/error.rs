@@ -62,7 +62,11 @@ pub enum Error {
     ///
     /// [`Error::field_errors`] turns it into a `unique` field error when
     /// `field` is known.
-    #[error("unique constraint {} violated", constraint.as_deref().unwrap_or("?"))]
+    #[error(
+        "unique constraint {} violated{}",
+        constraint.as_deref().unwrap_or("?"),
+        row.map(|r| format!(" by row {r} of the batch")).unwrap_or_default()
+    )]
     UniqueViolation {
         /// The violated constraint, as PostgreSQL names it.
         constraint: Option<String>,
@@ -75,6 +79,12 @@ pub enum Error {
         /// key) column, filled in by the model operations; `None` for raw
         /// SQL or a constraint the model does not describe.
         field: Option<&'static str>,
+        /// The 0-based index of the offending row in an
+        /// [`insert_many`](crate::ModelExt::insert_many) batch, when the
+        /// key values in PostgreSQL's detail match a row of the input (for
+        /// a key repeated inside the batch, the later copy); `None`
+        /// otherwise.
+        row: Option<usize>,
         /// The driver error.
         #[source]
         source: Source,
@@ -229,11 +239,16 @@ pub enum Error {
     Cache(String),
 
     /// A column could not be decoded into the requested Rust type.
-    #[error("cannot decode column {column}")]
+    ///
+    /// `Display` names the column, the PostgreSQL and Rust types when
+    /// known, and what was wrong: `cannot decode column age (PostgreSQL
+    /// text) as i32: the types do not match`, `... as String: the value is
+    /// NULL`. From a model's decoding the source is a [`DecodeFailure`].
+    #[error("cannot decode column {column}{}", DecodeDetail(source.as_ref()))]
     Decode {
         /// The column name.
         column: String,
-        /// The driver error.
+        /// Why: a [`DecodeFailure`], the driver error, or a message.
         #[source]
         source: Source,
     },
@@ -261,7 +276,122 @@ pub enum Error {
     },
 }
 
+/// Why a column of a model did not decode: the source of [`Error::Decode`]
+/// from the derive's decoding, which knows both types. Its own source is
+/// the driver error.
+#[derive(Debug)]
+pub struct DecodeFailure {
+    rust_type: &'static str,
+    pg_type: Option<tokio_postgres::types::Type>,
+    source: tokio_postgres::Error,
+}
+
+impl DecodeFailure {
+    /// The Rust type the column was read as, short (`Option<i32>`).
+    pub fn rust_type(&self) -> String {
+        short_type_name(self.rust_type)
+    }
+
+    /// The column's PostgreSQL type, when the row described it.
+    pub fn pg_type(&self) -> Option<&tokio_postgres::types::Type> {
+        self.pg_type.as_ref()
+    }
+
+    /// True when the value was NULL and the Rust type is not an `Option`.
+    pub fn was_null(&self) -> bool {
+        inner_cause(&self.source).is_some_and(|c| c.is::<postgres_types::WasNull>())
+    }
+}
+
+impl std::fmt::Display for DecodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(pg) = &self.pg_type {
+            write!(f, " (PostgreSQL {pg})")?;
+        }
+        write!(f, " as {}: ", self.rust_type())?;
+        match inner_cause(&self.source) {
+            Some(c) if c.is::<postgres_types::WasNull>() => f.write_str("the value is NULL"),
+            Some(c) if c.is::<postgres_types::WrongType>() => f.write_str("the types do not match"),
+            Some(c) => write!(f, "{c}"),
+            None => write!(f, "{}", self.source),
+        }
+    }
+}
+
+impl std::error::Error for DecodeFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The cause tokio-postgres wraps in its "error deserializing column" error.
+fn inner_cause(err: &tokio_postgres::Error) -> Option<&(dyn std::error::Error + 'static)> {
+    std::error::Error::source(err)
+}
+
+/// What `Error::Decode` prints after the column name.
+struct DecodeDetail<'a>(&'a (dyn std::error::Error + Send + Sync + 'static));
+
+impl std::fmt::Display for DecodeDetail<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = self.0;
+        if let Some(failure) = source.downcast_ref::<DecodeFailure>() {
+            return write!(f, "{failure}");
+        }
+        if let Some(pg) = source.downcast_ref::<tokio_postgres::Error>() {
+            return match inner_cause(pg) {
+                Some(c) if c.is::<postgres_types::WasNull>() => {
+                    f.write_str(": the value is NULL and the Rust type is not an Option")
+                }
+                // Names both types: "cannot convert between the Rust type
+                // `i32` and the Postgres type `text`".
+                Some(c) => write!(f, ": {c}"),
+                None => write!(f, ": {pg}"),
+            };
+        }
+        write!(f, ": {source}")
+    }
+}
+
+/// `core::option::Option<alloc::string::String>` → `Option<String>`.
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut ident = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            ident.push(c);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            ident.clear();
+        } else {
+            out.push_str(&ident);
+            ident.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&ident);
+    out
+}
+
 impl Error {
+    /// A model column that did not decode as `rust_type`.
+    pub(crate) fn decode(
+        column: &str,
+        rust_type: &'static str,
+        pg_type: Option<&tokio_postgres::types::Type>,
+        err: tokio_postgres::Error,
+    ) -> Error {
+        Error::Decode {
+            column: column.to_owned(),
+            source: Box::new(DecodeFailure {
+                rust_type,
+                pg_type: pg_type.cloned(),
+                source: err,
+            }),
+        }
+    }
+
     /// True exactly when repeating the failed unit is safe and may succeed.
     ///
     /// - `Serialization`, `Deadlock`: the server rolled the transaction back;
@@ -322,9 +452,14 @@ impl Error {
         match self {
             Error::Validation(errors) => Some(errors.clone()),
             Error::UniqueViolation {
-                field: Some(field), ..
+                field: Some(field),
+                row,
+                ..
             } => Some(ValidationErrors::from(FieldError::new(
-                *field,
+                match row {
+                    Some(i) => std::borrow::Cow::Owned(format!("[{i}].{field}")),
+                    None => std::borrow::Cow::Borrowed(*field),
+                },
                 "unique",
                 "is already taken",
             ))),
@@ -363,6 +498,7 @@ impl Error {
                 table,
                 columns,
                 field: None,
+                row: None,
                 source,
             },
             SqlState::FOREIGN_KEY_VIOLATION => Error::ForeignKeyViolation {
@@ -460,6 +596,32 @@ impl From<ValidationErrors> for Error {
     }
 }
 
+/// An error and its sources, `outer: inner: innermost`, for reports that
+/// must say why (health): `Display` alone stops at strata's layer.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let shown = cause.to_string();
+        // Some errors repeat their source's text in their own.
+        if !out.ends_with(&shown) {
+            out.push_str(": ");
+            out.push_str(&shown);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+/// The value list of a key violation's detail, `Key (a, b)=(1, x) already
+/// exists.` → `1, x` (PostgreSQL's text forms joined by `, `); `None` for
+/// another shape.
+pub(crate) fn key_values(detail: &str) -> Option<&str> {
+    let rest = detail.strip_prefix("Key (")?;
+    let (_, values) = rest.split_once(")=(")?;
+    values.strip_suffix(") already exists.")
+}
+
 /// The column list of a key violation's detail, `Key (a, b)=(1, 2) already
 /// exists.` → `["a", "b"]`; empty when the detail has another shape (an
 /// expression index, a message in another language).
@@ -481,7 +643,38 @@ fn key_columns(detail: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::key_columns;
+    use super::{key_columns, key_values, short_type_name};
+
+    #[test]
+    fn key_values_of_a_detail() {
+        assert_eq!(
+            key_values("Key (email)=(a@b.c) already exists."),
+            Some("a@b.c")
+        );
+        assert_eq!(
+            key_values("Key (a, b)=(1, x) y) already exists."),
+            Some("1, x) y")
+        );
+        assert_eq!(key_values("Schlüssel (email)=(x) existiert bereits."), None);
+    }
+
+    #[test]
+    fn short_type_names() {
+        assert_eq!(
+            short_type_name("core::option::Option<alloc::string::String>"),
+            "Option<String>"
+        );
+        assert_eq!(short_type_name("i32"), "i32");
+        assert_eq!(
+            short_type_name("chrono::datetime::DateTime<chrono::offset::utc::Utc>"),
+            "DateTime<Utc>"
+        );
+        assert_eq!(short_type_name("&str"), "&str");
+        assert_eq!(
+            short_type_name("(i64, alloc::vec::Vec<u8>)"),
+            "(i64, Vec<u8>)"
+        );
+    }
 
     #[test]
     fn key_columns_of_a_detail() {

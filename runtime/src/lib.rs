@@ -22,7 +22,7 @@ pub mod validate;
 pub use breaker::BreakerState;
 pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
-pub use error::{Error, Result, TimeoutKind};
+pub use error::{DecodeFailure, Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
 pub use metrics::{FAILURE_KINDS, Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use model::TextEnum;

@@ -268,7 +268,7 @@ impl Db {
             };
             if matches!(err, Error::Connection { .. } | Error::Timeout { .. }) {
                 std::mem::forget(probe);
-                inner.breaker.failure();
+                inner.breaker.failure(&err);
                 // This failure opened the breaker: a retry could only be
                 // refused after its backoff sleep, so fail now.
                 if inner.breaker.is_open() {

@@ -39,9 +39,9 @@ pub mod validate {
 /// Reads column `idx` of `row` as `T`, naming the column on failure.
 #[inline]
 pub fn decode<'a, T: FromSql<'a>>(row: &'a Row, idx: usize, column: &'static str) -> Result<T> {
-    row.try_get(idx).map_err(|e| Error::Decode {
-        column: column.to_owned(),
-        source: Box::new(e),
+    row.try_get(idx).map_err(|e| {
+        let pg_type = row.columns().get(idx).map(|c| c.type_());
+        Error::decode(column, std::any::type_name::<T>(), pg_type, e)
     })
 }
 

@@ -299,7 +299,9 @@ fn patch_shape(n: &Names) -> PatchParts {
 }
 
 /// The insert's parameters; on conflict the writable columns take the new
-/// values.
+/// values, and a soft-deleted row is revived (`deleted_at = NULL`): the
+/// caller asked for the row to exist with these values, and a row left
+/// deleted would be invisible to every read.
 fn upsert(n: &Names) -> String {
     let mut set: Vec<String> = n
         .writable
@@ -307,6 +309,9 @@ fn upsert(n: &Names) -> String {
         .map(|col| format!("{col} = EXCLUDED.{col}"))
         .collect();
     set.extend(n.stamps(&format!("{}.", n.table)));
+    if let Some(deleted_at) = &n.deleted_at {
+        set.push(format!("{deleted_at} = NULL"));
+    }
     format!(
         "{} ON CONFLICT ({}) DO UPDATE {} RETURNING {}",
         n.insert_head(),

@@ -275,12 +275,39 @@ impl L2 {
                 }
                 Some((conn, probe))
             }
-            _ => {
-                bump(&counters.redis_errors);
-                self.breaker.failure();
+            Ok(Err(err)) => {
+                let auth = err.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(err.code(), Some("WRONGPASS" | "NOAUTH"));
+                let cause = if auth {
+                    format!("authentication failed (check the credentials in REDIS_URL): {err}")
+                } else {
+                    format!("cannot connect: {err}")
+                };
+                self.failed(counters, cause);
+                None
+            }
+            Err(_) => {
+                let cause = format!("no answer within {:?} while connecting", self.timeout * 2);
+                self.failed(counters, cause);
                 None
             }
         }
+    }
+
+    /// A connect or call failed: feeds the breaker with the cause, which
+    /// health reports, and logs it when it differs from the last one (so
+    /// an outage logs once, not once per call).
+    fn failed(&self, counters: &CacheCounters, cause: String) {
+        bump(&counters.redis_errors);
+        let err: Box<dyn std::error::Error + Send + Sync> = cause.into();
+        if self.breaker.failure(&*err).as_deref() != Some(&err.to_string()) {
+            tracing::warn!(error = %err, "redis failed; cached reads fall through to postgres");
+        }
+    }
+
+    /// Why Redis last failed, since it last answered.
+    pub(crate) fn last_cause(&self) -> Option<String> {
+        self.breaker.last_cause()
     }
 
     /// Runs one call with the timeout, feeding the breaker: `None` when
@@ -302,7 +329,7 @@ impl L2 {
         if self.has_pending.load(std::sync::atomic::Ordering::Acquire)
             && !self.replay(conn.clone(), counters).await
         {
-            self.lost(counters);
+            self.lost(counters, "replaying missed invalidations failed".into());
             return None;
         }
         match tokio::time::timeout(self.timeout, f(conn)).await {
@@ -323,12 +350,12 @@ impl L2 {
             }
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "redis call failed; falling through");
-                self.lost(counters);
+                self.lost(counters, format!("call failed: {err}"));
                 None
             }
             Err(_) => {
                 tracing::debug!("redis call timed out; falling through");
-                self.lost(counters);
+                self.lost(counters, format!("no answer within {:?}", self.timeout));
                 None
             }
         }
@@ -347,9 +374,8 @@ impl L2 {
     /// An I/O failure or timeout: feed the breaker and drop the connection,
     /// so the next call connects afresh instead of reusing one that may be
     /// stalled or half-closed.
-    fn lost(&self, counters: &CacheCounters) {
-        bump(&counters.redis_errors);
-        self.breaker.failure();
+    fn lost(&self, counters: &CacheCounters, cause: String) {
+        self.failed(counters, cause);
         if let Ok(mut slot) = self.conn.lock() {
             *slot = None;
         }

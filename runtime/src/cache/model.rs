@@ -45,9 +45,15 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
 /// Loads `key` through L1, then L2, then `load`, filling both tiers unless
 /// a write happened meanwhile. Concurrent callers with the same key wait for
 /// the first one and then read what it stored.
+///
+/// `table` is the model's qualified name (the cache keys' prefix); `load`
+/// finding nothing is `NotFound` naming `what`, the table as the model
+/// names it, as the uncached reads do.
+#[allow(clippy::too_many_arguments)]
 async fn get_or_load<T, F, Fut>(
     db: &Db,
     table: &'static str,
+    what: &'static str,
     id: &(dyn std::fmt::Debug + Sync),
     list: bool,
     ttl: Duration,
@@ -116,7 +122,7 @@ where
             other => seen = other,
         }
     }
-    let result = load_and_fill(db, table, &id, list, ttl, gens, &key, seen, load).await;
+    let result = load_and_fill(db, (table, what), &id, list, ttl, gens, &key, seen, load).await;
     drop(inflight);
     result
 }
@@ -176,7 +182,7 @@ fn fill_l1<T: Clone + Send + Sync + 'static>(
 #[allow(clippy::too_many_arguments)]
 async fn load_and_fill<T, F, Fut>(
     db: &Db,
-    table: &'static str,
+    (table, what): (&'static str, &'static str),
     id: &str,
     list: bool,
     ttl: Duration,
@@ -200,7 +206,7 @@ where
     bump(&counters.loads);
     let loaded = load().await?;
     let Some(value) = loaded else {
-        return Err(Error::NotFound { what: table });
+        return Err(Error::NotFound { what });
     };
     cache.pause_before_fill().await;
     if let (Some(l2), Some(w)) = (&cache.l2, &wgen)
@@ -234,9 +240,15 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
                 return Self::get(db, key).await;
             };
             let lookup = key.clone();
-            get_or_load(db, Self::META.qualified, &key, false, ttl, || async move {
-                Self::find(db, lookup).await
-            })
+            get_or_load(
+                db,
+                Self::META.qualified,
+                Self::META.table,
+                &key,
+                false,
+                ttl,
+                || async move { Self::find(db, lookup).await },
+            )
             .await
         }
     }
@@ -384,9 +396,15 @@ where
         let (sql, values) = self.query.to_sql();
         let id = query_id("all", &sql, &values);
         let query = &self.query;
-        get_or_load(db, M::META.qualified, &Raw(&id), true, ttl, || async move {
-            query.all(db).await.map(Some)
-        })
+        get_or_load(
+            db,
+            M::META.qualified,
+            M::META.table,
+            &Raw(&id),
+            true,
+            ttl,
+            || async move { query.all(db).await.map(Some) },
+        )
         .await
     }
 
@@ -398,9 +416,15 @@ where
         let (sql, values) = self.query.to_sql();
         let id = query_id(&format!("page{:?}", self.query.page_spec()), &sql, &values);
         let query = &self.query;
-        get_or_load(db, M::META.qualified, &Raw(&id), true, ttl, || async move {
-            query.fetch_page(db).await.map(Some)
-        })
+        get_or_load(
+            db,
+            M::META.qualified,
+            M::META.table,
+            &Raw(&id),
+            true,
+            ttl,
+            || async move { query.fetch_page(db).await.map(Some) },
+        )
         .await
     }
 }

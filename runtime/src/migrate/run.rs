@@ -48,7 +48,7 @@ pub(crate) async fn run(
     let started = Instant::now();
     if no_tx {
         for stmt in split(sql) {
-            exec(client, m, file, &stmt, no_tx).await?;
+            exec_no_tx(client, m, file, &stmt).await?;
         }
         record(client, history, m, direction, started.elapsed())
             .await
@@ -108,6 +108,145 @@ async fn record(
     }
 }
 
+/// One statement of a `-- strata:no-transaction` file.
+///
+/// A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index behind,
+/// which makes the rerun fail with "already exists". So before such a
+/// statement, an INVALID index of the name it builds (left by an earlier
+/// run whose connection died) is dropped; and when it fails, the INVALID
+/// indexes it created (found through `pg_index.indisvalid`) are dropped and
+/// named in the error. Migrations hold the migration lock, so no other
+/// migrator is building them.
+async fn exec_no_tx(
+    client: &Client,
+    m: &Migration,
+    file: &str,
+    stmt: &Statement<'_>,
+) -> Result<()> {
+    let Some(index) = concurrent_index(stmt.sql) else {
+        return exec(client, m, file, stmt, true).await;
+    };
+    if let Some(name) = &index
+        && let Ok(row) = client
+            .query_opt(
+                "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+                &[name],
+            )
+            .await
+        && row.is_some_and(|r| !r.get::<_, bool>(0))
+    {
+        tracing::warn!(
+            index = %name,
+            migration = %m.label(),
+            "dropping the INVALID index an earlier failed run left, before building it again"
+        );
+        client
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+            .await
+            .map_err(|e| {
+                failed(
+                    m,
+                    &format!("could not drop the INVALID index {name} an earlier run left"),
+                    e,
+                )
+            })?;
+    }
+    let before = invalid_indexes(client).await.unwrap_or_default();
+    let Err(err) = exec(client, m, file, stmt, true).await else {
+        return Ok(());
+    };
+    let Error::Migration {
+        version,
+        file,
+        line,
+        mut message,
+        source,
+    } = err
+    else {
+        return Err(err);
+    };
+    let left: Vec<(u32, String)> = invalid_indexes(client)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !before.contains(i))
+        .collect();
+    for (_, name) in &left {
+        let dropped = client
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+            .await;
+        message.push_str(&match dropped {
+            Ok(()) => format!(
+                "; the INVALID index {name} it left was dropped, so it can run again once the cause is fixed"
+            ),
+            Err(_) => format!(
+                "; it left the INVALID index {name}: drop it (DROP INDEX CONCURRENTLY {name}) before running it again"
+            ),
+        });
+    }
+    if left.is_empty()
+        && let Some(name) = &index
+    {
+        message.push_str(&format!(" (building index {name})"));
+    }
+    Err(Error::Migration {
+        version,
+        file,
+        line,
+        message,
+        source,
+    })
+}
+
+/// INVALID indexes now, as (oid, name as `regclass` prints it).
+async fn invalid_indexes(
+    client: &Client,
+) -> std::result::Result<Vec<(u32, String)>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT i.indexrelid::oid, i.indexrelid::regclass::text FROM pg_index i
+              WHERE NOT i.indisvalid",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// `Some` for a `CREATE [UNIQUE] INDEX CONCURRENTLY` statement, with the
+/// index name it gives (as written, quotes and schema included), or `None`
+/// inside when it names none.
+fn concurrent_index(sql: &str) -> Option<Option<String>> {
+    let code: String = sql
+        .lines()
+        .map(|l| l.split_once("--").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words: Vec<&str> = code.split_whitespace().collect();
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if !is(0, "create") {
+        return None;
+    }
+    let mut i = 1;
+    if is(i, "unique") {
+        i += 1;
+    }
+    if !(is(i, "index") && is(i + 1, "concurrently")) {
+        return None;
+    }
+    i += 2;
+    if is(i, "if") && is(i + 1, "not") && is(i + 2, "exists") {
+        i += 3;
+    }
+    Some(
+        words
+            .get(i)
+            .filter(|w| !w.eq_ignore_ascii_case("on"))
+            .map(|w| (*w).to_owned()),
+    )
+}
+
 async fn exec(
     client: &Client,
     m: &Migration,
@@ -148,5 +287,28 @@ fn failed(m: &Migration, what: &str, err: tokio_postgres::Error) -> Error {
         line: None,
         message: format!("migration {} {what}", m.label()),
         source: Some(Box::new(Error::from_pg(err))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::concurrent_index;
+
+    #[test]
+    fn finds_the_index_a_concurrent_build_names() {
+        let name = |s: &str| concurrent_index(s);
+        assert_eq!(
+            name("CREATE INDEX CONCURRENTLY a_idx ON t (a)"),
+            Some(Some("a_idx".into()))
+        );
+        assert_eq!(
+            name(
+                "-- strata:no-transaction\ncreate unique index concurrently if not exists \"B\" on t (b)"
+            ),
+            Some(Some("\"B\"".into()))
+        );
+        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a)"), Some(None));
+        assert_eq!(name("CREATE INDEX a_idx ON t (a)"), None);
+        assert_eq!(name("VACUUM t"), None);
     }
 }

@@ -208,6 +208,11 @@ pub trait ModelExt: Model {
     ///
     /// Takes the rows by value (`Vec`) or borrowed (`&[..]`, `&Vec<..>`):
     /// a caller that keeps its rows need not clone them.
+    ///
+    /// A `UniqueViolation` names its row too: `row` is the index of the
+    /// input row whose key PostgreSQL reports (the later copy, for a key
+    /// repeated inside the batch), and [`Error::field_errors`] gives
+    /// `[i].email`.
     fn insert_many<E: Executor + ?Sized>(
         e: &E,
         rows: impl AsRef<[Self::New]> + Send,
@@ -235,7 +240,7 @@ pub trait ModelExt: Model {
             } else {
                 copy_in::<Self, E>(e, rows).await
             }
-            .map_err(unique_field::<Self>);
+            .map_err(|err| offending_row::<Self>(unique_field::<Self>(err), rows));
             if let Ok(n) = n
                 && n > 0
             {
@@ -400,6 +405,86 @@ pub trait ModelExt: Model {
 }
 
 impl<M: Model> ModelExt for M {}
+
+/// Finds the row of `rows` behind a batch's unique violation, from the key
+/// values in PostgreSQL's detail (`Key (email)=(x) already exists.`).
+///
+/// Each row's key parameters are rendered as PostgreSQL prints them in that
+/// detail (text exactly; numbers, UUIDs and booleans by their plain form)
+/// and compared with the whole value list. With one match, that row failed;
+/// with several, the batch repeats the key, and the second copy is the one
+/// the server refused (the first went in, or met the same stored row: the
+/// batch can only succeed without the repeat either way).
+fn offending_row<M: Model>(err: Error, rows: &[M::New]) -> Error {
+    let Error::UniqueViolation {
+        constraint,
+        table,
+        columns,
+        field,
+        row: None,
+        source,
+    } = err
+    else {
+        return err;
+    };
+    let found = source
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(|e| e.as_db_error())
+        .and_then(|db| db.detail())
+        .and_then(crate::error::key_values)
+        .and_then(|values| {
+            let at: Option<Vec<usize>> = columns
+                .iter()
+                .map(|c| M::META.insert_columns.iter().position(|i| i == c))
+                .collect();
+            let at = at.filter(|at| !at.is_empty())?;
+            let mut matches = rows.iter().enumerate().filter(|(_, row)| {
+                let params = row.insert_params();
+                let shown: Option<Vec<String>> = at
+                    .iter()
+                    .map(|&i| params.get(i).and_then(|p| key_text(*p)))
+                    .collect();
+                shown.is_some_and(|shown| shown.join(", ") == values)
+            });
+            let first = matches.next().map(|(i, _)| i);
+            matches.next().map(|(i, _)| i).or(first)
+        });
+    Error::UniqueViolation {
+        constraint,
+        table,
+        columns,
+        field,
+        row: found,
+        source,
+    }
+}
+
+/// A key parameter as PostgreSQL's key detail prints it; `None` for NULL
+/// (which never conflicts) or a value whose text form is not known here.
+fn key_text(param: &(dyn tokio_postgres::types::ToSql + Sync)) -> Option<String> {
+    use tokio_postgres::types::{IsNull, Type};
+    // Text's binary form is its UTF-8: exact, whatever the quoting.
+    let mut buf = bytes::BytesMut::new();
+    match param.to_sql_checked(&Type::TEXT, &mut buf) {
+        Ok(IsNull::No) => return String::from_utf8(buf.to_vec()).ok(),
+        Ok(IsNull::Yes) => return None,
+        Err(_) => {}
+    }
+    let shown = format!("{param:?}");
+    let shown = match shown
+        .strip_prefix("Some(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
+        Some(inner) => inner.to_owned(),
+        None if shown == "None" => return None,
+        None => shown,
+    };
+    Some(match shown.as_str() {
+        "true" => "t".to_owned(),
+        "false" => "f".to_owned(),
+        _ => shown,
+    })
+}
 
 /// One multi-row `INSERT ... VALUES (..), (..)`. The shape depends on the
 /// row count, so it is built here from the derive's column list.

@@ -30,7 +30,9 @@ pub struct ServiceHealth {
     pub status: &'static str,
     /// Round-trip time, when it answered.
     pub latency_ms: Option<f64>,
-    /// Why it is down.
+    /// Why it is down: the error with its causes (for PostgreSQL behind an
+    /// open breaker, the last connect error too; for Redis, the last
+    /// failure, such as `authentication failed`).
     pub error: Option<String>,
 }
 
@@ -79,34 +81,51 @@ impl Db {
                 }
             }
             Err(err) => {
-                reasons.push(format!("postgres: {err}"));
+                // The whole chain: "connection to PostgreSQL failed" alone
+                // does not say refused, timed out or password.
+                let mut error = crate::error::chain(&err);
+                if matches!(err, crate::Error::CircuitOpen)
+                    && let Some(cause) = self.inner.breaker.last_cause()
+                {
+                    error = format!("{error}; last connect error: {cause}");
+                }
+                reasons.push(format!("postgres: {error}"));
                 ServiceHealth {
                     status: "down",
                     latency_ms: None,
-                    error: Some(err.to_string()),
+                    error: Some(error),
                 }
             }
         };
-        let redis = if self.inner.cache.l2.is_none() {
-            ServiceHealth {
+        let redis = match &self.inner.cache.l2 {
+            None => ServiceHealth {
                 status: "not_configured",
                 latency_ms: None,
                 error: None,
-            }
-        } else {
-            let started = Instant::now();
-            if self.cache().ping().await {
-                ServiceHealth {
-                    status: "up",
-                    latency_ms: Some(ms(started.elapsed())),
-                    error: None,
-                }
-            } else {
-                reasons.push("redis: not answering; cached reads fall through to postgres".into());
-                ServiceHealth {
-                    status: "down",
-                    latency_ms: None,
-                    error: Some("no answer to PING".into()),
+            },
+            Some(l2) => {
+                let started = Instant::now();
+                if self.cache().ping().await {
+                    ServiceHealth {
+                        status: "up",
+                        latency_ms: Some(ms(started.elapsed())),
+                        error: None,
+                    }
+                } else {
+                    // Why the PING failed, or why the breaker that refused
+                    // it opened: a wrong password, a refused connect, a
+                    // timeout.
+                    let error = l2
+                        .last_cause()
+                        .unwrap_or_else(|| "no answer to PING".into());
+                    reasons.push(format!(
+                        "redis: {error}; cached reads fall through to postgres"
+                    ));
+                    ServiceHealth {
+                        status: "down",
+                        latency_ms: None,
+                        error: Some(error),
+                    }
                 }
             }
         };

@@ -15,6 +15,24 @@ mod prometheus;
 pub use health::{Health, HealthReport, ServiceHealth};
 pub use history::QueryRecord;
 
+/// The `tracing` filter directive that keeps bind-parameter values out of
+/// the logs: `tokio_postgres=info`.
+///
+/// strata never logs parameters, but tokio-postgres logs every statement's
+/// parameter values at `debug` (through the `log` crate, which
+/// `tracing-subscriber`'s `init()` bridges into `tracing`), so `RUST_LOG=debug`
+/// would print passwords and personal data. Add this directive last, so it
+/// wins over a broader level:
+///
+/// ```
+/// use tracing_subscriber::EnvFilter;
+///
+/// let filter = EnvFilter::from_default_env()
+///     .add_directive(strata::observe::DRIVER_LOG_DIRECTIVE.parse().unwrap());
+/// # let _ = filter;
+/// ```
+pub const DRIVER_LOG_DIRECTIVE: &str = "tokio_postgres=info";
+
 use std::time::Duration;
 
 use histogram::Histogram;

@@ -216,6 +216,7 @@ pub(crate) fn unique_field<M: Model>(err: Error) -> Error {
         table,
         columns,
         field: None,
+        row,
         source,
     } = err
     else {
@@ -245,6 +246,7 @@ pub(crate) fn unique_field<M: Model>(err: Error) -> Error {
         table,
         columns,
         field,
+        row,
         source,
     }
 }

@@ -5,6 +5,7 @@ mod cache;
 mod crud;
 mod drift;
 mod errors;
+mod errors_more;
 mod failures;
 mod migrate;
 mod models;

@@ -409,9 +409,10 @@ async fn unique_violation_is_a_field_error() {
     assert_eq!(errors.errors[0].code, "unique");
     insta::assert_snapshot!(serde_json::to_string_pretty(&errors).unwrap());
 
-    // Through `insert_many`, `patch` and `update` as well.
+    // Through `insert_many` (naming the row, as validation does), `patch`
+    // and `update` as well.
     let err = Account::insert_many(&*t, vec![valid()]).await.unwrap_err();
-    assert_eq!(err.field_errors().unwrap().fields(), ["email"]);
+    assert_eq!(err.field_errors().unwrap().fields(), ["[0].email"]);
     let mut other = valid();
     other.email = "other@example.com".into();
     let other = Account::insert(&*t, other).await.unwrap();
