@@ -228,11 +228,9 @@ async fn a_retried_read_never_goes_to_a_connection_older_than_the_failure() {
     t.execute("CREATE TABLE doomed (pid int NOT NULL)", &[])
         .await
         .unwrap();
-    t.execute("CREATE SEQUENCE runs", &[]).await.unwrap();
     t.execute(
         "CREATE FUNCTION maybe_die() RETURNS int LANGUAGE plpgsql AS $$
          BEGIN
-             PERFORM nextval('runs');
              IF pg_backend_pid() IN (SELECT pid FROM doomed) THEN
                  PERFORM pg_terminate_backend(pg_backend_pid());
                  PERFORM pg_sleep(5);
@@ -263,23 +261,14 @@ async fn a_retried_read_never_goes_to_a_connection_older_than_the_failure() {
         .expect("a declared read survives its connection and the next idle one dying")
         .get(0);
     assert_eq!(v, 1);
-    let runs: i64 = admin
-        .query_one(
-            &format!("SELECT last_value FROM \"{}\".runs", t.schema()),
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
     let after = t.metrics().queries;
+    // Declared reads run read-only, so the function cannot count its runs
+    // in a sequence: that it returned at all shows the retry did not go to
+    // the other doomed connection (it would have died there too).
     println!(
-        "doomed pool: runs {runs}, reads retried {}, connections discarded {}",
+        "doomed pool: reads retried {}, connections discarded {}",
         after.reads_retried - before.reads_retried,
         after.connections_discarded - before.connections_discarded
-    );
-    assert_eq!(
-        runs, 2,
-        "sent once, and repeated once on a fresh connection"
     );
     assert_eq!(after.reads_retried - before.reads_retried, 1);
     assert_eq!(
