@@ -90,13 +90,23 @@ use proc_macro::TokenStream;
 ///
 /// # Errors
 ///
-/// Every mistake is reported at once, at the attribute or field that
+/// Every mistake is reported in one build, at the attribute or field that
 /// causes it: unknown or duplicate keys, a missing or second primary key,
 /// `soft_delete` without `deleted_at` (and the reverse), two fields on one
 /// column, generics, tuple structs and enums. Field types are checked by
-/// trait bounds: every column type must be storable in PostgreSQL,
-/// `deleted_at` a nullable timestamp, `version` an integer, `skip` fields
-/// `Default`, each validation rule's field a type the rule applies to.
+/// trait bounds: every column type must be storable in PostgreSQL (and not
+/// an array of arrays such as `Vec<Vec<i32>>`), `deleted_at` a nullable
+/// timestamp, `version` an integer, `skip` fields `Default`, each
+/// validation rule's field a type the rule applies to. An unsupported
+/// type is one error, however often the model is used.
+///
+/// Next to its errors the derive still emits `NewX`, `XPatch`, the column
+/// consts, the type checks and stub impls, so the user's code that uses
+/// the model adds no errors of its own.
+///
+/// With `soft_delete` the derive also implements `strata::SoftDelete`,
+/// which `restore` needs: on a model without soft delete, `restore` is a
+/// compile error.
 #[proc_macro_derive(Model, attributes(model, validate))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     derive_model_inner(input.into()).into()
@@ -105,19 +115,27 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 /// The derive on `proc_macro2` tokens, so unit tests can run it. Private: a
 /// proc-macro crate can only export macros.
 fn derive_model_inner(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    match syn::parse2::<syn::DeriveInput>(input).and_then(|input| derive(&input)) {
-        Ok(tokens) => tokens,
+    match syn::parse2::<syn::DeriveInput>(input) {
+        Ok(input) => derive(&input),
         Err(err) => err.to_compile_error(),
     }
 }
 
-/// Parse → check → expand; every error found on the way comes out together.
-fn derive(input: &syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+/// Parse → check → expand. Every error found on the way comes out
+/// together, followed by the fallback expansion, so the user's code that
+/// uses the model adds no errors of its own.
+fn derive(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::default();
     let model = model::Model::from_ast(&cx, input);
     check::check(&cx, &model);
-    cx.check()?;
-    Ok(expand::expand(&model))
+    match cx.check() {
+        Ok(()) => expand::expand(&model),
+        Err(errors) => {
+            let mut tokens = errors.to_compile_error();
+            tokens.extend(expand::fallback(&model));
+            tokens
+        }
+    }
 }
 
 /// Derives `strata::TextEnum` for a fieldless enum, so it can be a model

@@ -228,6 +228,39 @@ impl<'a> Field<'a> {
 
 /// `T` for `Option<T>`, `std::option::Option<T>`, `core::option::Option<T>`.
 pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
+    std_generic(ty, &["std", "core"], "option", "Option")
+}
+
+/// The element type `E` when `ty` is written as a container PostgreSQL
+/// binds as an array: `Vec<E>` (or `std::vec::Vec<E>`, `alloc::vec::Vec<E>`),
+/// `[E; N]` or `Box<[E]>`.
+fn array_element(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Array(array) => Some(&array.elem),
+        Type::Paren(paren) => array_element(&paren.elem),
+        _ => std_generic(ty, &["std", "alloc"], "vec", "Vec").or_else(|| {
+            match std_generic(ty, &["std", "alloc"], "boxed", "Box")? {
+                Type::Slice(slice) => Some(&slice.elem),
+                _ => None,
+            }
+        }),
+    }
+}
+
+/// The inner array type `A` when `ty` is an array of arrays: `Vec<A>`,
+/// `Vec<Option<A>>`, `Option<Vec<A>>`, .. with `A` itself written as an
+/// array container (`Vec<i32>`). Whether `A` may be an element (only
+/// `Vec<u8>`, a `bytea`, may) is a trait bound in the expansion.
+pub(crate) fn nested_array(ty: &Type) -> Option<&Type> {
+    let outer = option_inner(ty).unwrap_or(ty);
+    let element = array_element(outer)?;
+    let element = option_inner(element).unwrap_or(element);
+    array_element(element).map(|_| element)
+}
+
+/// `T` of `Name<T>`, `a::module::Name<T>` for each `a` in `crates`: a std
+/// type by its path, the only kind of type the derive recognises by name.
+fn std_generic<'t>(ty: &'t Type, crates: &[&str], module: &str, name: &str) -> Option<&'t Type> {
     let Type::Path(path) = ty else { return None };
     if path.qself.is_some() {
         return None;
@@ -235,14 +268,11 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let segments: Vec<_> = path.path.segments.iter().collect();
     let last = segments.last()?;
     let prefix_ok = match segments.len() {
-        1 => true,
-        3 => {
-            matches!(segments[0].ident.to_string().as_str(), "std" | "core")
-                && segments[1].ident == "option"
-        }
+        1 => path.path.leading_colon.is_none(),
+        3 => crates.iter().any(|c| segments[0].ident == c) && segments[1].ident == module,
         _ => false,
     };
-    if !prefix_ok || last.ident != "Option" {
+    if !prefix_ok || last.ident != name {
         return None;
     }
     let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
@@ -346,5 +376,25 @@ mod tests {
         assert!(option_inner(&opt).is_some());
         assert!(option_inner(&full).is_some());
         assert!(option_inner(&not).is_none());
+    }
+
+    #[test]
+    fn nested_arrays() {
+        let nested = |ty: Type| nested_array(&ty).map(|inner| quote::quote!(#inner).to_string());
+        assert_eq!(
+            nested(syn::parse_quote!(Vec<Vec<i32>>)).as_deref(),
+            Some("Vec < i32 >")
+        );
+        assert_eq!(
+            nested(syn::parse_quote!(Option<std::vec::Vec<Option<[i32; 3]>>>)).as_deref(),
+            Some("[i32 ; 3]")
+        );
+        assert_eq!(
+            nested(syn::parse_quote!(Box<[Vec<u8>]>)).as_deref(),
+            Some("Vec < u8 >")
+        );
+        assert_eq!(nested(syn::parse_quote!(Vec<i32>)), None);
+        assert_eq!(nested(syn::parse_quote!(Vec<Json<Vec<i32>>>)), None);
+        assert_eq!(nested(syn::parse_quote!(Option<Vec<String>>)), None);
     }
 }

@@ -53,3 +53,24 @@ fn errors_are_collected() {
     let output = super::derive_model_inner(input).to_string();
     assert_eq!(output.matches("compile_error").count(), 4, "{output}");
 }
+
+/// A model with mistakes: the errors, then the fallback (the nameable
+/// items, the type checks and `unreachable!()` stubs of the traits).
+#[test]
+fn fallback_model() {
+    let input = quote! {
+        #[derive(Model)]
+        #[model(tabel = "accounts", soft_delete)]
+        pub struct Account {
+            #[model(primary_key, generated)]
+            pub id: i64,
+            #[validate(email)]
+            pub email: String,
+            #[model(version)]
+            pub version: i32,
+        }
+    };
+    insta::with_settings!({ description => input.to_string(), omit_expression => true }, {
+        insta::assert_snapshot!(expand(input));
+    });
+}

@@ -28,7 +28,7 @@ pub use metrics::{FAILURE_KINDS, Metrics, PoolMetrics, PoolStatus, QueryMetrics,
 pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
-    ModelMeta, NewModel, Order, Page, PatchModel, PatchTemplate, Query, Statements,
+    ModelMeta, NewModel, Order, Page, PatchModel, PatchTemplate, Query, SoftDelete, Statements,
 };
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use pool::Db;

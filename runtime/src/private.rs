@@ -6,7 +6,7 @@
 pub use crate::error::{Error, Result};
 pub use crate::model::{
     Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, PatchTemplate,
-    Statements,
+    SoftDelete, Statements,
 };
 pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub use crate::validate::{FieldError, ValidationError, ValidationErrors};
@@ -45,6 +45,46 @@ pub fn decode<'a, T: FromSql<'a>>(row: &'a Row, idx: usize, column: &'static str
     })
 }
 
+/// The `META` of the stub `impl Model` the derive emits next to its
+/// errors, so code using the model adds none. The build stops at those
+/// errors, so nothing ever reads it.
+pub const FALLBACK_META: ModelMeta = ModelMeta {
+    name: "",
+    table: "",
+    schema: None,
+    qualified: "",
+    columns: &[],
+    select_list: "",
+    insert_columns: &[],
+    primary_key: "",
+    deleted_at: None,
+    version: None,
+    cache_ttl_secs: None,
+    sql: Statements {
+        get: "",
+        get_with_deleted: "",
+        find_many: "",
+        insert: "",
+        copy_in: "",
+        update: "",
+        patch: "",
+        patch_shape: PatchTemplate {
+            head: "",
+            sets: &[],
+            stamps: "",
+            key: "",
+            version: "",
+            tail: "",
+        },
+        upsert: "",
+        delete: "",
+        restore: "",
+        hard_delete: "",
+        exists: "",
+        count: "",
+    },
+};
+
 /// The `true` flag of a present patch field.
 pub const PRESENT: &bool = &true;
 /// The `false` flag of an absent patch field.
@@ -55,20 +95,54 @@ pub fn flag<T>(field: &Option<T>) -> &'static bool {
     if field.is_some() { PRESENT } else { ABSENT }
 }
 
-/// Every field of a model must be a type PostgreSQL can store.
+/// Every column of a model must be a type PostgreSQL can store.
+///
+/// Generated code touches a column's type only through this trait
+/// (`<T as ColumnType>::decode`, `::param`, `::param_opt`, `::accepts`,
+/// each spanned at the field's type), so an unsupported type fails the same
+/// obligation at the same span everywhere and the compiler shows it once,
+/// with this message. The blanket impl is `do_not_recommend`: the error
+/// names this trait, not whichever of `ToSql`/`FromSql` is missing.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a PostgreSQL column",
     label = "unsupported column type",
-    note = "supported: integers, floats, bool, String, Vec<u8>, uuid::Uuid, chrono date/time types, serde_json::Value, strata::Json<T>, rust_decimal::Decimal, Vec<T> of those, and Option<T>; mark other fields `#[model(skip)]`"
+    note = "supported: integers, floats, bool, String, Vec<u8>, uuid::Uuid, chrono date/time types, serde_json::Value, strata::Json<T>, rust_decimal::Decimal, a `TextEnum`, any type with `ToSql` and `FromSql`, a flat Vec<T> of those, and Option<T>; mark other fields `#[model(skip)]`"
 )]
-pub trait ColumnType {
+pub trait ColumnType: Sized {
     /// Whether a PostgreSQL column of type `ty` decodes into `Self`
     /// (`ColumnMeta::accepts`).
     fn accepts(ty: &Type) -> bool;
+
+    /// Reads column `idx` of `row`, naming the column on failure.
+    fn decode(row: &Row, idx: usize, column: &'static str) -> Result<Self>;
+
+    /// The value as a statement parameter.
+    fn param(&self) -> &(dyn ToSql + Sync);
+
+    /// A patch field as a statement parameter: NULL when absent.
+    fn param_opt(value: &Option<Self>) -> &(dyn ToSql + Sync);
 }
+
+#[diagnostic::do_not_recommend]
 impl<T: ToSql + for<'a> FromSql<'a> + Send + Sync> ColumnType for T {
+    #[inline]
     fn accepts(ty: &Type) -> bool {
         <T as FromSql<'_>>::accepts(ty)
+    }
+
+    #[inline]
+    fn decode(row: &Row, idx: usize, column: &'static str) -> Result<Self> {
+        decode(row, idx, column)
+    }
+
+    #[inline]
+    fn param(&self) -> &(dyn ToSql + Sync) {
+        self
+    }
+
+    #[inline]
+    fn param_opt(value: &Option<Self>) -> &(dyn ToSql + Sync) {
+        value
     }
 }
 
@@ -110,6 +184,24 @@ impl UpdatedAtType for Option<chrono::NaiveDateTime> {}
 pub trait SkipType {}
 impl<T: Default> SkipType for T {}
 
+/// A PostgreSQL array holds scalars, so an array of arrays in Rust (`Vec<Vec<i32>>`)
+/// can neither be bound nor read: `tokio-postgres` would reject every
+/// statement at run time. The derive finds such a type by its shape and
+/// asserts that the inner type is the one array-like type that is a scalar
+/// to PostgreSQL, `Vec<u8>` (`bytea`, so `Vec<Vec<u8>>` is a `bytea[]`).
+#[diagnostic::on_unimplemented(
+    message = "`{Field}` is an array of arrays, which PostgreSQL cannot bind or read as a nested `Vec`",
+    label = "an array inside an array",
+    note = "write a flat `Vec` (e.g. `Vec<i32>`, with the row length in another column), or store the nested value as JSON with `strata::Json<{Field}>`"
+)]
+pub trait ArrayElement<Field: ?Sized> {}
+#[diagnostic::do_not_recommend]
+impl<Field: ?Sized, T: Bytea> ArrayElement<Field> for T {}
+
+/// The array-like types PostgreSQL stores as one scalar, `bytea`.
+pub trait Bytea {}
+impl Bytea for Vec<u8> {}
+
 /// Compile-time assertion helpers: `assert_version::<T>()` fails to
 /// compile, at the span the derive gives it, when `T` lacks the trait.
 /// (Every column's `ColumnType` is asserted by `ColumnMeta::accepts`.)
@@ -120,3 +212,5 @@ pub fn assert_version<T: VersionType + ?Sized>() {}
 pub fn assert_updated_at<T: UpdatedAtType + ?Sized>() {}
 /// See [`assert_deleted_at`].
 pub fn assert_skip<T: SkipType + ?Sized>() {}
+/// See [`assert_deleted_at`]: `Field` is an array of `Inner` arrays.
+pub fn assert_array_element<Field: ?Sized, Inner: ArrayElement<Field> + ?Sized>() {}

@@ -1,5 +1,6 @@
-//! Generates the code, one file per generated thing. Reached only when
-//! parsing and `check` found nothing wrong.
+//! Generates the code, one file per generated thing: [`expand`] when
+//! parsing and `check` found nothing wrong, [`fallback`] (next to the
+//! errors) when they did.
 //!
 //! Item-level output (nameable, with the struct's visibility): `NewUser`,
 //! `UserPatch`, `UserView` (with `validate_with` only) and the column consts. Everything else is an impl inside
@@ -8,6 +9,7 @@
 
 mod columns;
 mod docs;
+mod fallback;
 mod model_impl;
 mod new_struct;
 mod patch_struct;
@@ -23,8 +25,8 @@ use crate::model::{Field, Model};
 /// The expansion of one model.
 pub(crate) struct Expand<'a> {
     model: &'a Model<'a>,
-    /// The resolved primary key.
-    pk: &'a Field<'a>,
+    /// The resolved primary key; `None` only in the fallback.
+    pk: Option<&'a Field<'a>>,
     /// `::strata::__private`.
     private: TokenStream,
     /// `NewUser`.
@@ -35,25 +37,22 @@ pub(crate) struct Expand<'a> {
     view_ident: Ident,
 }
 
+pub(crate) use fallback::fallback;
+
 /// Everything `#[derive(Model)]` emits for `model`.
 pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
-    let Some(pk) = model.primary_key() else {
-        // `check::primary_key` has reported this; nothing to generate.
+    if model.primary_key().is_none() {
+        // `check::primary_key` has reported this; `derive` takes the
+        // fallback instead.
         return TokenStream::new();
-    };
-    let e = Expand {
-        model,
-        pk,
-        private: quote!(::strata::__private),
-        new_ident: format_ident!("New{}", model.ident),
-        patch_ident: format_ident!("{}Patch", model.ident),
-        view_ident: format_ident!("{}View", model.ident),
-    };
+    }
+    let e = Expand::new(model);
     let new_struct = e.expand_new_struct();
     let patch_struct = e.expand_patch_struct();
     let view_struct = e.expand_view_struct();
     let columns = e.expand_columns();
     let model_impl = e.expand_model_impl();
+    let soft_delete_impl = e.expand_soft_delete_impl();
     let new_impl = e.expand_new_impl();
     let patch_impl = e.expand_patch_impl();
     let type_checks = e.expand_type_checks();
@@ -63,6 +62,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         #type_checks
         #checkers
         #model_impl
+        #soft_delete_impl
         #new_impl
         #patch_impl
     });
@@ -72,6 +72,19 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         #view_struct
         #columns
         #impls
+    }
+}
+
+impl<'a> Expand<'a> {
+    fn new(model: &'a Model<'a>) -> Self {
+        Expand {
+            model,
+            pk: model.primary_key(),
+            private: quote!(::strata::__private),
+            new_ident: format_ident!("New{}", model.ident),
+            patch_ident: format_ident!("{}Patch", model.ident),
+            view_ident: format_ident!("{}View", model.ident),
+        }
     }
 }
 

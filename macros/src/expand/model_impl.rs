@@ -12,15 +12,18 @@ use crate::model::Field;
 impl Expand<'_> {
     /// `impl ::strata::__private::Model for User { .. }`.
     pub(super) fn expand_model_impl(&self) -> TokenStream {
+        let Some(pk) = self.pk else {
+            return TokenStream::new();
+        };
         let p = &self.private;
         let ident = self.model.ident;
         let new_ident = &self.new_ident;
         let patch_ident = &self.patch_ident;
-        let key_ty = self.pk.ty;
-        let key_ident = self.pk.ident;
-        let meta = self.expand_meta();
+        let key_ty = pk.ty;
+        let key_ident = pk.ident;
+        let meta = self.expand_meta(pk);
         let from_row = self.expand_from_row();
-        let mut params = vec![field_ref(self.pk)];
+        let mut params = vec![field_ref(pk)];
         params.extend(self.model.writable().map(field_ref));
         params.extend(self.model.version().map(field_ref));
         let params = self.param_list(params);
@@ -53,8 +56,22 @@ impl Expand<'_> {
         }
     }
 
+    /// `impl SoftDelete for User {}` when the model has soft delete: the
+    /// bound that lets `User::restore` compile.
+    pub(super) fn expand_soft_delete_impl(&self) -> TokenStream {
+        let p = &self.private;
+        let ident = self.model.ident;
+        match self.model.deleted_at() {
+            Some(_) => quote! {
+                #[automatically_derived]
+                impl #p::SoftDelete for #ident {}
+            },
+            None => TokenStream::new(),
+        }
+    }
+
     /// `ModelMeta { .. }`, all of it constant.
-    fn expand_meta(&self) -> TokenStream {
+    fn expand_meta(&self, pk: &Field<'_>) -> TokenStream {
         let p = &self.private;
         let m = self.model;
         let name = m.ident.to_string();
@@ -69,8 +86,7 @@ impl Expand<'_> {
             let unique = f.unique.is_some();
             let ty = f.ty;
             // At the field's type, like the other type checks.
-            let accepts =
-                quote_spanned!(ty.span()=> <#ty as ::strata::__private::ColumnType>::accepts);
+            let accepts = quote_spanned!(ty.span()=> <#ty as #p::ColumnType>::accepts);
             quote! {
                 #p::ColumnMeta {
                     field: #field,
@@ -84,7 +100,7 @@ impl Expand<'_> {
             }
         });
         let insert_columns = m.insertable().map(|f| &f.column);
-        let primary_key = &self.pk.column;
+        let primary_key = &pk.column;
         let deleted_at = option_str(m.deleted_at().map(|f| f.column.as_str()));
         let version = option_str(m.version().map(|f| f.column.as_str()));
         let cache_ttl_secs = match m.cache_ttl_secs {
@@ -108,7 +124,7 @@ impl Expand<'_> {
             hard_delete,
             exists,
             count,
-        } = sql::statements(m, self.pk);
+        } = sql::statements(m, pk);
         let patch_shape = {
             let sql::PatchParts {
                 head,
@@ -175,8 +191,9 @@ impl Expand<'_> {
             }
             let i = index;
             index += 1;
+            let ty = f.ty;
             let column = &f.column;
-            quote_spanned!(span=> #ident: ::strata::__private::decode(__strata_row, #i, #column)?)
+            quote_spanned!(span=> #ident: <#ty as ::strata::__private::ColumnType>::decode(__strata_row, #i, #column)?)
         });
         quote! {
             ::core::result::Result::Ok(Self {
@@ -186,11 +203,21 @@ impl Expand<'_> {
     }
 }
 
-/// `&self.<field>`, spanned at the field's type so that a type that is not
-/// `ToSql` is reported at the user's field.
+/// `self.<field>` as a parameter, through `ColumnType` at the field's type
+/// like every other use of it, so a type that cannot be bound is reported
+/// once, at the user's field.
 pub(super) fn field_ref(field: &Field<'_>) -> TokenStream {
     let ident = field.ident;
-    quote_spanned!(field.ty.span()=> &self.#ident)
+    let ty = field.ty;
+    quote_spanned!(ty.span()=> <#ty as ::strata::__private::ColumnType>::param(&self.#ident))
+}
+
+/// `self.<field>: Option<T>` of a patch as a parameter (NULL when absent),
+/// through `ColumnType` as in [`field_ref`].
+pub(super) fn patch_field_ref(field: &Field<'_>) -> TokenStream {
+    let ident = field.ident;
+    let ty = field.ty;
+    quote_spanned!(ty.span()=> <#ty as ::strata::__private::ColumnType>::param_opt(&self.#ident))
 }
 
 /// `Some("x")` / `None` as a constant expression.

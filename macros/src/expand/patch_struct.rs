@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::Expand;
-use super::model_impl::field_ref;
+use super::model_impl::patch_field_ref;
 use crate::model::Field;
 
 impl Expand<'_> {
@@ -62,9 +62,9 @@ impl Expand<'_> {
         for f in self.model.writable() {
             let name = f.ident;
             params.push(quote!(#p::flag(&self.#name)));
-            params.push(field_ref(f));
+            params.push(patch_field_ref(f));
         }
-        params.extend(self.model.version().map(field_ref));
+        params.extend(self.model.version().map(patch_field_ref));
         let params = self.param_list(params);
         let validate = self.expand_validate_patch();
         // Bit i: writable field i is present; the bit after the last field:
@@ -91,7 +91,7 @@ impl Expand<'_> {
         let capacity = optional.len() + 1;
         let present = optional.iter().map(|f| {
             let name = f.ident;
-            let value = field_ref(f);
+            let value = patch_field_ref(f);
             quote_spanned!(f.ty.span()=> if self.#name.is_some() {
                 __strata_params.push(#value);
             })

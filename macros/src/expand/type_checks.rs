@@ -1,12 +1,21 @@
 //! The type-dependent rules, as trait bounds at each field's type span: a
 //! wrong type is reported at the user's field with the message of the
 //! `__private` trait's `#[diagnostic::on_unimplemented]`.
+//!
+//! One rule needs the type's syntax as well: an array of arrays
+//! (`Vec<Vec<i32>>`) is `ToSql` and `FromSql` like any `Vec<T>` of a
+//! `ToSql` `T`, and stable Rust has no negative bound to exclude it, so
+//! `model::nested_array` finds the shape (`Vec`, `[T; N]`, `Box<[T]>`,
+//! through `Option`) and a trait bound, `ArrayElement`, decides whether the
+//! inner type may be an array element (only `Vec<u8>`, a `bytea`, may). A
+//! type alias hides the shape; such a field still fails at run time.
 
 use proc_macro2::TokenStream;
 use quote::quote_spanned;
 use syn::spanned::Spanned as _;
 
 use super::Expand;
+use crate::model::nested_array;
 
 impl Expand<'_> {
     /// `const _: fn() = || { assert_version::<T>(); .. };`, never called.
@@ -20,9 +29,20 @@ impl Expand<'_> {
                 checks.push(quote_spanned!(span=> #p::assert_skip::<#ty>();));
                 continue;
             }
-            // That the type is a column type at all is checked by
-            // `ColumnMeta::accepts`, `<T as ColumnType>::accepts` at the
-            // same span (`expand_meta`).
+            // That the type is a column type at all: the same obligation,
+            // at the same span, as every other use of the type, so it is
+            // reported once (see `__private::ColumnType`).
+            checks.push(quote_spanned!(span=> let _ = <#ty as #p::ColumnType>::accepts;));
+            if let Some(inner) = nested_array(ty) {
+                checks.push(quote_spanned!(span=> #p::assert_array_element::<#ty, #inner>();));
+            }
+            // Two roles on one field are `check::field_roles`' error (this
+            // is then the fallback): a type fits at most one of them, so
+            // checking both would only add a follow-on error.
+            let roles = [f.deleted_at, f.version, f.updated_at];
+            if roles.iter().flatten().count() > 1 {
+                continue;
+            }
             if f.deleted_at.is_some() {
                 checks.push(quote_spanned!(span=> #p::assert_deleted_at::<#ty>();));
             }

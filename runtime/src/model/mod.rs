@@ -183,6 +183,18 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn validate(&self) -> std::result::Result<(), ValidationErrors>;
 }
 
+/// A model with soft delete (`#[model(soft_delete)]` and a
+/// `#[model(deleted_at)]` field): `delete` sets `deleted_at`, reads hide
+/// such rows, and [`ModelExt::restore`] clears it again. Implemented by the
+/// derive for exactly those models, so `restore` on any other model is a
+/// compile error rather than a failure at run time.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no soft delete, so there is nothing to `restore`",
+    label = "`restore` needs a model with soft delete",
+    note = "add `#[model(soft_delete)]` to `{Self}` and mark a field `#[model(deleted_at)]`, e.g. `deleted_at: Option<DateTime<Utc>>`"
+)]
+pub trait SoftDelete: Model {}
+
 /// The insert input of a model (`NewUser`). Implemented by the derive.
 pub trait NewModel: Send + Sync {
     /// The model it inserts.

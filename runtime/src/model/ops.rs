@@ -8,11 +8,12 @@
 
 use std::borrow::Borrow;
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
-use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query};
+use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete};
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::executor::{
@@ -348,17 +349,27 @@ pub trait ModelExt: Model {
     }
 
     /// Clears `deleted_at` and returns the row. `Error::NotFound` if no row
-    /// has this key; `Error::Config` if the model has no soft delete.
-    fn restore<E: Executor + ?Sized>(
-        e: &E,
+    /// has this key. Only models with soft delete have it ([`SoftDelete`]);
+    /// on any other model it is a compile error.
+    ///
+    /// The future is boxed: with an `impl Future` return type the compiler
+    /// would report a missing `SoftDelete` three times (the call, its
+    /// return type and the `.await`) instead of once.
+    fn restore<'a, E: Executor + ?Sized>(
+        e: &'a E,
         key: Self::Key,
-    ) -> impl Future<Output = Result<Self>> + Send {
-        async move {
+    ) -> Pin<Box<dyn Future<Output = Result<Self>> + Send + 'a>>
+    where
+        Self: SoftDelete,
+    {
+        Box::pin(async move {
+            // Only a hand-written `impl SoftDelete` can get here without a
+            // soft-delete column; the derive implements it with one.
             if Self::META.deleted_at.is_none() {
                 return Err(Error::Config {
                     var: "soft_delete",
                     reason: format!(
-                        "model {} has no soft delete to restore from",
+                        "model {} implements SoftDelete but has no deleted_at column",
                         Self::META.name
                     ),
                 });
@@ -366,7 +377,7 @@ pub trait ModelExt: Model {
             write_row(e, Self::META.sql.restore, &[&key], Touches::Row(&key))
                 .await?
                 .ok_or_else(|| not_found(Self::META))
-        }
+        })
     }
 
     /// Removes the row for good, soft-deleted or not. `Error::NotFound` if
