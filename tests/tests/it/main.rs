@@ -6,6 +6,7 @@ mod crud;
 mod drift;
 mod errors;
 mod errors_more;
+mod liveness;
 mod migrate;
 mod models;
 mod observe;
