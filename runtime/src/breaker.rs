@@ -2,6 +2,12 @@
 //! for `cooldown`; then one probe is let through (half-open); a success
 //! closes it. One guards PostgreSQL connects (calls fail fast with
 //! `CircuitOpen`), one guards Redis (calls fall through to PostgreSQL).
+//!
+//! The PostgreSQL breaker does not wait out its cool-down to notice that
+//! the server is back: while it is open, a background task
+//! ([`probe_until_closed`]) tries one real connect every
+//! [`Breaker::probe_interval`] (at most 100 ms), never two at a time, and
+//! closes the breaker as soon as one succeeds. Calls meanwhile fail fast.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,6 +31,8 @@ pub(crate) struct Breaker {
     /// The error of the last failure since the last success, for health
     /// reports: "breaker open" alone does not say why.
     cause: Mutex<Option<String>>,
+    /// A background prober is running (PostgreSQL only).
+    probing: std::sync::atomic::AtomicBool,
 }
 
 /// The breaker's state, for metrics and health.
@@ -56,6 +64,7 @@ impl Breaker {
             threshold: threshold.max(1),
             cooldown,
             cause: Mutex::new(None),
+            probing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -146,6 +155,38 @@ impl Breaker {
         };
     }
 
+    /// How often the background prober tries to connect while the breaker
+    /// is open: the cool-down, but at most 100 ms (and at least 5 ms).
+    pub(crate) fn probe_interval(&self) -> Duration {
+        self.cooldown
+            .clamp(Duration::from_millis(5), Duration::from_millis(100))
+    }
+
+    /// Claims the background prober's job: true if none was running, in
+    /// which case the caller starts one.
+    pub(crate) fn start_probing(&self) -> bool {
+        self.probing
+            .compare_exchange(
+                false,
+                true,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Turns an open breaker half-open for the prober, cool-down or not;
+    /// false if it is not open (closed, or a caller's probe is in flight).
+    fn take_probe(&self) -> bool {
+        let mut state = self.lock();
+        if matches!(*state, State::Open { .. }) {
+            *state = State::HalfOpen;
+            true
+        } else {
+            false
+        }
+    }
+
     /// True while calls are being refused.
     pub(crate) fn is_open(&self) -> bool {
         !matches!(*self.lock(), State::Closed { .. })
@@ -156,6 +197,71 @@ impl Breaker {
             State::Closed { .. } => BreakerState::Closed,
             State::Open { .. } => BreakerState::Open,
             State::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+}
+
+/// While the PostgreSQL breaker is open, tries one connect every probe
+/// interval (one at a time: the breaker is half-open while it runs, so
+/// calls keep failing fast) and closes the breaker on the first success,
+/// leaving the new connection idle in the pool for the next call. Ends once
+/// the breaker is closed, the pool is closed or the `Db` is dropped.
+pub(crate) async fn probe_until_closed(inner: std::sync::Weak<crate::pool::Inner>) {
+    use deadpool_postgres::{PoolError, TimeoutType};
+    use std::sync::atomic::Ordering;
+
+    use crate::error::{Error, TimeoutKind};
+
+    let Some(every) = inner.upgrade().map(|i| i.breaker.probe_interval()) else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let breaker = &inner.breaker;
+        if inner.pool.is_closed() || !breaker.is_open() {
+            breaker.probing.store(false, Ordering::Release);
+            // A failure may have reopened it after the check and found the
+            // job still claimed: take it back rather than leave none.
+            if inner.pool.is_closed() || !breaker.is_open() || !breaker.start_probing() {
+                return;
+            }
+            continue;
+        }
+        if !breaker.take_probe() {
+            continue;
+        }
+        let timeouts = deadpool_postgres::Timeouts {
+            wait: Some(Duration::ZERO),
+            ..inner.pool.timeouts()
+        };
+        match inner.pool.timeout_get(&timeouts).await {
+            Ok(conn) => {
+                breaker.success();
+                tracing::info!("PostgreSQL accepts connections again; circuit breaker closed");
+                drop(conn);
+            }
+            // Every slot is taken by connections in use: no verdict.
+            Err(PoolError::Timeout(TimeoutType::Wait)) => breaker.abandon_probe(),
+            Err(PoolError::Closed) => {
+                breaker.abandon_probe();
+                breaker.probing.store(false, Ordering::Release);
+                return;
+            }
+            Err(PoolError::Timeout(_)) => {
+                breaker.failure(&Error::Timeout {
+                    kind: TimeoutKind::Connect,
+                    source: None,
+                });
+            }
+            Err(PoolError::Backend(e)) => {
+                breaker.failure(&Error::from_pg(e));
+            }
+            Err(other) => {
+                breaker.failure(&Error::Connection {
+                    source: other.to_string().into(),
+                });
+            }
         }
     }
 }

@@ -270,8 +270,12 @@ impl Db {
                 std::mem::forget(probe);
                 inner.breaker.failure(&err);
                 // This failure opened the breaker: a retry could only be
-                // refused after its backoff sleep, so fail now.
+                // refused after its backoff sleep, so fail now. A background
+                // probe closes it as soon as the server accepts again.
                 if inner.breaker.is_open() {
+                    if inner.breaker.start_probing() {
+                        tokio::spawn(crate::breaker::probe_until_closed(Arc::downgrade(inner)));
+                    }
                     return Err(err);
                 }
             }

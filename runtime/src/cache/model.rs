@@ -79,6 +79,11 @@ where
     let mut key = l1_key(gens);
     if let Some(v) = cache.l1.as_ref().and_then(|l1| l1.get::<T>(&key)) {
         bump(&counters.l1_hits);
+        // A hit awaits nothing that can be pending: without taking part in
+        // tokio's cooperative budget, a loop of hits would starve every
+        // other task (timers included) on its worker. Once the budget is
+        // spent this yields; otherwise it is a thread-local decrement.
+        tokio::task::coop::consume_budget().await;
         return Ok(v);
     }
     let id = format!("{id:?}");
@@ -294,6 +299,10 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
                     }
                     None => missing.push(i),
                 }
+            }
+            if missing.is_empty() {
+                // All L1 hits: see `get_or_load` on the cooperative budget.
+                tokio::task::coop::consume_budget().await;
             }
             let mut wgen = None;
             if let (Some(l2), false) = (&cache.l2, missing.is_empty()) {

@@ -7,6 +7,7 @@ mod drift;
 mod errors;
 mod errors_more;
 mod failures;
+mod liveness;
 mod migrate;
 mod models;
 mod observe;

@@ -61,22 +61,31 @@ async fn breaker_counts_its_probes() {
     }
     let elapsed = open_at.elapsed();
     let probes = proxy.accepted() - before;
-    let intervals = u64::try_from(elapsed.as_millis() / cooldown.as_millis()).unwrap();
-    // Back: the first probe after the cool-down closes it. A probe whose
-    // caller gives up mid-connect must not wedge the breaker half-open.
+    // While open, a background probe connects once per probe interval (the
+    // cool-down, at most 100 ms); calls never reach the network.
+    let probe_interval = cooldown.min(Duration::from_millis(100));
+    let intervals = u64::try_from(elapsed.as_millis() / probe_interval.as_millis()).unwrap();
+    // Back: the next probe closes it, and its connection serves the next
+    // call. A caller that gives up mid-call must not wedge the breaker.
     proxy.set_mode(Mode::Forward);
-    // The cool-down is a timer: wait it out.
-    tokio::time::sleep(cooldown + Duration::from_millis(20)).await;
-    let abandoned = tokio::time::timeout(Duration::ZERO, db.query_read("SELECT 1", &[])).await;
-    assert!(abandoned.is_err(), "the probe should still be connecting");
-    // Dropping it reopened the breaker with the cool-down over, at once.
     let before = proxy.accepted();
-    db.query_read("SELECT 1", &[]).await.unwrap();
+    let _abandoned = tokio::time::timeout(Duration::ZERO, db.query_read("SELECT 1", &[])).await;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match db.query_read("SELECT 1", &[]).await {
+                Ok(_) => break,
+                Err(Error::CircuitOpen) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the breaker closes once the server accepts");
     let closed = db.metrics().breaker;
     let to_close = proxy.accepted() - before;
     println!(
         "breaker: failures to open {failures} ({to_open} connects), while open {} calls in {elapsed:?}, probes {probes} \
-         (half-open intervals {intervals}), connects to close {to_close}, state after success {closed:?}",
+         (probe intervals {intervals}), connects to close {to_close}, state after success {closed:?}",
         calls.load(Ordering::Relaxed)
     );
     assert_eq!(failures, 3);
@@ -84,8 +93,11 @@ async fn breaker_counts_its_probes() {
     assert!(probes >= 1, "half-open never let a probe through");
     assert!(
         probes <= intervals + 1,
-        "more than one probe per half-open interval"
+        "more than one probe per probe interval"
     );
-    assert_eq!(to_close, 1, "one connect after the abandoned probe");
+    assert!(
+        to_close <= 1,
+        "{to_close} connects to close: one probe closes it"
+    );
     assert_eq!(closed, BreakerState::Closed);
 }
