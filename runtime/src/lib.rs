@@ -26,7 +26,8 @@ pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
-    ModelMeta, NewModel, Order, Page, PatchModel, PatchTemplate, Query, Statements,
+    ModelMeta, NewModel, Operand, Order, Page, PatchModel, PatchTemplate, Query, Statements,
+    escape_like,
 };
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use pool::Db;

@@ -36,7 +36,7 @@ mod query;
 mod shape;
 mod text_enum;
 
-pub use column::{Assignment, Column, Filter, Order};
+pub use column::{Assignment, Column, Filter, Operand, Order, escape_like};
 pub use ops::{COPY_THRESHOLD, ModelExt};
 pub use query::{Cursor, Keyset, Page, Query};
 pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};

@@ -8,6 +8,7 @@ mod errors;
 mod migrate;
 mod models;
 mod observe;
+mod pagination;
 mod pool;
 mod reliability;
 mod sql_snapshots;
