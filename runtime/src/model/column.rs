@@ -203,7 +203,7 @@ pub(crate) const MAX_CACHED_IN: usize = 16;
 /// A value as a statement parameter.
 pub(crate) type Bound = sea_query_postgres::PostgresValue;
 
-fn bound(value: Value) -> Bound {
+pub(crate) fn bound(value: Value) -> Bound {
     sea_query_postgres::PostgresValue(value)
 }
 
@@ -416,52 +416,90 @@ impl<E: super::TextEnum> Comparable for Option<E> {
     type Operand = E;
 }
 
+/// What a filter on a column whose operand type is `T` accepts: a `T`
+/// itself, and for text columns also `&str` and `&String`. Nothing is
+/// converted: `User::ID.eq(true)` on an `i64` column, or `.eq(1_i32)`, is a
+/// compile error rather than a comparison with `1`.
+#[diagnostic::on_unimplemented(
+    message = "mismatched filter operand: the column holds `{T}`, this is `{Self}`",
+    label = "expected `{T}`, found `{Self}`",
+    note = "filter operands are not converted, so a comparison never quietly changes meaning: pass a value of type `{T}`"
+)]
+pub trait Operand<T> {
+    /// The bound value.
+    fn into_operand(self) -> Value;
+}
+
+impl<T: FilterValue> Operand<T> for T {
+    fn into_operand(self) -> Value {
+        self.into_value()
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl Operand<String> for &str {
+    fn into_operand(self) -> Value {
+        self.to_owned().into()
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl Operand<String> for &String {
+    fn into_operand(self) -> Value {
+        self.clone().into()
+    }
+}
+
 impl<M, T: Comparable> Column<M, T> {
-    fn cmp(self, op: CmpOp, v: T::Operand) -> Filter<M> {
-        Filter::new(Cond::Cmp(self.name, op, bound(v.into_value())))
+    fn cmp(self, op: CmpOp, v: impl Operand<T::Operand>) -> Filter<M> {
+        Filter::new(Cond::Cmp(self.name, op, bound(v.into_operand())))
     }
 
     /// `= value`.
-    pub fn eq(self, v: impl Into<T::Operand>) -> Filter<M> {
-        self.cmp(CmpOp::Eq, v.into())
+    pub fn eq(self, v: impl Operand<T::Operand>) -> Filter<M> {
+        self.cmp(CmpOp::Eq, v)
     }
     /// `<> value`.
-    pub fn ne(self, v: impl Into<T::Operand>) -> Filter<M> {
-        self.cmp(CmpOp::Ne, v.into())
+    pub fn ne(self, v: impl Operand<T::Operand>) -> Filter<M> {
+        self.cmp(CmpOp::Ne, v)
     }
     /// `> value`.
-    pub fn gt(self, v: impl Into<T::Operand>) -> Filter<M> {
-        self.cmp(CmpOp::Gt, v.into())
+    pub fn gt(self, v: impl Operand<T::Operand>) -> Filter<M> {
+        self.cmp(CmpOp::Gt, v)
     }
     /// `>= value`.
-    pub fn ge(self, v: impl Into<T::Operand>) -> Filter<M> {
-        self.cmp(CmpOp::Ge, v.into())
+    pub fn ge(self, v: impl Operand<T::Operand>) -> Filter<M> {
+        self.cmp(CmpOp::Ge, v)
     }
     /// `< value`.
-    pub fn lt(self, v: impl Into<T::Operand>) -> Filter<M> {
-        self.cmp(CmpOp::Lt, v.into())
+    pub fn lt(self, v: impl Operand<T::Operand>) -> Filter<M> {
+        self.cmp(CmpOp::Lt, v)
     }
     /// `<= value`.
-    pub fn le(self, v: impl Into<T::Operand>) -> Filter<M> {
-        self.cmp(CmpOp::Le, v.into())
+    pub fn le(self, v: impl Operand<T::Operand>) -> Filter<M> {
+        self.cmp(CmpOp::Le, v)
     }
     /// `BETWEEN low AND high` (inclusive).
-    pub fn between(self, low: impl Into<T::Operand>, high: impl Into<T::Operand>) -> Filter<M> {
+    pub fn between(
+        self,
+        low: impl Operand<T::Operand>,
+        high: impl Operand<T::Operand>,
+    ) -> Filter<M> {
         Filter::new(Cond::Between(
             self.name,
-            bound(low.into().into_value()),
-            bound(high.into().into_value()),
+            bound(low.into_operand()),
+            bound(high.into_operand()),
         ))
     }
     /// `IN (values)`; an empty list matches nothing.
     pub fn is_in<I>(self, values: I) -> Filter<M>
     where
         I: IntoIterator,
-        I::Item: Into<T::Operand>,
+        I::Item: Operand<T::Operand>,
     {
         let values = values
             .into_iter()
-            .map(|v| bound(v.into().into_value()))
+            .map(|v| bound(v.into_operand()))
             .collect();
         Filter::new(Cond::In(self.name, values))
     }
@@ -513,12 +551,68 @@ impl<M, T> Column<M, T>
 where
     T: Comparable<Operand = String>,
 {
-    /// `LIKE pattern` (the pattern is bound, never spliced).
+    /// `LIKE pattern`: the text is a pattern, in which `%` matches any
+    /// run of characters, `_` any one character and `\` escapes the next
+    /// one (a pattern ending in a lone `\` is a database error). For text
+    /// from users use [`Column::contains`], [`Column::starts_with`] or
+    /// [`Column::ends_with`], or [`escape_like`] the text first. The pattern
+    /// is bound, never spliced.
     pub fn like(self, pattern: impl Into<String>) -> Filter<M> {
         Filter::new(Cond::Like(self.name, false, bound(pattern.into().into())))
     }
-    /// `ILIKE pattern`: case-insensitive `LIKE`.
+    /// `ILIKE pattern`: case-insensitive [`Column::like`], with the same
+    /// pattern syntax.
     pub fn ilike(self, pattern: impl Into<String>) -> Filter<M> {
         Filter::new(Cond::Like(self.name, true, bound(pattern.into().into())))
     }
+
+    fn search(self, insensitive: bool, before: &str, text: &str, after: &str) -> Filter<M> {
+        let pattern = format!("{before}{}{after}", escape_like(text));
+        Filter::new(Cond::Like(self.name, insensitive, bound(pattern.into())))
+    }
+
+    /// The column contains `text` literally: `%`, `_` and `\` in it are
+    /// plain characters (`LIKE '%' || escaped || '%'`).
+    pub fn contains(self, text: impl AsRef<str>) -> Filter<M> {
+        self.search(false, "%", text.as_ref(), "%")
+    }
+    /// The column starts with `text`, taken literally.
+    pub fn starts_with(self, text: impl AsRef<str>) -> Filter<M> {
+        self.search(false, "", text.as_ref(), "%")
+    }
+    /// The column ends with `text`, taken literally.
+    pub fn ends_with(self, text: impl AsRef<str>) -> Filter<M> {
+        self.search(false, "%", text.as_ref(), "")
+    }
+    /// [`Column::contains`], ignoring case (`ILIKE`).
+    pub fn icontains(self, text: impl AsRef<str>) -> Filter<M> {
+        self.search(true, "%", text.as_ref(), "%")
+    }
+    /// [`Column::starts_with`], ignoring case (`ILIKE`).
+    pub fn istarts_with(self, text: impl AsRef<str>) -> Filter<M> {
+        self.search(true, "", text.as_ref(), "%")
+    }
+    /// [`Column::ends_with`], ignoring case (`ILIKE`).
+    pub fn iends_with(self, text: impl AsRef<str>) -> Filter<M> {
+        self.search(true, "%", text.as_ref(), "")
+    }
+}
+
+/// `text` with the `LIKE` metacharacters `%`, `_` and `\` escaped by a
+/// backslash (PostgreSQL's default `LIKE` escape), so that a pattern built
+/// from it matches the text literally:
+/// `User::NAME.like(format!("{}%", strata::escape_like(input)))`.
+///
+/// ```
+/// assert_eq!(strata::escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
+/// ```
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -30,15 +30,17 @@
 //! endpoint) from preparing one statement per combination of fields.
 
 mod column;
+mod cursor;
 mod ops;
 mod patch;
 mod query;
 mod shape;
 mod text_enum;
 
-pub use column::{Assignment, Column, Filter, Order};
+pub use column::{Assignment, Column, Filter, Operand, Order, escape_like};
+pub use cursor::Cursor;
 pub use ops::{COPY_THRESHOLD, ModelExt};
-pub use query::{Cursor, Keyset, Page, Query};
+pub use query::{Keyset, Page, Query};
 pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 
 use tokio_postgres::Row;

@@ -135,6 +135,16 @@ pub(crate) fn put_capped(key: u128, sql: String, owner: u128, cap: usize) -> Opt
     insert(key, sql, Some((owner, cap)))
 }
 
+/// Whether [`put_capped`] for `owner` with `cap` could still succeed: the
+/// cache has room and `owner` has fewer than `cap` entries. Lets a caller
+/// skip rendering a shape the cache would refuse.
+pub(crate) fn has_room(owner: u128, cap: usize) -> bool {
+    let shapes = SHAPES
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    shapes.sql.len() < MAX_SHAPES && shapes.owned.get(&owner).copied().unwrap_or(0) < cap
+}
+
 fn insert(key: u128, sql: String, owner: Option<(u128, usize)>) -> Option<&'static str> {
     let mut shapes = SHAPES
         .write()

@@ -11,6 +11,7 @@ mod liveness;
 mod migrate;
 mod models;
 mod observe;
+mod pagination;
 mod pool;
 mod quickstart;
 mod raw_guard;
