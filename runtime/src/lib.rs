@@ -28,8 +28,8 @@ pub use metrics::{FAILURE_KINDS, Metrics, PoolMetrics, PoolStatus, QueryMetrics,
 pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
-    ModelMeta, NewModel, Operand, Order, Page, PatchModel, PatchTemplate, Query, SoftDelete,
-    Statements, escape_like,
+    ModelMeta, NewModel, Operand, Order, Page, PatchModel, PatchTemplate, Query, SetValue,
+    SoftDelete, Statements, escape_like,
 };
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use pool::Db;

@@ -536,12 +536,53 @@ impl<E: super::TextEnum> Assignable for Option<E> {
     }
 }
 
+/// What [`Column::set`] accepts for a column holding `T`: a `T` itself;
+/// for text also `&str`; for an `Option<T>` column also a bare `T` (and
+/// `None`). Nothing is converted, as for filter operands: `.set(true)` on
+/// an `i64` column is a compile error, not a write of `1`.
+#[diagnostic::on_unimplemented(
+    message = "mismatched value for `set`: the column holds `{T}`, this is `{Self}`",
+    label = "expected `{T}`, found `{Self}`",
+    note = "values are not converted, so a bulk update never quietly writes something else: pass a value of type `{T}`"
+)]
+pub trait SetValue<T> {
+    /// The column's own value.
+    fn into_column_value(self) -> T;
+}
+
+impl<T> SetValue<T> for T {
+    fn into_column_value(self) -> T {
+        self
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> SetValue<Option<T>> for T {
+    fn into_column_value(self) -> Option<T> {
+        Some(self)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl SetValue<String> for &str {
+    fn into_column_value(self) -> String {
+        self.to_owned()
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl SetValue<Option<String>> for &str {
+    fn into_column_value(self) -> Option<String> {
+        Some(self.to_owned())
+    }
+}
+
 impl<M, T: Assignable> Column<M, T> {
     /// `column = value`, for a bulk [`Query::update`](super::Query::update).
-    pub fn set(self, value: impl Into<T>) -> Assignment<M> {
+    pub fn set(self, value: impl SetValue<T>) -> Assignment<M> {
         Assignment {
             column: self.name,
-            value: Expr::val(value.into().into_set_value()),
+            value: Expr::val(value.into_column_value().into_set_value()),
             _marker: PhantomData,
         }
     }

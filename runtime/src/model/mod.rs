@@ -37,7 +37,7 @@ mod query;
 mod shape;
 mod text_enum;
 
-pub use column::{Assignment, Column, Filter, Operand, Order, escape_like};
+pub use column::{Assignment, Column, Filter, Operand, Order, SetValue, escape_like};
 pub use cursor::Cursor;
 pub use ops::{COPY_THRESHOLD, ModelExt};
 pub use query::{Keyset, Page, Query};
