@@ -6,8 +6,8 @@ use strata::prelude::*;
 use strata::{CachedModelExt, Config, Db};
 
 use crate::harness::{
-    BATCH, BoxError, BoxFut, Contender, Op, OpResult, WARM_IDS, age_of, fresh_email, seeded_id,
-    tenant_of, warm_id,
+    BATCH, BoxError, BoxFut, Contender, Op, OpResult, WARM_IDS, account_id, age_of, fresh_email,
+    id_list, min_age_of, seeded_id, status_of, tenant_of, warm_id,
 };
 
 /// `bench_users` as an uncached model: what `get`, `insert`, `patch`,
@@ -42,6 +42,45 @@ pub(crate) struct CachedUser {
     pub(crate) active: bool,
     #[model(generated)]
     pub(crate) created_at: DateTime<Utc>,
+}
+
+/// `bench_accounts` as the realistic shape of issue 14: eight columns, a
+/// nullable `deleted_at` and soft delete, so every read adds `deleted_at
+/// IS NULL` itself.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(schema = "strata_bench", table = "bench_accounts", soft_delete)]
+pub(crate) struct Account {
+    #[model(primary_key, generated)]
+    pub(crate) id: i64,
+    pub(crate) tenant_id: i32,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) age: i32,
+    #[model(generated)]
+    pub(crate) created_at: DateTime<Utc>,
+    #[model(deleted_at)]
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
+}
+
+/// All ten columns of `bench_accounts`: [`Account`] plus a nullable text
+/// and a nullable timestamp, for decoding `NULL`s into `Option`s.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(schema = "strata_bench", table = "bench_accounts", soft_delete)]
+pub(crate) struct WideAccount {
+    #[model(primary_key, generated)]
+    pub(crate) id: i64,
+    pub(crate) tenant_id: i32,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) age: i32,
+    pub(crate) nickname: Option<String>,
+    pub(crate) last_login_at: Option<DateTime<Utc>>,
+    #[model(generated)]
+    pub(crate) created_at: DateTime<Utc>,
+    #[model(deleted_at)]
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
 }
 
 /// strata, with three handles: no Redis (CRUD), Redis + L1, Redis only.
@@ -93,6 +132,56 @@ impl Strata {
             }
         }
         Ok(())
+    }
+
+    /// [`Op::AccountList`]: a tenant's newest live accounts.
+    pub(crate) async fn account_list(&self, tenant: i32) -> Result<Vec<Account>, BoxError> {
+        Ok(Account::query()
+            .filter(Account::TENANT_ID.eq(tenant))
+            .order_by(Account::CREATED_AT.desc())
+            .limit(20)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// [`Op::AccountFilters`]: the list page narrowed by status and age.
+    pub(crate) async fn account_filters(
+        &self,
+        tenant: i32,
+        status: &str,
+        min_age: i32,
+    ) -> Result<Vec<Account>, BoxError> {
+        Ok(Account::query()
+            .filter(Account::TENANT_ID.eq(tenant))
+            .filter(Account::STATUS.eq(status))
+            .filter(Account::AGE.gt(min_age))
+            .order_by(Account::CREATED_AT.desc())
+            .limit(20)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// [`Op::AccountIn`]: the live accounts among `ids`.
+    pub(crate) async fn account_in(&self, ids: Vec<i64>) -> Result<Vec<Account>, BoxError> {
+        Ok(Account::query()
+            .filter(Account::ID.is_in(ids))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// [`Op::AccountWide`]: the list page with every column.
+    pub(crate) async fn account_wide(&self, tenant: i32) -> Result<Vec<WideAccount>, BoxError> {
+        Ok(WideAccount::query()
+            .filter(WideAccount::TENANT_ID.eq(tenant))
+            .order_by(WideAccount::CREATED_AT.desc())
+            .limit(20)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// [`Op::AccountFind`]: one account if it is live.
+    pub(crate) async fn account_find(&self, id: i64) -> Result<Option<Account>, BoxError> {
+        Ok(Account::find(&self.db, id).await?)
     }
 }
 
@@ -149,6 +238,14 @@ impl Contender for Strata {
                 }
                 Op::CachedL1 => drop(CachedUser::get_cached(&self.l1, warm_id(arg)).await?),
                 Op::CachedL2 => drop(CachedUser::get_cached(&self.l2, warm_id(arg)).await?),
+                Op::AccountList => drop(self.account_list(tenant_of(arg)).await?),
+                Op::AccountFilters => drop(
+                    self.account_filters(tenant_of(arg), status_of(arg), min_age_of(arg))
+                        .await?,
+                ),
+                Op::AccountIn => drop(self.account_in(id_list(arg)).await?),
+                Op::AccountWide => drop(self.account_wide(tenant_of(arg)).await?),
+                Op::AccountFind => drop(self.account_find(account_id(arg)).await?),
             }
             Ok(())
         })

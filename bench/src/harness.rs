@@ -44,6 +44,11 @@ pub(crate) const BATCH: usize = 10_000;
 pub(crate) const WARM_IDS: u64 = 1_000;
 /// Page size of the list operation.
 pub(crate) const PAGE: i64 = 20;
+/// Rows seeded into `strata_bench.bench_accounts` (ids `1..=ACCOUNT_ROWS`,
+/// the same [`TENANTS`]); one in 19 is soft-deleted.
+pub(crate) const ACCOUNT_ROWS: u64 = 100_000;
+/// The `status` values of `bench_accounts`, evenly spread within a tenant.
+pub(crate) const STATUSES: [&str; 4] = ["active", "pending", "suspended", "closed"];
 
 /// The operations measured. Each contender runs the idiomatic equivalent
 /// of each one it [`supports`](Contender::supports).
@@ -65,6 +70,22 @@ pub(crate) enum Op {
     CachedL1,
     /// A cached row that is in Redis (the in-process tier off).
     CachedL2,
+    /// The realistic list page on `bench_accounts` (8 columns, soft
+    /// delete): `WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY
+    /// created_at DESC LIMIT 20`.
+    AccountList,
+    /// Three filters: `WHERE tenant_id = $1 AND status = $2 AND age > $3
+    /// AND deleted_at IS NULL ORDER BY created_at DESC LIMIT 20`.
+    AccountFilters,
+    /// An `IN` list of 5 to 10 ids ([`id_list`]): `WHERE id IN (..) AND
+    /// deleted_at IS NULL`.
+    AccountIn,
+    /// The list page on the 10-column view of `bench_accounts`, with two
+    /// more nullable columns (`Option<String>`, `Option<DateTime>`).
+    AccountWide,
+    /// One row by primary key, `Option` (`find`): soft-deleted ids
+    /// (1 in 19) come back `None`.
+    AccountFind,
 }
 
 /// The row id an operation's argument selects among the seeded rows.
@@ -80,6 +101,31 @@ pub(crate) fn tenant_of(arg: u64) -> i32 {
 /// The warmed (cached) row id an operation's argument selects.
 pub(crate) fn warm_id(arg: u64) -> i64 {
     i64::try_from(1 + arg % WARM_IDS).unwrap_or(1)
+}
+
+/// The `bench_accounts` row id an operation's argument selects.
+pub(crate) fn account_id(arg: u64) -> i64 {
+    i64::try_from(1 + arg % ACCOUNT_ROWS).unwrap_or(1)
+}
+
+/// The `status` filter value an operation's argument selects.
+pub(crate) fn status_of(arg: u64) -> &'static str {
+    STATUSES[usize::try_from((arg >> 8) % STATUSES.len() as u64).unwrap_or(0)]
+}
+
+/// The `age >` bound an operation's argument selects (18 to 47: a third to
+/// four fifths of a tenant's rows pass).
+pub(crate) fn min_age_of(arg: u64) -> i32 {
+    i32::try_from(18 + (arg >> 16) % 30).unwrap_or(18)
+}
+
+/// 5 to 10 distinct-ish `bench_accounts` ids derived from an argument, for
+/// the `IN` list.
+pub(crate) fn id_list(arg: u64) -> Vec<i64> {
+    let n = 5 + arg % 6;
+    (0..n)
+        .map(|k| account_id(arg.rotate_left(7 * u32::try_from(k).unwrap_or(0)) ^ (k * 7919)))
+        .collect()
 }
 
 /// An age value derived from an argument, for patches.

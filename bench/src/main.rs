@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p strata-bench [-- --rounds 5 --secs 1 --only get --logged]
 //! cargo run --release -p strata-bench -- --only 'get c=1' --contender strata --skip-allocs --ops 20000
+//! cargo run --release -p strata-bench -- --only acct   # the realistic shapes alone
 //! cargo run --release -p strata-bench -- compile-cost
 //! ```
 //!
@@ -101,7 +102,7 @@ fn main() -> ExitCode {
 async fn bench(o: Options) -> Result<(), BoxError> {
     let url = seed::database_url();
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    eprintln!("seeding strata_bench.bench_users ...");
+    eprintln!("seeding strata_bench.bench_users and bench_accounts ...");
     seed::recreate(&url, o.logged).await?;
 
     let prefix = format!("strata-bench:{}", std::process::id());
@@ -127,6 +128,9 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         return Err("raw Redis entry differs from strata's L2 hit".into());
     }
 
+    eprintln!("checking that both sides read the same accounts ...");
+    check_accounts(&strata, &raw).await?;
+
     // `--ops N` runs a fixed number of operations instead (for callgrind).
     let timed = match o.ops {
         Some(n) => Budget::Ops(n),
@@ -140,6 +144,19 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         (Op::Patch, "patch"),
         (Op::List, "list page"),
     ] {
+        for c in [1, POOL] {
+            cases.push(Case {
+                label: format!("{name} c={c}"),
+                op,
+                concurrency: c,
+                budget: timed,
+                baseline: "tokio-postgres".into(),
+                contenders: pg.clone(),
+            });
+        }
+    }
+    // The shapes users write (issue 14), on `bench_accounts`.
+    for (op, name) in ACCOUNT_CASES {
         for c in [1, POOL] {
             cases.push(Case {
                 label: format!("{name} c={c}"),
@@ -200,6 +217,8 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         &[
             ("get", strata.as_ref() as &dyn Contender, Op::Get),
             ("get", raw.as_ref(), Op::Get),
+            ("acct list", strata.as_ref(), Op::AccountList),
+            ("acct list", raw.as_ref(), Op::AccountList),
             ("get_cached L1", strata.as_ref(), Op::CachedL1),
             ("get_cached L1", moka.as_ref(), Op::CachedL1),
             ("get_cached L2", strata.as_ref(), Op::CachedL2),
@@ -239,6 +258,126 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The `bench_accounts` cases (each at c=1 and c=[`POOL`]); every label
+/// starts with `acct`, so `--only acct` selects them all.
+const ACCOUNT_CASES: [(Op, &str); 5] = [
+    (Op::AccountList, "acct list"),
+    (Op::AccountFilters, "acct 3 filters"),
+    (Op::AccountIn, "acct id IN"),
+    (Op::AccountWide, "acct nullable"),
+    (Op::AccountFind, "acct find"),
+];
+
+/// Before anything is timed: for a spread of arguments, strata and the
+/// hand-written code return the same rows (in the same order, except the
+/// unordered `IN` list), so both sides of every account case do the same
+/// work. Fails if a check would pass vacuously (no rows, no `None`).
+async fn check_accounts(strata: &Strata, raw: &Raw) -> Result<(), BoxError> {
+    use crate::harness::{account_id, id_list, min_age_of, status_of, tenant_of};
+    let (mut rows, mut nones, mut nulls) = (0usize, 0usize, 0usize);
+    for arg in (0..400u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1) {
+        let t = tenant_of(arg);
+        let same = |what: &str, ok: bool| -> Result<(), BoxError> {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{what} (arg {arg}): strata and tokio-postgres disagree").into())
+            }
+        };
+        let (a, b) = (strata.account_list(t).await?, raw.account_list(t).await?);
+        rows += a.len();
+        same("acct list", a.len() == 20 && same_accounts(&a, &b))?;
+        let (s, m) = (status_of(arg), min_age_of(arg));
+        let (a, b) = (
+            strata.account_filters(t, s, m).await?,
+            raw.account_filters(t, s, m).await?,
+        );
+        rows += a.len();
+        same("acct 3 filters", !a.is_empty() && same_accounts(&a, &b))?;
+        let (mut a, mut b) = (
+            strata.account_in(id_list(arg)).await?,
+            raw.account_in(id_list(arg)).await?,
+        );
+        a.sort_by_key(|r| r.id);
+        b.sort_by_key(|r| r.id);
+        rows += a.len();
+        same("acct id IN", same_accounts(&a, &b))?;
+        let (a, b) = (strata.account_wide(t).await?, raw.account_wide(t).await?);
+        rows += a.len();
+        nulls += a.iter().filter(|r| r.nickname.is_none()).count();
+        nulls += a.iter().filter(|r| r.last_login_at.is_none()).count();
+        same(
+            "acct nullable",
+            a.len() == b.len()
+                && a.iter().zip(&b).all(|(a, b)| {
+                    (
+                        a.id,
+                        a.tenant_id,
+                        &a.email,
+                        &a.name,
+                        &a.status,
+                        a.age,
+                        &a.nickname,
+                        a.last_login_at,
+                        a.created_at,
+                        a.deleted_at,
+                    ) == (
+                        b.id,
+                        b.tenant_id,
+                        &b.email,
+                        &b.name,
+                        &b.status,
+                        b.age,
+                        &b.nickname,
+                        b.last_login_at,
+                        b.created_at,
+                        b.deleted_at,
+                    )
+                }),
+        )?;
+        let id = account_id(arg);
+        let (a, b) = (strata.account_find(id).await?, raw.account_find(id).await?);
+        nones += usize::from(a.is_none());
+        same(
+            "acct find",
+            same_accounts(a.as_slice(), b.as_slice()) && a.is_some() == b.is_some(),
+        )?;
+    }
+    if rows == 0 || nones == 0 || nulls == 0 {
+        return Err(format!(
+            "account check saw {rows} rows, {nones} soft-deleted finds, {nulls} NULLs: the seed is wrong"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Whether strata's and the hand-written rows hold the same values.
+fn same_accounts(a: &[derived::Account], b: &[raw::RawAccount]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            (
+                a.id,
+                a.tenant_id,
+                &a.email,
+                &a.name,
+                &a.status,
+                a.age,
+                a.created_at,
+                a.deleted_at,
+            ) == (
+                b.id,
+                b.tenant_id,
+                &b.email,
+                &b.name,
+                &b.status,
+                b.age,
+                b.created_at,
+                b.deleted_at,
+            )
+        })
+}
+
 /// Checks the issue's targets: medians over rounds of same-round ratios.
 fn targets(r: &Report) -> String {
     let mut out = String::new();
@@ -253,6 +392,16 @@ fn targets(r: &Report) -> String {
         out.push_str(&line);
     };
     for name in ["get", "insert", "patch", "list page"] {
+        for c in [1, POOL] {
+            let label = format!("{name} c={c}");
+            check(
+                format!("{label}: strata / tokio-postgres"),
+                r.ratio(&label, "strata", &label, "tokio-postgres"),
+                0.95,
+            );
+        }
+    }
+    for (_, name) in ACCOUNT_CASES {
         for c in [1, POOL] {
             let label = format!("{name} c={c}");
             check(

@@ -4,7 +4,7 @@
 
 use tokio_postgres::NoTls;
 
-use crate::harness::{BoxError, SEED_ROWS, TENANTS};
+use crate::harness::{ACCOUNT_ROWS, BoxError, SEED_ROWS, TENANTS};
 
 /// The database URL: `DATABASE_URL`, or the local test database.
 pub(crate) fn database_url() -> String {
@@ -12,8 +12,14 @@ pub(crate) fn database_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// Drops and recreates schema `strata_bench`, creates `bench_users` with
-/// its index and fills it.
+/// Drops and recreates schema `strata_bench`, creates `bench_users` and
+/// `bench_accounts` with their indexes and fills them.
+///
+/// `bench_accounts` is the realistic shape (issue 14): ten columns, four of
+/// them nullable. Within each tenant, `status` cycles through the four
+/// [`STATUSES`](crate::harness::STATUSES), `nickname` is NULL in half the
+/// rows, `last_login_at` in three of ten, and one row in 19 is
+/// soft-deleted (`deleted_at` set; the fourth, 23rd, .. newest).
 ///
 /// Unless `logged`, the table is `UNLOGGED`: writes skip the WAL and its
 /// fsync, whose latency (milliseconds, and wildly variable while other
@@ -40,12 +46,37 @@ pub(crate) async fn recreate(url: &str, logged: bool) -> Result<(), BoxError> {
                     g % 2 = 0, now() - g * interval '1 second'
              FROM generate_series(1, {SEED_ROWS}) AS g;
              CREATE INDEX bench_users_tenant_created
-                 ON strata_bench.bench_users (tenant_id, created_at DESC);"
+                 ON strata_bench.bench_users (tenant_id, created_at DESC);
+             CREATE {unlogged} TABLE strata_bench.bench_accounts (
+                 id bigserial PRIMARY KEY,
+                 tenant_id int NOT NULL,
+                 email text NOT NULL,
+                 name text NOT NULL,
+                 status text NOT NULL,
+                 age int NOT NULL,
+                 nickname text,
+                 last_login_at timestamptz,
+                 created_at timestamptz NOT NULL DEFAULT now(),
+                 deleted_at timestamptz);
+             INSERT INTO strata_bench.bench_accounts
+                 (tenant_id, email, name, status, age, nickname, last_login_at,
+                  created_at, deleted_at)
+             SELECT g % {TENANTS}, 'acct' || g || '@bench.example', 'Account ' || g,
+                    (ARRAY['active', 'pending', 'suspended', 'closed'])[1 + (g / {TENANTS}) % 4],
+                    g % 90,
+                    CASE WHEN g % 2 = 0 THEN NULL ELSE 'nick ' || g END,
+                    CASE WHEN g % 10 < 3 THEN NULL
+                         ELSE now() - (g % 5000) * interval '1 minute' END,
+                    now() - g * interval '1 second',
+                    CASE WHEN (g / {TENANTS}) % 19 = 3 THEN now() - interval '1 day' END
+             FROM generate_series(1, {ACCOUNT_ROWS}) AS g;
+             CREATE INDEX bench_accounts_tenant_created
+                 ON strata_bench.bench_accounts (tenant_id, created_at DESC);"
         ))
         .await?;
     // Outside the implicit transaction of the batch above.
     client
-        .batch_execute("VACUUM ANALYZE strata_bench.bench_users")
+        .batch_execute("VACUUM ANALYZE strata_bench.bench_users, strata_bench.bench_accounts")
         .await?;
     drop(client);
     conn.await??;

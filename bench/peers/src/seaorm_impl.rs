@@ -80,7 +80,16 @@ impl Contender for SeaOrm {
     }
 
     fn supports(&self, op: Op) -> bool {
-        !matches!(op, Op::CachedL1 | Op::CachedL2)
+        !matches!(
+            op,
+            Op::CachedL1
+                | Op::CachedL2
+                | Op::AccountList
+                | Op::AccountFilters
+                | Op::AccountIn
+                | Op::AccountWide
+                | Op::AccountFind
+        )
     }
 
     fn run(&self, op: Op, arg: u64) -> BoxFut<'_, OpResult> {
@@ -125,7 +134,14 @@ impl Contender for SeaOrm {
                     let rows = (0..BATCH).map(|i| new_row(i, "seaorm-bulk"));
                     Entity::insert_many(rows).exec(&self.db).await?;
                 }
-                Op::InsertRowByRow | Op::CachedL1 | Op::CachedL2 => {
+                Op::InsertRowByRow
+                | Op::CachedL1
+                | Op::CachedL2
+                | Op::AccountList
+                | Op::AccountFilters
+                | Op::AccountIn
+                | Op::AccountWide
+                | Op::AccountFind => {
                     return Err(format!("{op:?} not implemented for SeaORM").into());
                 }
             }

@@ -53,7 +53,16 @@ impl Contender for Sqlx {
     }
 
     fn supports(&self, op: Op) -> bool {
-        !matches!(op, Op::CachedL1 | Op::CachedL2)
+        !matches!(
+            op,
+            Op::CachedL1
+                | Op::CachedL2
+                | Op::AccountList
+                | Op::AccountFilters
+                | Op::AccountIn
+                | Op::AccountWide
+                | Op::AccountFind
+        )
     }
 
     fn run(&self, op: Op, arg: u64) -> BoxFut<'_, OpResult> {
@@ -136,7 +145,14 @@ impl Contender for Sqlx {
                         return Err("short insert".into());
                     }
                 }
-                Op::InsertRowByRow | Op::CachedL1 | Op::CachedL2 => {
+                Op::InsertRowByRow
+                | Op::CachedL1
+                | Op::CachedL2
+                | Op::AccountList
+                | Op::AccountFilters
+                | Op::AccountIn
+                | Op::AccountWide
+                | Op::AccountFind => {
                     return Err(format!("{op:?} not implemented for sqlx").into());
                 }
             }
