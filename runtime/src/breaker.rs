@@ -236,11 +236,31 @@ pub(crate) async fn probe_until_closed(inner: std::sync::Weak<crate::pool::Inner
             ..inner.pool.timeouts()
         };
         match inner.pool.timeout_get(&timeouts).await {
-            Ok(conn) => {
-                breaker.success();
-                tracing::info!("PostgreSQL accepts connections again; circuit breaker closed");
-                drop(conn);
-            }
+            // An idle pooled connection may be one the outage left dead but
+            // open-looking: only a round trip on it is a verdict.
+            Ok(conn) => match tokio::time::timeout(
+                inner.config.connect_timeout,
+                conn.batch_execute("SELECT 1"),
+            )
+            .await
+            {
+                Ok(Ok(())) => {
+                    breaker.success();
+                    tracing::info!("PostgreSQL answers again; circuit breaker closed");
+                    drop(conn);
+                }
+                Ok(Err(e)) => {
+                    drop(deadpool_postgres::Object::take(conn));
+                    breaker.failure(&Error::from_pg(e));
+                }
+                Err(_) => {
+                    drop(deadpool_postgres::Object::take(conn));
+                    breaker.failure(&Error::Timeout {
+                        kind: TimeoutKind::Connect,
+                        source: None,
+                    });
+                }
+            },
             // Every slot is taken by connections in use: no verdict.
             Err(PoolError::Timeout(TimeoutType::Wait)) => breaker.abandon_probe(),
             Err(PoolError::Closed) => {

@@ -465,11 +465,11 @@ async fn attempt<E: Executor + ?Sized>(
     // as dead and still look open. The retry goes to one opened after it.
     let mut failed_at = None;
     loop {
-        let conn = e.__conn().await?;
-        let pooled = matches!(conn, Conn::Pooled(_));
+        let mut conn = Lent::new(e.__conn().await?, db);
+        let pooled = matches!(*conn, Conn::Pooled(_));
         if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
             skips -= 1;
-            conn.discard(db);
+            conn.take().discard(db);
             continue;
         }
         // Preparing has no side effects: a connection lost here is retried
@@ -479,14 +479,14 @@ async fn attempt<E: Executor + ?Sized>(
             Ok(Ok(stmt)) => stmt,
             Err(elapsed) => {
                 // Preparing never writes: a plain statement timeout.
-                abandon(e, conn, db);
+                abandon(e, conn.take(), db);
                 return Err(elapsed);
             }
             Ok(Err(err)) => {
                 let err = Error::from_pg(err);
                 if pooled && err.is_connection() && skips > 0 {
                     skips -= 1;
-                    conn.discard(db);
+                    conn.take().discard(db);
                     continue;
                 }
                 return Err(err);
@@ -504,6 +504,10 @@ async fn attempt<E: Executor + ?Sized>(
         if let Some(i) = crate::sql::values::nul_param(stmt.params(), params) {
             return Err(nul_refused(sql, i));
         }
+        // From here the session may change (a statement the guard cannot
+        // vouch for): if this future is dropped before the probe says the
+        // session is clean, the connection is closed, not pooled.
+        conn.armed = plan.probe && pooled;
         let sent = if plan.read_only && pooled {
             bounded(bound, pin!(read_only(&conn, &stmt, params, op))).await
         } else {
@@ -513,7 +517,7 @@ async fn attempt<E: Executor + ?Sized>(
             Ok(sent) => sent,
             Err(elapsed) => {
                 let write = pooled && kind == OpKind::Write;
-                abandon(e, conn, db);
+                abandon(e, conn.take(), db);
                 return Err(if write {
                     Error::OutcomeUnknown {
                         source: "no answer within the client-side statement bound".into(),
@@ -538,7 +542,7 @@ async fn attempt<E: Executor + ?Sized>(
                     }
                     return Err(err);
                 }
-                conn.discard(db);
+                conn.take().discard(db);
                 match kind {
                     OpKind::Read if !retried => {
                         retried = true;
@@ -595,13 +599,57 @@ async fn read_only(
 
 /// After a raw statement the SQL guard could not vouch for: the server says
 /// whether the connection may go back to the pool; if not (or if it cannot
-/// say), the connection is closed.
-async fn keep_if_clean(conn: Conn<'_>, db: &Db, bound: Option<Duration>) {
+/// say, or this future is dropped first), the connection is closed.
+async fn keep_if_clean(mut conn: Lent<'_, '_>, db: &Db, bound: Option<Duration>) {
     let login = db.inner.config.user.as_str();
     let clean = bounded(bound, pin!(crate::raw::session_is_clean(&conn, login))).await;
-    if !matches!(clean, Ok(Ok(true))) {
+    if matches!(clean, Ok(Ok(true))) {
+        conn.armed = false;
+    } else {
         tracing::debug!("a raw statement changed the session; closing its connection");
-        conn.discard(db);
+    }
+}
+
+/// The connection one statement runs on. While `armed`, dropping it
+/// (an error path, or the caller dropping the future) closes a pooled
+/// connection instead of pooling it.
+struct Lent<'c, 'd> {
+    conn: Option<Conn<'c>>,
+    db: &'d Db,
+    armed: bool,
+}
+
+impl<'c, 'd> Lent<'c, 'd> {
+    fn new(conn: Conn<'c>, db: &'d Db) -> Self {
+        Lent {
+            conn: Some(conn),
+            db,
+            armed: false,
+        }
+    }
+
+    /// The connection, to discard or abandon by hand.
+    fn take(&mut self) -> Conn<'c> {
+        self.conn.take().expect("a lent connection is taken once")
+    }
+}
+
+impl<'c> Deref for Lent<'c, '_> {
+    type Target = Conn<'c>;
+    fn deref(&self) -> &Conn<'c> {
+        self.conn
+            .as_ref()
+            .expect("a lent connection is used before it is taken")
+    }
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(conn) = self.conn.take()
+        {
+            conn.discard(self.db);
+        }
     }
 }
 
@@ -670,6 +718,17 @@ pub(crate) fn nul_refused(sql: &str, index: usize) -> Error {
              cannot store in text or jsonb; remove it, or store the value as bytea"
         ),
     }
+}
+
+/// Counts input refused before a statement was built (a foreign cursor,
+/// page 0, ..) as a failed statement, as the executor counts its own.
+pub(crate) fn counted<E: Executor + ?Sized, T>(e: &E, result: Result<T>) -> Result<T> {
+    if let Err(err) = &result {
+        let counters = &e.__db().inner.counters;
+        bump(&counters.queries);
+        counters.failed(err);
+    }
+    result
 }
 
 /// A connection failure after a write was sent: the write may have applied.

@@ -13,10 +13,13 @@
 //!    PostgreSQL itself (25006) however the SQL is spelled.
 //! 3. The server again, for whatever the text cannot prove harmless (DDL,
 //!    `CALL`, `DO`, a call of a function not known to leave the session
-//!    alone): a probe on the same connection afterwards asks the server
-//!    whether it is inside a transaction block or carries session state
-//!    (`SET`, role, advisory locks, `LISTEN`, prepared statements, holdable
-//!    cursors, temporary tables). Such a connection is closed, not pooled.
+//!    alone, a statement naming `pg_temp`, `pg_settings` or `CREATE`): on
+//!    the same connection afterwards `RESET ALL` undoes every setting, and
+//!    a probe asks the server whether it is inside a transaction block or
+//!    carries other session state (role, session authorization, advisory
+//!    locks, `LISTEN`, prepared statements, holdable cursors, temporary
+//!    tables). Such a connection is closed, not pooled; so is one whose
+//!    caller gave up while its statement or probe was in flight.
 //!
 //! Why a probe, not the protocol: PostgreSQL reports the transaction state
 //! in every `ReadyForQuery`, but tokio-postgres does not expose it. The
@@ -106,7 +109,9 @@ pub(crate) fn plan(sql: &str, declared: Declared, in_tx: bool) -> Result<Plan> {
              (without ANALYZE) that cannot write; run this with `query`"
         )));
     }
-    let unproven = matches!(stmt.class, Class::Other) || stmt.calls_unknown_function;
+    let unproven = matches!(stmt.class, Class::Other)
+        || stmt.calls_unknown_function
+        || stmt.names_session_objects;
     Ok(Plan {
         read_only: declared == Declared::Read && !in_tx,
         probe: unproven,
@@ -135,18 +140,26 @@ const DIRTY: &str = "SELECT pg_catalog.current_setting('strata.probe', true) = '
     OR EXISTS (SELECT FROM pg_catalog.pg_class \
                WHERE relnamespace = pg_catalog.pg_my_temp_schema())";
 
-/// Asks the server whether `client` may go back to the pool: `Ok(true)`
-/// when it is outside any transaction block and carries no session state.
-/// Both statements go out in one write (tokio-postgres pipelines requests
+/// Cleans what a probe cannot list, and asks the server whether `client`
+/// may go back to the pool: `Ok(true)` when it is outside any transaction
+/// block and carries no session state.
+///
+/// `RESET ALL` first puts every setting back to its value at connect time,
+/// custom ones (`app.tenant`, which `pg_settings` does not show) included:
+/// so a setting need not be seen to be undone. It leaves the role and the
+/// session authorization alone, which the check then compares. All three
+/// statements go out in one write (tokio-postgres pipelines requests
 /// polled together), so this is one round trip.
 pub(crate) async fn session_is_clean(client: &ClientWrapper, login: &str) -> Result<bool> {
     let mark = client.prepare_cached(MARK).await.map_err(Error::from_pg)?;
     let dirty = client.prepare_cached(DIRTY).await.map_err(Error::from_pg)?;
-    let (marked, found) = futures_util::future::join(
+    let (reset, marked, found) = futures_util::future::join3(
+        client.batch_execute("RESET ALL"),
         client.execute(&mark, &[]),
         client.query_one(&dirty, &[&login]),
     )
     .await;
+    reset.map_err(Error::from_pg)?;
     marked.map_err(Error::from_pg)?;
     let dirty: bool = found.map_err(Error::from_pg)?.get(0);
     Ok(!dirty)

@@ -194,7 +194,8 @@ struct Shared {
     /// of a user's function, ..): the server is asked after the transaction
     /// ends whether the session is clean, before the connection is pooled.
     check_session: AtomicBool,
-    /// The session was found changed: close the connection, never pool it.
+    /// Close the connection, never pool it: set when a raw statement asks
+    /// for the session check, cleared only when the check finds it clean.
     discard: AtomicBool,
 }
 
@@ -359,9 +360,10 @@ impl Tx {
             crate::raw::session_is_clean(self.client(), login),
         )
         .await;
-        if !matches!(clean, Ok(Ok(true))) {
+        if matches!(clean, Ok(Ok(true))) {
+            self.shared.discard.store(false, Ordering::Release);
+        } else {
             tracing::debug!("a raw statement changed the session; closing its connection");
-            self.shared.discard.store(true, Ordering::Release);
         }
     }
 
@@ -415,6 +417,9 @@ impl Executor for Tx {
 
     fn __check_session_at_end(&self) {
         self.shared.check_session.store(true, Ordering::Release);
+        // Until the check says otherwise: a transaction dropped before it
+        // (cancelled after COMMIT, say) closes its connection.
+        self.shared.discard.store(true, Ordering::Release);
     }
 
     async fn __invalidate(&self, inv: Invalidation) {
@@ -547,6 +552,7 @@ impl Db {
             }),
         };
         if let Err(err) = tx.batch(begin).await {
+            bump(&self.inner.counters.queries);
             self.inner.counters.failed(&err);
             return Err(err);
         }

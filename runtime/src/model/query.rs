@@ -25,7 +25,7 @@ use super::ops::write_many;
 use super::shape::{self, Fingerprint};
 use super::{Model, ModelMeta};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, OpKind, run_query};
+use crate::executor::{Executor, OpKind, counted, run_query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Visibility {
@@ -701,13 +701,16 @@ impl<M: Model> Query<M> {
     /// Returns `Error::InvalidInput` for a cursor of another query, or a
     /// `LIMIT` or `OFFSET` past PostgreSQL's `bigint`.
     async fn rows<E: Executor + ?Sized>(&self, e: &E, stmt: Stmt) -> Result<Vec<Row>> {
-        self.check_cursor()?;
+        counted(e, self.check_cursor())?;
         let (limit, offset) = self.tail(stmt);
         for (what, n) in [("limit", limit), ("offset", offset)] {
             if n.is_some_and(|n| i64::try_from(n).is_err()) {
-                return Err(Error::InvalidInput {
-                    reason: format!("{what} {} is past PostgreSQL's bigint", n.unwrap_or(0)),
-                });
+                return counted(
+                    e,
+                    Err(Error::InvalidInput {
+                        reason: format!("{what} {} is past PostgreSQL's bigint", n.unwrap_or(0)),
+                    }),
+                );
             }
         }
         let (sql, tail, rendered) = self.sql(stmt);
@@ -795,17 +798,23 @@ impl<M: Model> Query<M> {
     pub async fn fetch_page<E: Executor + ?Sized>(&self, e: &E) -> Result<Page<M>> {
         let (page, per_page) = self.page.unwrap_or((1, 20));
         if page == 0 || per_page == 0 {
-            return Err(Error::InvalidInput {
-                reason: format!(
-                    "page {page} of per_page {per_page}: pages count from 1 and hold at least one row"
-                ),
-            });
+            return counted(
+                e,
+                Err(Error::InvalidInput {
+                    reason: format!(
+                        "page {page} of per_page {per_page}: pages count from 1 and hold at least one row"
+                    ),
+                }),
+            );
         }
-        let offset = (page - 1)
-            .checked_mul(per_page)
-            .ok_or_else(|| Error::InvalidInput {
-                reason: format!("page {page} of per_page {per_page} is past any table"),
-            })?;
+        let offset = counted(
+            e,
+            (page - 1)
+                .checked_mul(per_page)
+                .ok_or_else(|| Error::InvalidInput {
+                    reason: format!("page {page} of per_page {per_page} is past any table"),
+                }),
+        )?;
         let total = self.count(e).await?;
         let stmt = Stmt::Page {
             limit: per_page,
@@ -863,7 +872,7 @@ impl<M: Model> Query<M> {
         E: Executor + ?Sized,
         I: IntoIterator<Item = Assignment<M>>,
     {
-        self.check_cursor()?;
+        counted(e, self.check_cursor())?;
         let mut q = sea_query::Query::update();
         q.table(table_ref(M::META));
         let mut any = false;
@@ -884,7 +893,7 @@ impl<M: Model> Query<M> {
     /// Deletes every matching row (soft delete when the model has one);
     /// returns how many.
     pub async fn delete<E: Executor + ?Sized>(&self, e: &E) -> Result<u64> {
-        self.check_cursor()?;
+        counted(e, self.check_cursor())?;
         match M::META.deleted_at {
             Some(deleted_at) => {
                 let mut q = sea_query::Query::update();
@@ -904,7 +913,7 @@ impl<M: Model> Query<M> {
 
     /// Removes every matching row for good; returns how many.
     pub async fn hard_delete<E: Executor + ?Sized>(&self, e: &E) -> Result<u64> {
-        self.check_cursor()?;
+        counted(e, self.check_cursor())?;
         let mut q = sea_query::Query::delete();
         q.from_table(table_ref(M::META));
         for c in self.conditions() {

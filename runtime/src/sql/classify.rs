@@ -47,6 +47,11 @@ pub(crate) struct Statement {
     /// Whether it calls a function that is not on the list known to leave
     /// the session alone.
     pub(crate) calls_unknown_function: bool,
+    /// Whether it names something that can change the session without a
+    /// session command: `pg_temp` (a temporary table by its schema),
+    /// `pg_settings` (whose update rule calls `set_config`), or a `CREATE`
+    /// anywhere (`EXPLAIN ANALYZE CREATE TEMP TABLE ..`).
+    pub(crate) names_session_objects: bool,
 }
 
 impl Statement {
@@ -259,11 +264,23 @@ fn statement(t: &[Token<'_>]) -> Statement {
         [Token::QuotedIdent(_), Token::Open] => true,
         _ => false,
     });
+    let names_session_objects = t.iter().any(|t| {
+        let word = match t {
+            Token::Word(w) => *w,
+            Token::QuotedIdent(q) => &q[1..q.len() - 1],
+            _ => return false,
+        };
+        ["pg_temp", "pg_settings", "create"]
+            .iter()
+            .any(|k| word.eq_ignore_ascii_case(k))
+            || word.to_ascii_lowercase().starts_with("pg_temp_")
+    });
     let mk = |class, words: usize, not_read| Statement {
         class,
         head: head(words),
         not_read,
         calls_unknown_function,
+        names_session_objects,
     };
     if word(0).is_none() {
         return mk(Class::Other, 1, Some("it does not start with a keyword"));
@@ -362,11 +379,26 @@ fn into_temp(t: &[Token<'_>]) -> bool {
 /// these keywords must be quoted to pass.
 fn query_writes(t: &[Token<'_>]) -> Option<&'static str> {
     if t.first().is_some_and(|t| t.is("explain")) {
-        // EXPLAIN ANALYZE / ANALYSE, bare or in the option list, in any
-        // position, with any value: refused without reading the value.
-        if t.iter().any(|t| t.is("analyze") || t.is("analyse")) {
+        // EXPLAIN ANALYZE / ANALYSE, bare or in the option list, quoted or
+        // not, in any position, with any value: refused without reading it.
+        let analyze = |t: &Token<'_>| match t {
+            Token::Word(w) => {
+                w.eq_ignore_ascii_case("analyze") || w.eq_ignore_ascii_case("analyse")
+            }
+            Token::QuotedIdent(q) => {
+                let q = &q[1..q.len() - 1];
+                q.eq_ignore_ascii_case("analyze") || q.eq_ignore_ascii_case("analyse")
+            }
+            _ => false,
+        };
+        if t.iter().any(analyze) {
             return Some("EXPLAIN ANALYZE runs the statement it explains");
         }
+    }
+    if t.iter().any(|t| t.is("pg_notify")) {
+        // Allowed in a read-only transaction, and delivered twice if the
+        // statement were repeated.
+        return Some("pg_notify sends a notification");
     }
     if t.iter().any(|t| t.is("into")) {
         return Some("SELECT .. INTO creates a table");
@@ -461,6 +493,8 @@ mod tests {
             "EXPLAIN (ANALYZE) DELETE FROM t",
             "EXPLAIN (FORMAT JSON, ANALYZE) DELETE FROM t",
             "EXPLAIN ANALYSE DELETE FROM t",
+            "EXPLAIN (\"analyze\") SELECT 1",
+            "SELECT pg_notify('c', 'x')",
             "SELECT * INTO t2 FROM t",
             "SELECT * FROM t FOR UPDATE",
             "SELECT * FROM t FOR NO KEY UPDATE",

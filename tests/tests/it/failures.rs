@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use strata::{Db, Error, Executor, TxOptions};
+use strata::{Db, Error, Executor, ModelExt, TxOptions};
 use strata_tests::TestDb;
 use strata_tests::proxy::{FaultProxy, Mode};
 
@@ -82,4 +82,24 @@ async fn failures_before_sending_are_counted_by_kind() {
     assert_eq!(failed(&db, "circuit_open"), circuit_open + 1);
     assert_eq!(exported(&db, "circuit_open"), circuit_open + 1);
     assert_eq!(exported(&db, "invalid_input"), 1);
+}
+
+/// Input the query builder refuses before any SQL exists is counted too.
+#[tokio::test]
+async fn refused_pages_are_counted() {
+    let t = TestDb::new().await;
+    t.execute(super::models::USERS, &[]).await.unwrap();
+    let before = t.metrics().queries;
+    let err = super::models::User::query()
+        .page(0, 10)
+        .fetch_page(t.db())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    let after = t.metrics().queries;
+    assert_eq!(after.total, before.total + 1);
+    assert_eq!(
+        after.failed_of("invalid_input"),
+        before.failed_of("invalid_input") + 1
+    );
 }

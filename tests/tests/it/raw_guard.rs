@@ -80,6 +80,24 @@ const CORPUS: &[(&str, Want, Want, Want)] = &[
     ("SELECT set_config('search_path', 'public', false)", O, O, O),
     ("SELECT pg_advisory_lock(42)", O, O, O),
     ("SELECT sets_path()", O, O, O),
+    // Settings pg_settings does not list, and writes that set or create
+    // session state without a session command (found in review).
+    ("SELECT set_config('app.tenant', '42', false)", O, O, O),
+    (
+        "UPDATE pg_settings SET setting = 'public' WHERE name = 'search_path'",
+        O,
+        R,
+        O,
+    ),
+    ("SELECT 1 AS a INTO pg_temp.leak1", O, R, O),
+    (
+        "EXPLAIN ANALYZE CREATE TEMP TABLE leak2 AS SELECT 1",
+        O,
+        R,
+        O,
+    ),
+    ("EXPLAIN (\"analyze\") SELECT 1", O, R, O),
+    ("SELECT pg_notify('strata_c', 'x')", O, R, O),
     // Reads that write.
     ("EXPLAIN ANALYZE DELETE FROM t", O, R, O),
     ("EXPLAIN (ANALYZE) DELETE FROM t", O, R, O),
@@ -178,6 +196,8 @@ async fn session(t: &TestDb) -> String {
                  || ' ro=' || current_setting('transaction_read_only')
                  || ' st=' || current_setting('statement_timeout')
                  || ' tz=' || current_setting('TimeZone')
+                 || ' app=' || coalesce(nullif(current_setting('app.tenant', true), ''), '-')
+                 || ' dtro=' || current_setting('default_transaction_read_only')
                  || ' locks=' || (SELECT count(*) FROM pg_locks
                                   WHERE locktype = 'advisory' AND pid = pg_backend_pid())
                  || ' listen=' || (SELECT count(*) FROM pg_listening_channels())
@@ -393,9 +413,16 @@ async fn a_commented_commit_cannot_end_the_transaction_half_way() {
 async fn a_committed_transaction_cannot_leak_session_state() {
     let t = TestDb::with(|c| c.pool_max(1)).await;
     let clean = session(&t).await;
-    for sql in [
-        "SELECT set_config('search_path', 'public', false)",
-        "SELECT pg_advisory_lock(7)",
+    // Settings are put back (RESET ALL) and the connection kept; a session
+    // advisory lock cannot be undone that way, so its connection is closed.
+    for (sql, closed) in [
+        ("SELECT set_config('search_path', 'public', false)", 0),
+        ("SELECT pg_advisory_lock(7)", 1),
+        ("SELECT set_config('app.tenant', '42', false)", 0),
+        (
+            "UPDATE pg_settings SET setting = 'on' WHERE name = 'default_transaction_read_only'",
+            0,
+        ),
     ] {
         let before = t.metrics().queries.connections_discarded;
         t.transaction(TxOptions::new(), |tx| async move {
@@ -406,8 +433,8 @@ async fn a_committed_transaction_cannot_leak_session_state() {
         assert_eq!(session(&t).await, clean, "{sql}");
         assert_eq!(
             t.metrics().queries.connections_discarded,
-            before + 1,
-            "{sql}: the connection was closed"
+            before + closed,
+            "{sql}: connections closed"
         );
     }
     // A clean transaction keeps its connection.
@@ -420,4 +447,46 @@ async fn a_committed_transaction_cannot_leak_session_state() {
     .await
     .unwrap();
     assert_eq!(t.metrics().queries.connections_discarded, before);
+}
+
+/// A caller that gives up while a statement the guard cannot vouch for is
+/// in flight (a request timeout, a client gone) must not hand its changed
+/// session to the next borrower: at every cancellation point, the
+/// connection is closed or found clean.
+#[tokio::test]
+async fn a_cancelled_statement_cannot_leak_session_state() {
+    let t = TestDb::with(|c| c.pool_max(1)).await;
+    let clean = session(&t).await;
+    for yields in 0..40 {
+        let sql = "SELECT pg_catalog.set_config('search_path', 'evil', false)";
+        tokio::select! {
+            biased;
+            _ = t.execute(sql, &[]) => {}
+            _ = async {
+                for _ in 0..yields {
+                    tokio::task::yield_now().await;
+                }
+            } => {}
+        }
+        assert_eq!(session(&t).await, clean, "cancelled after {yields} yields");
+    }
+    // And a transaction dropped after its statement.
+    for yields in 0..40 {
+        tokio::select! {
+            biased;
+            _ = t.transaction(TxOptions::new(), |tx| async move {
+                tx.execute("SELECT set_config('app.tenant', '7', false)", &[]).await.map(|_| ())
+            }) => {}
+            _ = async {
+                for _ in 0..yields {
+                    tokio::task::yield_now().await;
+                }
+            } => {}
+        }
+        assert_eq!(
+            session(&t).await,
+            clean,
+            "transaction cancelled after {yields} yields"
+        );
+    }
 }
