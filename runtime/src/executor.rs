@@ -196,10 +196,9 @@ pub trait Executor: Send + Sync + sealed::Sealed {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
         async move {
-            match run_raw(self, sql, params, Declared::Any, Op::Query).await? {
-                Output::Rows(rows) => Ok(rows),
-                _ => unreachable!("query returns rows"),
-            }
+            run_raw(self, sql, params, Declared::Any, Op::Query)
+                .await
+                .map(Output::rows)
         }
     }
 
@@ -242,10 +241,9 @@ pub trait Executor: Send + Sync + sealed::Sealed {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
         async move {
-            match run_raw(self, sql, params, Declared::Read, Op::Query).await? {
-                Output::Rows(rows) => Ok(rows),
-                _ => unreachable!("query returns rows"),
-            }
+            run_raw(self, sql, params, Declared::Read, Op::Query)
+                .await
+                .map(Output::rows)
         }
     }
 
@@ -276,10 +274,9 @@ pub trait Executor: Send + Sync + sealed::Sealed {
     /// repeated once sent, like [`Executor::query`].
     fn execute(&self, sql: &str, params: Params<'_>) -> impl Future<Output = Result<u64>> + Send {
         async move {
-            match run_raw(self, sql, params, Declared::Any, Op::Execute).await? {
-                Output::Count(n) => Ok(n),
-                _ => unreachable!("execute returns a count"),
-            }
+            run_raw(self, sql, params, Declared::Any, Op::Execute)
+                .await
+                .map(Output::count)
         }
     }
 }
@@ -298,6 +295,31 @@ enum Output {
     Count(u64),
 }
 
+// Each `Op` has one `Output`: `Query` rows, `QueryOpt` a row, `Execute` a
+// count. The accessors are for the caller that chose the `Op`.
+impl Output {
+    fn rows(self) -> Vec<Row> {
+        match self {
+            Output::Rows(rows) => rows,
+            _ => unreachable!("Op::Query returns rows"),
+        }
+    }
+
+    fn row(self) -> Option<Row> {
+        match self {
+            Output::Row(row) => row,
+            _ => unreachable!("Op::QueryOpt returns at most one row"),
+        }
+    }
+
+    fn count(self) -> u64 {
+        match self {
+            Output::Count(n) => n,
+            _ => unreachable!("Op::Execute returns a count"),
+        }
+    }
+}
+
 /// Runs a statement that returns at most one row (a primary-key lookup).
 pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
     e: &E,
@@ -305,10 +327,9 @@ pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<Option<Row>> {
-    match run(e, sql, params, kind, Op::QueryOpt, Plan::default()).await? {
-        Output::Row(row) => Ok(row),
-        _ => unreachable!("query_opt returns at most one row"),
-    }
+    run(e, sql, params, kind, Op::QueryOpt, Plan::default())
+        .await
+        .map(Output::row)
 }
 
 /// Runs a query with an explicit [`OpKind`]. Used by generated model code,
@@ -320,10 +341,9 @@ pub(crate) async fn run_query<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<Vec<Row>> {
-    match run(e, sql, params, kind, Op::Query, Plan::default()).await? {
-        Output::Rows(rows) => Ok(rows),
-        _ => unreachable!("query returns rows"),
-    }
+    run(e, sql, params, kind, Op::Query, Plan::default())
+        .await
+        .map(Output::rows)
 }
 
 /// Runs a statement with an explicit [`OpKind`] and returns the affected row count.
@@ -334,10 +354,9 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<u64> {
-    match run(e, sql, params, kind, Op::Execute, Plan::default()).await? {
-        Output::Count(n) => Ok(n),
-        _ => unreachable!("execute returns a count"),
-    }
+    run(e, sql, params, kind, Op::Execute, Plan::default())
+        .await
+        .map(Output::count)
 }
 
 /// Raw SQL from the caller: checked by [`crate::raw::plan`] before
@@ -350,15 +369,7 @@ async fn run_raw<E: Executor + ?Sized>(
     declared: Declared,
     op: Op,
 ) -> Result<Output> {
-    let plan = match crate::raw::plan(sql, declared, e.__in_tx()) {
-        Ok(plan) => plan,
-        Err(err) => {
-            let counters = &e.__db().inner.counters;
-            bump(&counters.queries);
-            counters.failed(&err);
-            return Err(err);
-        }
-    };
+    let plan = counted(e, crate::raw::plan(sql, declared, e.__in_tx()))?;
     if plan.probe {
         e.__check_session_at_end();
     }
