@@ -238,26 +238,30 @@ fn statement(t: &[Token<'_>]) -> Statement {
     };
     let word = |i: usize| body.get(i).filter(|t| matches!(t, Token::Word(_)));
     let is = |i: usize, k: &str| body.get(i).is_some_and(|t| t.is(k));
+    // Every raw statement is classified on every call: the words and the
+    // head are compared and built without a copy per word.
     let head = |n: usize| {
-        body.iter()
-            .take(n)
-            .filter_map(|t| match t {
-                Token::Word(w) => Some(w.to_ascii_uppercase()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut out = String::new();
+        for t in body.iter().take(n) {
+            if let Token::Word(w) = t {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.extend(w.chars().map(|c| c.to_ascii_uppercase()));
+            }
+        }
+        out
     };
+    let listed = |list: &[&str], w: &str| list.iter().any(|k| k.eq_ignore_ascii_case(w));
     let calls_unknown_function = t.windows(2).enumerate().any(|(i, w)| match w {
         [Token::Word(name), Token::Open] => {
-            let name = name.to_ascii_lowercase();
             // `app.lower(..)` is the user's function; `pg_catalog.lower(..)` is not.
             let qualified = i > 0 && t[i - 1] == Token::Dot;
             let in_catalog = i > 1 && t[i - 2].is("pg_catalog");
             if qualified && !in_catalog {
                 true
             } else {
-                !NOT_CALLS.contains(&name.as_str()) && !PURE_FUNCTIONS.contains(&name.as_str())
+                !listed(NOT_CALLS, name) && !listed(PURE_FUNCTIONS, name)
             }
         }
         // `"f"(..)`: a quoted name is never grammar.
@@ -273,7 +277,9 @@ fn statement(t: &[Token<'_>]) -> Statement {
         ["pg_temp", "pg_settings", "create"]
             .iter()
             .any(|k| word.eq_ignore_ascii_case(k))
-            || word.to_ascii_lowercase().starts_with("pg_temp_")
+            || word
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("pg_temp_"))
     });
     let mk = |class, words: usize, not_read| Statement {
         class,
