@@ -42,7 +42,7 @@ use tracing::Instrument;
 
 use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
-use crate::metrics::bump;
+use crate::observe::counters::bump;
 use crate::pool::Db;
 use crate::raw::{Declared, Plan};
 

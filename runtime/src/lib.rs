@@ -8,7 +8,6 @@ pub mod cache;
 mod config;
 mod error;
 mod executor;
-mod metrics;
 pub mod migrate;
 mod model;
 pub mod observe;
@@ -24,14 +23,15 @@ pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
 pub use error::{DecodeFailure, Error, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
-pub use metrics::{FAILURE_KINDS, Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
     ModelMeta, NewModel, Operand, Order, Page, PatchModel, PatchTemplate, Query, SetValue,
     SoftDelete, Statements, escape_like,
 };
+pub use observe::counters::FAILURE_KINDS;
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
+pub use observe::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 pub use pool::Db;
 pub use postgres_types::Json;
 pub use strata_macros::{Model, TextEnum};

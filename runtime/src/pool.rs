@@ -21,7 +21,8 @@ use crate::cache::{Cache, CacheStore, Invalidation};
 use crate::config::{Config, SslMode};
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::{Conn, Executor};
-use crate::metrics::{Counters, Metrics, PoolStatus};
+use crate::observe::counters::Counters;
+use crate::observe::{Metrics, PoolStatus};
 use crate::observe::{Observer, QueryRecord};
 use crate::retry::Backoff;
 

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::{Conn, Executor, bounded, client_bound, outcome_unknown};
-use crate::metrics::bump;
+use crate::observe::counters::bump;
 use crate::pool::Db;
 
 /// Transaction isolation level.

@@ -26,7 +26,7 @@ impl Drop for ProbeGuard<'_> {
         self.0.abandon_probe();
     }
 }
-use crate::metrics::bump;
+use crate::observe::counters::bump;
 
 /// Invalidations kept for replay while Redis is unreachable.
 const MAX_PENDING: usize = 10_000;

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::metrics::bump;
+use crate::observe::counters::bump;
 use l1::L1;
 use l2::L2;
 

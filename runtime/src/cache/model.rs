@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Cache, l1, row_id};
 use crate::error::{Error, Result};
-use crate::metrics::bump;
 use crate::model::{Model, ModelExt, Page, Query};
+use crate::observe::counters::bump;
 use crate::pool::Db;
 
 fn ttl_of<M: Model>(cache: &Cache) -> Option<Duration> {

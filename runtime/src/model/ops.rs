@@ -537,7 +537,7 @@ async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -
 /// connection's statement cache already holds after the first call.
 async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
     let db = e.__db();
-    crate::metrics::bump(&db.inner.counters.queries);
+    crate::observe::counters::bump(&db.inner.counters.queries);
     let started = std::time::Instant::now();
     let conn = e.__conn().await?;
     let pooled = matches!(conn, Conn::Pooled(_));

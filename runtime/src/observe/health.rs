@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::PoolStatus;
 use crate::breaker::BreakerState;
 use crate::executor::Executor;
-use crate::metrics::PoolStatus;
 use crate::pool::Db;
 
 /// Overall verdict.

@@ -5,15 +5,18 @@
 //! relaxed atomics, the ring buffers never block, and `tracing` spans cost a
 //! relaxed load when no subscriber listens.
 
+pub(crate) mod counters;
 mod health;
 mod histogram;
 mod history;
 #[cfg(feature = "http")]
 pub mod http;
+mod metrics;
 mod prometheus;
 
 pub use health::{Health, HealthReport, ServiceHealth};
 pub use history::QueryRecord;
+pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
 
 /// The `tracing` filter directive that keeps bind-parameter values out of
 /// the logs: `tokio_postgres=info`.
@@ -79,7 +82,7 @@ impl Observer {
     ) {
         self.latency.record(elapsed);
         if elapsed >= self.slow_threshold {
-            crate::metrics::bump(&self.slow);
+            counters::bump(&self.slow);
             tracing::warn!(
                 db.system = "postgresql",
                 db.statement = sql,
@@ -95,7 +98,7 @@ impl Observer {
 
     /// Records one pool checkout and how long it waited.
     pub(crate) fn checkout(&self, waited: Duration) {
-        crate::metrics::bump(&self.checkouts);
+        counters::bump(&self.checkouts);
         self.checkout_wait.record(waited);
     }
 

@@ -45,7 +45,7 @@ impl Db {
             "Statements run.",
             &[("", m.queries.total)],
         );
-        let labels: Vec<String> = crate::metrics::FAILURE_KINDS
+        let labels: Vec<String> = super::counters::FAILURE_KINDS
             .iter()
             .map(|k| format!("kind=\"{k}\""))
             .collect();

@@ -1,0 +1,78 @@
+//! Counters that the runtime bumps on its hot paths: plain relaxed atomics,
+//! no locks, read together by [`Db::metrics`](crate::Db::metrics).
+//!
+//! A leaf module: everything that counts (the pipeline, the cache, the
+//! pool) depends on it, and it depends on nothing but the error type.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Live counters, one set per [`Db`](crate::Db).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) queries: AtomicU64,
+    pub(crate) queries_failed: AtomicU64,
+    pub(crate) failed_by_kind: [AtomicU64; FAILURE_KINDS.len()],
+    pub(crate) reads_retried: AtomicU64,
+    pub(crate) connections_discarded: AtomicU64,
+    pub(crate) tx_committed: AtomicU64,
+    pub(crate) tx_rolled_back: AtomicU64,
+    pub(crate) tx_retried_serialization: AtomicU64,
+    pub(crate) tx_retried_deadlock: AtomicU64,
+    pub(crate) tx_retried_unique: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+/// The labels of failed statements by kind, as `strata_queries_failed_total`
+/// carries them (`kind="circuit_open"`, ..) and
+/// [`QueryMetrics::failed_by_kind`] lists them, in this order.
+pub const FAILURE_KINDS: [&str; 13] = [
+    "not_found",
+    "constraint",
+    "conflict",
+    "timeout",
+    "connection",
+    "outcome_unknown",
+    "pool",
+    "circuit_open",
+    "invalid_input",
+    "decode",
+    "transaction_done",
+    "database",
+    "other",
+];
+
+/// The [`FAILURE_KINDS`] index of an error.
+fn failure_kind(err: &crate::Error) -> usize {
+    use crate::Error as E;
+    match err {
+        E::NotFound { .. } => 0,
+        E::Validation(_)
+        | E::UniqueViolation { .. }
+        | E::ForeignKeyViolation { .. }
+        | E::CheckViolation { .. }
+        | E::NotNullViolation { .. } => 1,
+        E::Serialization { .. } | E::Deadlock { .. } | E::StaleVersion { .. } => 2,
+        E::Timeout { .. } => 3,
+        E::Connection { .. } => 4,
+        E::OutcomeUnknown { .. } => 5,
+        E::PoolExhausted { .. } | E::PoolClosed => 6,
+        E::CircuitOpen => 7,
+        E::InvalidInput { .. } => 8,
+        E::Decode { .. } => 9,
+        E::TransactionDone => 10,
+        E::Database { .. } => 11,
+        _ => 12,
+    }
+}
+
+impl Counters {
+    /// Counts one failed statement, whatever stopped it: refused before
+    /// sending, no connection, or an error from the server.
+    pub(crate) fn failed(&self, err: &crate::Error) {
+        bump(&self.queries_failed);
+        bump(&self.failed_by_kind[failure_kind(err)]);
+    }
+}
