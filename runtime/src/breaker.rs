@@ -238,8 +238,11 @@ pub(crate) async fn probe_until_closed(inner: std::sync::Weak<crate::pool::Inner
         match inner.pool.timeout_get(&timeouts).await {
             // An idle pooled connection may be one the outage left dead but
             // open-looking: only a round trip on it is a verdict.
-            Ok(conn) => match tokio::time::timeout(
-                inner.config.connect_timeout,
+            Ok(conn) => match crate::pipeline::round_trip::round_trip(
+                &inner.counters,
+                crate::observe::counters::RoundTrip::Probe,
+                "SELECT 1",
+                Some(inner.config.connect_timeout),
                 conn.batch_execute("SELECT 1"),
             )
             .await

@@ -263,6 +263,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// A statement that must return one row (`query_one`, `query_read_one`)
+    /// returned more. It ran to completion: a write in it has applied.
+    #[error("the statement returned {rows} rows where exactly one was expected")]
+    TooManyRows {
+        /// How many rows it returned.
+        rows: usize,
+    },
+
     /// Any other database error, with its SQLSTATE.
     #[error("database error {}: {message}", code.code())]
     Database {

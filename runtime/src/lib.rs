@@ -11,8 +11,8 @@ mod executor;
 pub mod migrate;
 mod model;
 pub mod observe;
+mod pipeline;
 mod pool;
-mod raw;
 pub mod retry;
 mod sql;
 mod tx;
@@ -26,12 +26,12 @@ pub use executor::{Executor, OpKind, Params};
 pub use model::TextEnum;
 pub use model::{
     Assignment, COPY_THRESHOLD, Column, ColumnMeta, Cursor, Filter, Keyset, Model, ModelExt,
-    ModelMeta, NewModel, Operand, Order, Page, PatchModel, PatchTemplate, Query, SetValue,
-    SoftDelete, Statements, escape_like,
+    ModelMeta, NewModel, Operand, Order, Page, PatchModel, Query, SetValue, SoftDelete,
+    escape_like,
 };
-pub use observe::counters::FAILURE_KINDS;
+pub use observe::counters::{FAILURE_KINDS, ROUND_TRIP_KINDS};
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
-pub use observe::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
+pub use observe::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, RoundTripMetrics, TxMetrics};
 pub use pool::Db;
 pub use postgres_types::Json;
 pub use strata_macros::{Model, TextEnum};

@@ -20,10 +20,12 @@ use crate::breaker::Breaker;
 use crate::cache::{Cache, CacheStore, Invalidation};
 use crate::config::{Config, SslMode};
 use crate::error::{Error, Result, TimeoutKind};
-use crate::executor::{Conn, Executor};
+use crate::executor::Executor;
+use crate::executor::handle::Handle;
 use crate::observe::counters::Counters;
 use crate::observe::{Metrics, PoolStatus};
 use crate::observe::{Observer, QueryRecord};
+use crate::pipeline::conn::Conn;
 use crate::retry::Backoff;
 
 /// A handle to the database: cheap to clone, shared by every task.
@@ -329,7 +331,9 @@ impl Db {
     }
 }
 
-impl Executor for Db {
+impl Executor for Db {}
+
+impl Handle for Db {
     async fn __conn(&self) -> Result<Conn<'_>> {
         self.acquire().await.map(Conn::Pooled)
     }

@@ -21,8 +21,13 @@ use tracing::Instrument;
 
 use crate::cache::Invalidation;
 use crate::error::{Error, Result, TimeoutKind};
-use crate::executor::{Conn, Executor, bounded, client_bound, outcome_unknown};
+use crate::executor::Executor;
+use crate::executor::handle::Handle;
+use crate::observe::counters::RoundTrip;
 use crate::observe::counters::bump;
+use crate::pipeline::conn::Conn;
+use crate::pipeline::round_trip::round_trip;
+use crate::pipeline::send::client_bound;
 use crate::pool::Db;
 
 /// Transaction isolation level.
@@ -246,16 +251,29 @@ impl Tx {
         self.shared.poisoned.load(Ordering::Acquire)
     }
 
+    /// One round trip of transaction control (`kind`: BEGIN, SAVEPOINT,
+    /// COMMIT, ROLLBACK) through the pipeline's send and observe stages:
+    /// bounded, traced and counted.
+    async fn control(
+        &self,
+        kind: RoundTrip,
+        sql: &str,
+    ) -> std::result::Result<std::result::Result<(), tokio_postgres::Error>, Error> {
+        let counters = &self.shared.db.inner.counters;
+        let sent = self.client().batch_execute(sql);
+        round_trip(counters, kind, sql, self.shared.bound, sent).await
+    }
+
     /// Sends `sql` (BEGIN, SAVEPOINT, ...) under the client-side bound;
     /// past it the connection is poisoned.
-    async fn batch(&self, sql: &str) -> Result<()> {
+    async fn batch(&self, kind: RoundTrip, sql: &str) -> Result<()> {
         if !self.is_open() {
             return Err(Error::TransactionDone);
         }
         if self.is_poisoned() {
             return Err(abandoned());
         }
-        match bounded(self.shared.bound, self.client().batch_execute(sql)).await {
+        match self.control(kind, sql).await {
             Ok(result) => result.map_err(Error::from_pg),
             Err(elapsed) => {
                 self.__poison();
@@ -290,7 +308,11 @@ impl Tx {
         Fut: Future<Output = Result<T>>,
     {
         let depth = self.depth() + 1;
-        self.batch(&format!("SAVEPOINT strata_sp_{depth}")).await?;
+        self.batch(
+            RoundTrip::Savepoint,
+            &format!("SAVEPOINT strata_sp_{depth}"),
+        )
+        .await?;
         self.shared.depth.store(depth, Ordering::Release);
         let result = f(self.clone()).await;
         let end = match &result {
@@ -299,7 +321,7 @@ impl Tx {
                 "ROLLBACK TO SAVEPOINT strata_sp_{depth}; RELEASE SAVEPOINT strata_sp_{depth}"
             ),
         };
-        self.batch(&end).await?;
+        self.batch(RoundTrip::Savepoint, &end).await?;
         self.shared.depth.store(depth - 1, Ordering::Release);
         result
     }
@@ -315,7 +337,7 @@ impl Tx {
             // Never sent: the server rolls back when the connection closes.
             return Err(abandoned());
         }
-        let sent = bounded(self.shared.bound, self.client().batch_execute("COMMIT")).await;
+        let sent = self.control(RoundTrip::Commit, "COMMIT").await;
         let Ok(sent) = sent else {
             // COMMIT was sent and no answer came: it may have applied.
             self.__poison();
@@ -337,7 +359,7 @@ impl Tx {
                 // unknown; the connection stays marked open and is discarded.
                 let err = Error::from_pg(err);
                 if err.is_connection() {
-                    Err(outcome_unknown(err))
+                    Err(crate::pipeline::outcome_unknown(err))
                 } else {
                     self.shared.open.store(false, Ordering::Release);
                     bump(&self.shared.db.inner.counters.tx_rolled_back);
@@ -354,16 +376,9 @@ impl Tx {
         if self.is_open() || !self.shared.check_session.load(Ordering::Acquire) {
             return;
         }
-        let login = self.shared.db.inner.config.user.as_str();
-        let clean = bounded(
-            self.shared.bound,
-            crate::raw::session_is_clean(self.client(), login),
-        )
-        .await;
-        if matches!(clean, Ok(Ok(true))) {
+        let (client, db) = (self.client(), &self.shared.db);
+        if crate::pipeline::guard::check_session(client, db, self.shared.bound).await {
             self.shared.discard.store(false, Ordering::Release);
-        } else {
-            tracing::debug!("a raw statement changed the session; closing its connection");
         }
     }
 
@@ -371,7 +386,7 @@ impl Tx {
         if self.is_poisoned() {
             return;
         }
-        let done = bounded(self.shared.bound, self.client().batch_execute("ROLLBACK")).await;
+        let done = self.control(RoundTrip::Rollback, "ROLLBACK").await;
         if matches!(done, Ok(Ok(()))) {
             self.shared.open.store(false, Ordering::Release);
             bump(&self.shared.db.inner.counters.tx_rolled_back);
@@ -388,7 +403,9 @@ fn abandoned() -> Error {
     }
 }
 
-impl Executor for Tx {
+impl Executor for Tx {}
+
+impl Handle for Tx {
     async fn __conn(&self) -> Result<Conn<'_>> {
         if !self.is_open() {
             return Err(Error::TransactionDone);
@@ -551,7 +568,7 @@ impl Db {
                 discard: AtomicBool::new(false),
             }),
         };
-        if let Err(err) = tx.batch(begin).await {
+        if let Err(err) = tx.batch(RoundTrip::Begin, begin).await {
             bump(&self.inner.counters.queries);
             self.inner.counters.failed(&err);
             return Err(err);

@@ -446,7 +446,7 @@ impl Db {
     /// strata cannot see.
     pub async fn invalidate<M: Model>(&self, key: &M::Key) {
         if M::META.cache_ttl_secs.is_some() {
-            use crate::executor::Executor;
+            use crate::executor::handle::Handle;
             self.__invalidate(super::Invalidation::row(M::META.qualified, row_id(key)))
                 .await;
         }
@@ -456,7 +456,7 @@ impl Db {
     /// change or a migration that rewrote its table).
     pub async fn invalidate_all<M: Model>(&self) {
         if M::META.cache_ttl_secs.is_some() {
-            use crate::executor::Executor;
+            use crate::executor::handle::Handle;
             self.__invalidate(super::Invalidation::all(M::META.qualified))
                 .await;
         }

@@ -1,8 +1,8 @@
 //! The history table: one row per applied migration, in the connection's
 //! current schema (the first existing schema of its `search_path`).
 
+use crate::pipeline::round_trip::Link;
 use chrono::{DateTime, Utc};
-use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 
@@ -38,7 +38,7 @@ impl History {
     /// Qualifies `table` with the connection's current schema.
     ///
     /// Returns `Error::Migration` if no schema of the `search_path` exists.
-    pub(crate) async fn resolve(client: &Client, table: &str) -> Result<History> {
+    pub(crate) async fn resolve(client: Link<'_>, table: &str) -> Result<History> {
         let row = client
             .query_one("SELECT current_schema()", &[])
             .await
@@ -61,7 +61,7 @@ impl History {
 
     /// Creates the table if it is not there. Call it under the migration
     /// lock: two concurrent `CREATE TABLE IF NOT EXISTS` can still collide.
-    pub(crate) async fn ensure(&self, client: &Client) -> Result<()> {
+    pub(crate) async fn ensure(&self, client: Link<'_>) -> Result<()> {
         client
             .batch_execute(&format!(
                 "CREATE TABLE IF NOT EXISTS {} (
@@ -79,7 +79,7 @@ impl History {
 
     /// Every applied migration, oldest version first; empty if the table
     /// does not exist yet.
-    pub(crate) async fn load(&self, client: &Client) -> Result<Vec<Applied>> {
+    pub(crate) async fn load(&self, client: Link<'_>) -> Result<Vec<Applied>> {
         let exists: bool = client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&self.quoted])
             .await
@@ -113,7 +113,7 @@ impl History {
     /// Records `m` as applied.
     pub(crate) async fn insert(
         &self,
-        client: &Client,
+        client: Link<'_>,
         m: &Migration,
         execution_ms: i64,
     ) -> std::result::Result<(), tokio_postgres::Error> {
@@ -132,7 +132,7 @@ impl History {
     /// Forgets `version`.
     pub(crate) async fn delete(
         &self,
-        client: &Client,
+        client: Link<'_>,
         version: i64,
     ) -> std::result::Result<(), tokio_postgres::Error> {
         client

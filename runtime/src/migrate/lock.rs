@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Object};
 use sha2::{Digest, Sha256};
-use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
+use crate::pipeline::round_trip::Link;
 use crate::pool::Db;
 
 /// Longest pause between two polls.
@@ -32,6 +32,7 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 /// A connection owned by one migration run.
 pub(crate) struct Session {
     client: ClientWrapper,
+    db: Db,
     key: Option<i64>,
 }
 
@@ -53,16 +54,23 @@ impl Session {
     /// Takes a connection out of the pool for good and turns off
     /// `statement_timeout` on it: a long index build is not a runaway query.
     pub(crate) async fn open(db: &Db) -> Result<Session> {
-        let client = Object::take(db.acquire().await?);
-        client
+        let session = Session {
+            client: Object::take(db.acquire().await?),
+            db: db.clone(),
+            key: None,
+        };
+        session
+            .client()
             .batch_execute("SET statement_timeout = 0")
             .await
             .map_err(Error::from_pg)?;
-        Ok(Session { client, key: None })
+        Ok(session)
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
+    /// The session's connection: every round trip on it is counted and
+    /// traced (kind `migration`).
+    pub(crate) fn client(&self) -> Link<'_> {
+        Link::new(&self.client, &self.db)
     }
 
     /// Polls `pg_try_advisory_lock(key)` with backoff (10 ms doubling to
@@ -72,7 +80,7 @@ impl Session {
         let mut pause = Duration::from_millis(10);
         loop {
             let got: bool = self
-                .client
+                .client()
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await
                 .map_err(Error::from_pg)?
@@ -110,7 +118,7 @@ impl Session {
             // Closing the connection releases it too; unlocking first just
             // lets a waiter in without waiting for the socket to close.
             let _ = self
-                .client
+                .client()
                 .execute("SELECT pg_advisory_unlock($1)", &[&key])
                 .await;
         }

@@ -81,6 +81,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
+use crate::pipeline::round_trip::Link;
 use crate::pool::Db;
 
 use history::{Applied, History};
@@ -248,8 +249,9 @@ impl Migrator {
     /// [`State`]. Takes no lock and creates nothing.
     pub async fn status(&self, db: &Db) -> Result<Vec<MigrationStatus>> {
         let conn = db.acquire().await?;
-        let history = History::resolve(&conn, &self.table).await?;
-        let applied = history.load(&conn).await?;
+        let link = Link::new(&conn, db);
+        let history = History::resolve(link, &self.table).await?;
+        let applied = history.load(link).await?;
         Ok(self.compare(&applied))
     }
 

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
+use crate::pipeline::round_trip::Link;
 use tokio_postgres::error::ErrorPosition;
 
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ use super::{Direction, Step};
 
 /// Runs `m`'s `up.sql` or `down.sql` and records the result in `history`.
 pub(crate) async fn run(
-    client: &Client,
+    client: Link<'_>,
     history: &History,
     m: &Migration,
     direction: Direction,
@@ -93,7 +93,7 @@ pub(crate) async fn run(
 }
 
 async fn record(
-    client: &Client,
+    client: Link<'_>,
     history: &History,
     m: &Migration,
     direction: Direction,
@@ -118,7 +118,7 @@ async fn record(
 /// named in the error. Migrations hold the migration lock, so no other
 /// migrator is building them.
 async fn exec_no_tx(
-    client: &Client,
+    client: Link<'_>,
     m: &Migration,
     file: &str,
     stmt: &Statement<'_>,
@@ -200,7 +200,7 @@ async fn exec_no_tx(
 
 /// INVALID indexes now, as (oid, name as `regclass` prints it).
 async fn invalid_indexes(
-    client: &Client,
+    client: Link<'_>,
 ) -> std::result::Result<Vec<(u32, String)>, tokio_postgres::Error> {
     Ok(client
         .query(
@@ -248,7 +248,7 @@ fn concurrent_index(sql: &str) -> Option<Option<String>> {
 }
 
 async fn exec(
-    client: &Client,
+    client: Link<'_>,
     m: &Migration,
     file: &str,
     stmt: &Statement<'_>,

@@ -11,15 +11,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tokio_postgres::Row;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete};
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
-use crate::executor::{
-    Conn, Executor, OpKind, abandon, bounded, outcome_unknown, run_execute, run_query,
-    run_query_opt,
-};
+use crate::executor::{Executor, OpKind};
+use crate::pipeline::{CopyRows, run_copy, run_execute, run_query, run_query_opt};
 use crate::validate::{FieldError, ValidationErrors, unique_field};
 
 /// Batches larger than this go through binary `COPY` instead of one
@@ -533,86 +530,33 @@ async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -
 }
 
 /// One binary `COPY ... FROM STDIN`: the fastest bulk path PostgreSQL has.
-/// Column types come from preparing the single-row insert, which the
-/// connection's statement cache already holds after the first call.
+/// The pipeline prepares the single-row insert for the column types (the
+/// connection's statement cache holds it after the first call).
 async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
-    let db = e.__db();
-    crate::observe::counters::bump(&db.inner.counters.queries);
-    let started = std::time::Instant::now();
-    let conn = e.__conn().await?;
-    let pooled = matches!(conn, Conn::Pooled(_));
-    // The whole COPY is one statement: the server's statement_timeout bounds
-    // it, and so does the client-side bound, against a silent network.
-    let result = match bounded(e.__statement_bound(), copy_body::<M>(&conn, rows, pooled)).await {
-        Ok(result) => result,
-        Err(elapsed) => {
-            abandon(e, conn, db);
-            Err(if pooled {
-                Error::OutcomeUnknown {
-                    source: "no answer to COPY within the client-side statement bound".into(),
-                }
-            } else {
-                elapsed
-            })
-        }
-    };
-    let n = *result.as_ref().unwrap_or(&0);
-    if let Err(err) = &result {
-        db.inner.counters.failed(err);
-    }
-    db.inner.observer.statement(
-        M::META.sql.copy_in,
-        M::META.insert_columns.len(),
-        started.elapsed(),
-        n,
-        result.is_ok(),
-    );
-    result
+    run_copy(e, M::META.sql.copy_in, &Batch::<M>(rows)).await
 }
 
-async fn copy_body<M: Model>(conn: &Conn<'_>, rows: &[M::New], pooled: bool) -> Result<u64> {
-    // In autocommit mode a lost connection mid-COPY may or may not have
-    // committed; inside a transaction the server rolled it back.
-    let lost = |err: tokio_postgres::Error| {
-        if pooled {
-            outcome_unknown(Error::from_pg(err))
-        } else {
-            Error::from_pg(err)
-        }
-    };
-    let insert = conn
-        .prepare_cached(M::META.sql.insert)
-        .await
-        .map_err(Error::from_pg)?;
-    let types = insert.params().to_vec();
-    // A NUL in text would fail the whole COPY at the server (22021): find
-    // it first, and name the row and column.
-    if crate::sql::values::checks_any(&types) {
-        for (i, row) in rows.iter().enumerate() {
-            if let Some(c) = crate::sql::values::nul_param(&types, &row.insert_params()) {
-                let column = M::META.insert_columns.get(c).copied().unwrap_or("?");
-                return Err(Error::InvalidInput {
-                    reason: format!(
-                        "the value for column `[{i}].{column}` holds a NUL character, which \
-                         PostgreSQL cannot store in text or jsonb; remove it, or store the \
-                         value as bytea"
-                    ),
-                });
-            }
-        }
+/// A model's new rows, as `COPY` takes them.
+struct Batch<'a, M: Model>(&'a [M::New]);
+
+impl<M: Model> CopyRows for Batch<'_, M> {
+    fn insert_sql(&self) -> &str {
+        M::META.sql.insert
     }
-    let sink = conn
-        .copy_in(M::META.sql.copy_in)
-        .await
-        .map_err(Error::from_pg)?;
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    futures_util::pin_mut!(writer);
-    for row in rows {
-        writer
-            .as_mut()
-            .write(&row.insert_params())
-            .await
-            .map_err(lost)?;
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
-    writer.finish().await.map_err(lost)
+
+    fn width(&self) -> usize {
+        M::META.insert_columns.len()
+    }
+
+    fn row(&self, i: usize) -> ParamList<'_> {
+        self.0[i].insert_params()
+    }
+
+    fn column(&self, c: usize) -> &str {
+        M::META.insert_columns.get(c).copied().unwrap_or("?")
+    }
 }

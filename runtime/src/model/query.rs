@@ -25,7 +25,8 @@ use super::ops::write_many;
 use super::shape::{self, Fingerprint};
 use super::{Model, ModelMeta};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, OpKind, counted, run_query};
+use crate::executor::{Executor, OpKind};
+use crate::pipeline::{counted, run_query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Visibility {

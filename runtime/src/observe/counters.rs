@@ -19,6 +19,55 @@ pub(crate) struct Counters {
     pub(crate) tx_retried_serialization: AtomicU64,
     pub(crate) tx_retried_deadlock: AtomicU64,
     pub(crate) tx_retried_unique: AtomicU64,
+    /// Round trips sent, by [`RoundTrip`].
+    pub(crate) round_trips: [AtomicU64; ROUND_TRIP_KINDS.len()],
+    /// Round trips that failed or got no answer in time, by [`RoundTrip`].
+    pub(crate) round_trips_failed: [AtomicU64; ROUND_TRIP_KINDS.len()],
+}
+
+/// The labels of round trips by what they carry, as
+/// `strata_round_trips_total` carries them (`kind="commit"`, ..) and
+/// [`RoundTripMetrics`](crate::RoundTripMetrics) lists them, in this order.
+pub const ROUND_TRIP_KINDS: [&str; 9] = [
+    "statement",
+    "copy",
+    "begin",
+    "commit",
+    "rollback",
+    "savepoint",
+    "session_check",
+    "migration",
+    "probe",
+];
+
+/// What one round trip to PostgreSQL carries; indexes [`ROUND_TRIP_KINDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoundTrip {
+    /// A model or raw statement (with its read-only wrapper, if any).
+    Statement,
+    /// A binary `COPY .. FROM STDIN` and its rows.
+    Copy,
+    /// `BEGIN ..` of a transaction.
+    Begin,
+    /// `COMMIT`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+    /// `SAVEPOINT`, `RELEASE` or `ROLLBACK TO SAVEPOINT`.
+    Savepoint,
+    /// The session probe after a raw statement the SQL guard cannot vouch for.
+    SessionCheck,
+    /// A statement of a migration run (lock, history, the migration's own).
+    Migration,
+    /// A health or circuit-breaker probe.
+    Probe,
+}
+
+impl RoundTrip {
+    /// The metric label.
+    pub(crate) fn label(self) -> &'static str {
+        ROUND_TRIP_KINDS[self as usize]
+    }
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -69,6 +118,14 @@ fn failure_kind(err: &crate::Error) -> usize {
 }
 
 impl Counters {
+    /// Counts one round trip and whether it succeeded.
+    pub(crate) fn round_trip(&self, kind: RoundTrip, ok: bool) {
+        bump(&self.round_trips[kind as usize]);
+        if !ok {
+            bump(&self.round_trips_failed[kind as usize]);
+        }
+    }
+
     /// Counts one failed statement, whatever stopped it: refused before
     /// sending, no connection, or an error from the server.
     pub(crate) fn failed(&self, err: &crate::Error) {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::Observer;
-use super::counters::{Counters, FAILURE_KINDS};
+use super::counters::{Counters, FAILURE_KINDS, ROUND_TRIP_KINDS};
 
 /// Pool occupancy at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -99,6 +99,33 @@ impl TxMetrics {
     }
 }
 
+/// Round trips to PostgreSQL by what they carried, in [`ROUND_TRIP_KINDS`]
+/// order: statements, `COPY`, transaction control, savepoints, session
+/// checks, migrations and probes. Every round trip strata makes is in one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct RoundTripMetrics {
+    /// Round trips sent, by kind.
+    pub sent: [u64; ROUND_TRIP_KINDS.len()],
+    /// Of those, the ones that failed or got no answer in time, by kind.
+    pub failed: [u64; ROUND_TRIP_KINDS.len()],
+}
+
+impl RoundTripMetrics {
+    /// Round trips of one kind of [`ROUND_TRIP_KINDS`] (0 for an unknown one).
+    pub fn sent_of(&self, kind: &str) -> u64 {
+        kind_index(kind).map_or(0, |i| self.sent[i])
+    }
+
+    /// Failed round trips of one kind of [`ROUND_TRIP_KINDS`].
+    pub fn failed_of(&self, kind: &str) -> u64 {
+        kind_index(kind).map_or(0, |i| self.failed[i])
+    }
+}
+
+fn kind_index(kind: &str) -> Option<usize> {
+    ROUND_TRIP_KINDS.iter().position(|k| *k == kind)
+}
+
 /// A point-in-time snapshot of a [`Db`](crate::Db)'s counters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[non_exhaustive]
@@ -109,6 +136,8 @@ pub struct Metrics {
     pub queries: QueryMetrics,
     /// Transactions.
     pub transactions: TxMetrics,
+    /// Round trips, by kind.
+    pub round_trips: RoundTripMetrics,
     /// The model cache.
     pub cache: crate::cache::CacheMetrics,
     /// The PostgreSQL circuit breaker.
@@ -154,6 +183,10 @@ impl Counters {
                 retried_serialization: get(&self.tx_retried_serialization),
                 retried_deadlock: get(&self.tx_retried_deadlock),
                 retried_unique: get(&self.tx_retried_unique),
+            },
+            round_trips: RoundTripMetrics {
+                sent: std::array::from_fn(|i| get(&self.round_trips[i])),
+                failed: std::array::from_fn(|i| get(&self.round_trips_failed[i])),
             },
             cache,
             breaker,

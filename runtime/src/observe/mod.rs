@@ -16,7 +16,7 @@ mod prometheus;
 
 pub use health::{Health, HealthReport, ServiceHealth};
 pub use history::QueryRecord;
-pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, TxMetrics};
+pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, RoundTripMetrics, TxMetrics};
 
 /// The `tracing` filter directive that keeps bind-parameter values out of
 /// the logs: `tokio_postgres=info`.
@@ -109,12 +109,4 @@ impl Observer {
     pub(crate) fn slow_queries(&self) -> Vec<QueryRecord> {
         self.slow_log.snapshot()
     }
-}
-
-/// The operation name of a statement for `db.operation`: its first keyword.
-pub(crate) fn operation(sql: &str) -> &str {
-    sql.trim_start()
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .unwrap_or("")
 }

@@ -33,6 +33,19 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
     }
 }
 
+/// `kind="<label>"` for each label, with its count.
+fn labelled(labels: &[&str], counts: &[u64]) -> Vec<(String, u64)> {
+    labels
+        .iter()
+        .zip(counts)
+        .map(|(k, n)| (format!("kind=\"{k}\""), *n))
+        .collect()
+}
+
+fn pairs(labelled: &[(String, u64)]) -> Vec<(&str, u64)> {
+    labelled.iter().map(|(l, n)| (l.as_str(), *n)).collect()
+}
+
 impl Db {
     /// Every metric in the Prometheus text format, for a `/metrics` route.
     pub fn prometheus(&self) -> String {
@@ -45,21 +58,30 @@ impl Db {
             "Statements run.",
             &[("", m.queries.total)],
         );
-        let labels: Vec<String> = super::counters::FAILURE_KINDS
-            .iter()
-            .map(|k| format!("kind=\"{k}\""))
-            .collect();
-        let failed: Vec<(&str, u64)> = labels
-            .iter()
-            .map(String::as_str)
-            .zip(m.queries.failed_by_kind)
-            .collect();
+        let failed = labelled(&super::counters::FAILURE_KINDS, &m.queries.failed_by_kind);
         metric(
             &mut out,
             "strata_queries_failed_total",
             "counter",
             "Statements that failed, by kind (refused before sending included).",
-            &failed,
+            &pairs(&failed),
+        );
+        let kinds = &super::counters::ROUND_TRIP_KINDS;
+        let sent = labelled(kinds, &m.round_trips.sent);
+        metric(
+            &mut out,
+            "strata_round_trips_total",
+            "counter",
+            "Round trips to PostgreSQL, by what they carried (statement, copy, begin, commit, ..).",
+            &pairs(&sent),
+        );
+        let failed = labelled(kinds, &m.round_trips.failed);
+        metric(
+            &mut out,
+            "strata_round_trips_failed_total",
+            "counter",
+            "Round trips that failed or got no answer in time, by what they carried.",
+            &pairs(&failed),
         );
         metric(
             &mut out,

@@ -258,7 +258,16 @@ fn statement(t: &[Token<'_>]) -> Statement {
             // `app.lower(..)` is the user's function; `pg_catalog.lower(..)` is not.
             let qualified = i > 0 && t[i - 1] == Token::Dot;
             let in_catalog = i > 1 && t[i - 2].is("pg_catalog");
-            if qualified && !in_catalog {
+            // A name followed by its column list is a relation, not a call:
+            // `INSERT INTO [s.]t (a, b)`, `WITH c (a) AS ..`, `AS t (a, b)`.
+            let start = if qualified { i.saturating_sub(2) } else { i };
+            let column_list = start > 0
+                && ["into", "with", "recursive", "as", "table"]
+                    .iter()
+                    .any(|k| t[start - 1].is(k));
+            if column_list {
+                false
+            } else if qualified && !in_catalog {
                 true
             } else {
                 !listed(NOT_CALLS, name) && !listed(PURE_FUNCTIONS, name)
@@ -544,5 +553,15 @@ mod tests {
         assert!(calls("SELECT app.f()"));
         assert!(calls("SELECT app.lower('x')"));
         assert!(!calls("SELECT pg_catalog.lower('x')"));
+        // Column lists after a relation's name are not calls.
+        assert!(!calls(
+            "INSERT INTO users (email, name) VALUES ('a', lower('B'))"
+        ));
+        assert!(!calls("INSERT INTO app.users (email) VALUES ('a')"));
+        assert!(!calls("WITH c (n) AS (SELECT 1) SELECT n FROM c"));
+        assert!(!calls("SELECT * FROM unnest('{1}'::int[]) AS u (n)"));
+        // .. but a call in their values still is.
+        assert!(calls("INSERT INTO users (email) VALUES (my_function())"));
+        assert!(calls("INSERT INTO app.users (email) SELECT app.f()"));
     }
 }

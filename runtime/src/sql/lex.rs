@@ -65,6 +65,24 @@ pub(crate) fn tokens(sql: &str) -> Result<Vec<Token<'_>>, LexError> {
     Ok(out)
 }
 
+/// The first word of `sql`, past comments and parentheses (`""` if none):
+/// the statement's operation, as spans name it (`db.operation`).
+pub(crate) fn first_word(sql: &str) -> &str {
+    let mut lexer = Lexer {
+        src: sql,
+        bytes: sql.as_bytes(),
+        at: 0,
+    };
+    while let Ok(Some(token)) = lexer.next() {
+        match token {
+            Token::Word(word) => return word,
+            Token::Open => continue,
+            _ => break,
+        }
+    }
+    ""
+}
+
 struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],

@@ -8,3 +8,4 @@ pub(crate) mod lex;
 pub(crate) mod values;
 
 pub(crate) use classify::{Class, Sql, classify};
+pub(crate) use lex::first_word as operation;

@@ -347,3 +347,45 @@ async fn a_failed_concurrent_index_is_named_and_the_rerun_works() {
     migrator.up(t.db()).await.unwrap();
     assert!(invalid_indexes(&t).await.is_empty());
 }
+
+/// `query_one` and `query_opt` (and the `query_read_*` twins) return
+/// `TooManyRows` for a statement that returns more than one row, as
+/// tokio-postgres does, on `Db` and in a transaction; one row and none
+/// behave as before.
+#[tokio::test]
+async fn query_one_refuses_more_than_one_row() {
+    let t = TestDb::new().await;
+    let two = "SELECT n FROM generate_series(1, 2) AS g (n)";
+    let rows = |err: Error| match err {
+        Error::TooManyRows { rows } => rows,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(rows(t.query_one(two, &[]).await.unwrap_err()), 2);
+    assert_eq!(rows(t.query_opt(two, &[]).await.unwrap_err()), 2);
+    assert_eq!(rows(t.query_read_one(two, &[]).await.unwrap_err()), 2);
+    assert_eq!(rows(t.query_read_opt(two, &[]).await.unwrap_err()), 2);
+    let err = t.query_one(two, &[]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the statement returned 2 rows where exactly one was expected"
+    );
+    t.transaction(TxOptions::new(), |tx| async move {
+        let err = tx.query_one(two, &[]).await.unwrap_err();
+        assert!(matches!(err, Error::TooManyRows { rows: 2 }), "{err:?}");
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let one: i32 = t.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    assert!(
+        t.query_opt("SELECT 1 WHERE false", &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        t.query_one("SELECT 1 WHERE false", &[]).await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
+}

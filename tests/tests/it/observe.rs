@@ -406,7 +406,7 @@ async fn each_statement_has_a_span_with_the_opentelemetry_attributes() {
     let spans = seen.spans.lock().unwrap().clone();
     let statements: Vec<&String> = spans
         .iter()
-        .filter(|(name, _)| name == "db.statement")
+        .filter(|(name, f)| name == "db.statement" && f.contains("strata.round_trip=statement "))
         .map(|(_, f)| f)
         .collect();
     assert_eq!(statements.len(), 2, "{spans:?}");
@@ -422,6 +422,124 @@ async fn each_statement_has_a_span_with_the_opentelemetry_attributes() {
             "a parameter value in the span: {fields}"
         );
     }
+}
+
+/// Every round trip strata makes, not only model and raw statements, is
+/// in a `db.statement` span and in `round_trips` / `strata_round_trips_total`,
+/// by kind: transaction control, savepoints, `COPY`, the session check
+/// after unproven raw SQL, and a migration run's statements.
+#[tokio::test]
+async fn every_round_trip_has_a_span_and_a_count() {
+    use super::models::{NewUser, USERS, User, new_user};
+
+    let t = TestDb::new().await;
+    t.execute(USERS, &[]).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("strata-rt-{}", t.schema()));
+    let migration = dir.join("20240101000000_rt");
+    std::fs::create_dir_all(&migration).unwrap();
+    std::fs::write(migration.join("up.sql"), "CREATE TABLE rt_m (n int);").unwrap();
+    std::fs::write(migration.join("down.sql"), "DROP TABLE rt_m;").unwrap();
+    let before = t.metrics().round_trips;
+    let seen = Seen::default();
+    let guard = tracing::subscriber::set_default(seen.clone());
+
+    // BEGIN, a statement, SAVEPOINT, a statement, ROLLBACK TO + RELEASE, COMMIT.
+    t.transaction(TxOptions::new(), |tx| async move {
+        tx.execute(
+            "INSERT INTO users (email, name, age, active) VALUES ('a@x', 'a', 1, true)",
+            &[],
+        )
+        .await?;
+        let _ = tx
+            .savepoint(|sp| async move {
+                sp.execute(
+                    "INSERT INTO users (email, name, age, active) VALUES ('b@x', 'b', 2, true)",
+                    &[],
+                )
+                .await?;
+                Err::<(), _>(Error::NotFound { what: "undo" })
+            })
+            .await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    // BEGIN, ROLLBACK.
+    let _ = t
+        .transaction(TxOptions::new(), |_tx| async move {
+            Err::<(), _>(Error::NotFound { what: "rollback" })
+        })
+        .await;
+    // COPY, once the batch is past the threshold.
+    let rows: Vec<NewUser> = (1..=i64::try_from(strata::COPY_THRESHOLD).unwrap() + 1)
+        .map(|i| new_user(i + 10))
+        .collect();
+    User::insert_many(t.db(), &rows).await.unwrap();
+    // DDL through raw SQL: the statement, then the session check.
+    t.execute("CREATE TABLE rt_raw (n int)", &[]).await.unwrap();
+    // A migration run: lock, history, the migration, COMMIT.
+    strata::migrate::Migrator::from_dir(&dir)
+        .unwrap()
+        .up(t.db())
+        .await
+        .unwrap();
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let after = t.metrics().round_trips;
+    let sent = |kind: &str| after.sent_of(kind) - before.sent_of(kind);
+    assert_eq!(sent("begin"), 2);
+    assert_eq!(
+        sent("savepoint"),
+        2,
+        "SAVEPOINT, then ROLLBACK TO + RELEASE"
+    );
+    assert_eq!(sent("commit"), 1);
+    assert_eq!(sent("rollback"), 1);
+    assert_eq!(sent("copy"), 1);
+    assert_eq!(
+        sent("session_check"),
+        1,
+        "{:#?}",
+        seen.spans.lock().unwrap()
+    );
+    assert!(sent("statement") >= 3, "{after:?}");
+    assert!(sent("migration") >= 6, "{after:?}");
+    for kind in strata::ROUND_TRIP_KINDS {
+        assert_eq!(after.failed_of(kind), before.failed_of(kind), "{kind}");
+    }
+
+    let spans = seen.spans.lock().unwrap().clone();
+    let of = |kind: &str, op: &str| {
+        spans
+            .iter()
+            .filter(|(name, f)| {
+                name == "db.statement"
+                    && f.contains(&format!("strata.round_trip={kind} "))
+                    && f.contains(&format!("db.operation={op} "))
+                    && f.contains("db.system=postgresql ")
+            })
+            .count()
+    };
+    assert_eq!(of("begin", "BEGIN"), 2, "{spans:#?}");
+    assert_eq!(of("savepoint", "SAVEPOINT"), 1, "{spans:#?}");
+    assert_eq!(of("savepoint", "ROLLBACK"), 1, "{spans:#?}");
+    assert_eq!(of("commit", "COMMIT"), 1, "{spans:#?}");
+    assert_eq!(of("rollback", "ROLLBACK"), 1, "{spans:#?}");
+    assert_eq!(of("copy", "COPY"), 1, "{spans:#?}");
+    assert_eq!(of("session_check", "SELECT"), 1, "{spans:#?}");
+    assert!(of("migration", "CREATE") >= 1, "{spans:#?}");
+    assert!(of("migration", "COMMIT") >= 1, "{spans:#?}");
+
+    // And in the Prometheus text, by kind.
+    let text = t.prometheus();
+    assert!(
+        text.contains(&format!(
+            "strata_round_trips_total{{kind=\"copy\"}} {}",
+            after.sent_of("copy")
+        )),
+        "{text}"
+    );
 }
 
 /// The slow-query warning names the statement and how many parameters it

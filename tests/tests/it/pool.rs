@@ -224,13 +224,12 @@ async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
     assert!(err.is_connection(), "{err:?}");
     assert_eq!(t.metrics().queries.reads_retried, retried + 1);
 
-    // Like query_one, the first row; the rest are ignored.
-    let first: i32 = t
+    // Like query_one: exactly one row, more is an error.
+    let err = t
         .query_read_one("SELECT generate_series(1, 3)", &[])
         .await
-        .unwrap()
-        .get(0);
-    assert_eq!(first, 1);
+        .unwrap_err();
+    assert!(matches!(err, Error::TooManyRows { rows: 3 }), "{err:?}");
 
     let err = t
         .query_read("INSERT INTO nowhere VALUES (1)", &[])
@@ -240,14 +239,19 @@ async fn a_raw_select_is_not_repeated_but_a_declared_read_is() {
 }
 
 #[tokio::test]
-async fn query_read_opt_returns_the_first_row_or_none_and_takes_only_reads() {
+async fn query_read_opt_returns_the_row_or_none_and_takes_only_reads() {
     let t = TestDb::new().await;
-    let first = t
-        .query_read_opt("SELECT g FROM generate_series(5, 7) g ORDER BY g", &[])
+    let one = t
+        .query_read_opt("SELECT g FROM generate_series(5, 7) g WHERE g = 6", &[])
         .await
         .unwrap()
         .map(|r| r.get::<_, i32>(0));
-    assert_eq!(first, Some(5));
+    assert_eq!(one, Some(6));
+    let err = t
+        .query_read_opt("SELECT g FROM generate_series(5, 7) g", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooManyRows { rows: 3 }), "{err:?}");
     let none = t
         .query_read_opt("SELECT 1 WHERE $1::int > 1", &[&0i32])
         .await

@@ -100,4 +100,11 @@ async fn breaker_counts_its_probes() {
         "{to_close} connects to close: one probe closes it"
     );
     assert_eq!(closed, BreakerState::Closed);
+    // The probe that closed it made a round trip on its new connection:
+    // counted and traced like every other.
+    assert!(
+        db.metrics().round_trips.sent_of("probe") >= 1,
+        "{:?}",
+        db.metrics().round_trips
+    );
 }

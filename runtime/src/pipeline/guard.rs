@@ -26,9 +26,15 @@
 //! probe costs a round trip, so it only follows statements layer 1 cannot
 //! vouch for; plain `SELECT`/DML of built-in functions skip it.
 
+use std::time::Duration;
+
 use deadpool_postgres::ClientWrapper;
 
+use super::round_trip::traced;
+use super::send::bounded;
 use crate::error::{Error, Result};
+use crate::observe::counters::RoundTrip;
+use crate::pool::Db;
 use crate::sql::{Class, Sql, classify};
 
 /// How the caller declared a raw statement.
@@ -150,7 +156,7 @@ const DIRTY: &str = "SELECT pg_catalog.current_setting('strata.probe', true) = '
 /// session authorization alone, which the check then compares. All three
 /// statements go out in one write (tokio-postgres pipelines requests
 /// polled together), so this is one round trip.
-pub(crate) async fn session_is_clean(client: &ClientWrapper, login: &str) -> Result<bool> {
+async fn session_is_clean(client: &ClientWrapper, login: &str) -> Result<bool> {
     let mark = client.prepare_cached(MARK).await.map_err(Error::from_pg)?;
     let dirty = client.prepare_cached(DIRTY).await.map_err(Error::from_pg)?;
     let (reset, marked, found) = futures_util::future::join3(
@@ -163,4 +169,25 @@ pub(crate) async fn session_is_clean(client: &ClientWrapper, login: &str) -> Res
     marked.map_err(Error::from_pg)?;
     let dirty: bool = found.map_err(Error::from_pg)?.get(0);
     Ok(!dirty)
+}
+
+/// The session probe as a round trip of its own (kind `session_check`):
+/// `true` if `client` may go back to the pool. A probe that fails or gets
+/// no answer within `bound` is a "no".
+pub(crate) async fn check_session(
+    client: &ClientWrapper,
+    db: &Db,
+    bound: Option<Duration>,
+) -> bool {
+    let login = db.inner.config.user.as_str();
+    let kind = RoundTrip::SessionCheck;
+    let answer = traced(DIRTY, kind, bounded(bound, session_is_clean(client, login))).await;
+    db.inner
+        .counters
+        .round_trip(kind, matches!(answer, Ok(Ok(_))));
+    let clean = matches!(answer, Ok(Ok(true)));
+    if !clean {
+        tracing::debug!("a raw statement changed the session; closing its connection");
+    }
+    clean
 }

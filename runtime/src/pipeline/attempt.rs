@@ -1,0 +1,187 @@
+//! The **acquire**, **send**, **classify** and **retry** stages of one
+//! statement: the loop that gets a connection, prepares, sends, and decides
+//! what a failure means.
+//!
+//! Retry rules:
+//! - Before sending, a pooled connection found closed is discarded and
+//!   another taken: nothing was sent. So is one whose prepare failed on a
+//!   lost connection (preparing has no side effects).
+//! - A read (`OpKind::Read`) in autocommit mode that fails because its
+//!   connection died is repeated once on a fresh connection: one opened
+//!   after the failure (idle ones opened before it are discarded unused, as
+//!   the fault that killed one backend may have killed them all unnoticed).
+//! - A write in autocommit mode whose connection dies after it was sent is
+//!   reported as [`Error::OutcomeUnknown`] and never repeated. So is one
+//!   whose answer did not come within the client-side bound.
+//! - Inside a transaction nothing is repeated per statement; a lost
+//!   connection means the server rolled the transaction back (`Connection`).
+
+use std::pin::pin;
+use std::time::Duration;
+
+use tokio_postgres::Statement;
+
+use super::conn::{Conn, Lent};
+use super::limits::{check_count, check_sizes, nul_in_copy, nul_refused};
+use super::send::{bounded, read_only, send};
+use super::{Op, Output, Plan};
+use crate::error::{Error, Result};
+use crate::executor::{Executor, OpKind, Params};
+use crate::observe::counters::{RoundTrip, bump};
+use crate::pool::Db;
+
+pub(super) async fn attempt<E: Executor + ?Sized>(
+    e: &E,
+    db: &Db,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+    op: Op<'_>,
+    plan: Plan,
+) -> Result<Output> {
+    let counters = &db.inner.counters;
+    check_sizes(sql, params)?;
+    let bound = e.__statement_bound();
+    let round_trip = match op {
+        Op::Copy(_) => RoundTrip::Copy,
+        _ => RoundTrip::Statement,
+    };
+    // Dead pooled connections found before sending cost nothing to skip, but
+    // bound the loop in case every new connection dies at once.
+    let mut skips = db.inner.config.pool_max + 2;
+    let mut retried = false;
+    // When a read's connection died. A kill or a restart takes every backend
+    // at once, but the client learns of each death only when it next reads
+    // that socket: an idle connection opened before the failure may be just
+    // as dead and still look open. The retry goes to one opened after it.
+    let mut failed_at = None;
+    loop {
+        let mut conn = Lent::new(e.__conn().await?, db);
+        let pooled = conn.is_pooled();
+        if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
+            skips -= 1;
+            conn.take().discard(db);
+            continue;
+        }
+        let prepared = bounded(bound, pin!(prepare(&conn, sql, params, op))).await;
+        let stmt = match prepared {
+            Ok(Ok(stmt)) => stmt,
+            Ok(Err(err)) if pooled && err.is_connection() && skips > 0 => {
+                skips -= 1;
+                conn.take().discard(db);
+                continue;
+            }
+            Ok(Err(err)) => return Err(err),
+            Err(elapsed) => {
+                // Preparing never writes: a plain statement timeout.
+                abandon(e, conn.take(), db);
+                return Err(elapsed);
+            }
+        };
+        // From here the session may change (a statement the guard cannot
+        // vouch for): if this future is dropped before the probe says the
+        // session is clean, the connection is closed, not pooled.
+        conn.armed = plan.probe && pooled;
+        let sent = if plan.read_only && pooled {
+            bounded(bound, pin!(read_only(&conn, &stmt, sql, params, op))).await
+        } else {
+            bounded(bound, pin!(send(&conn, &stmt, sql, params, op))).await
+        };
+        counters.round_trip(round_trip, matches!(sent, Ok(Ok(_))));
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(elapsed) => {
+                let write = pooled && kind == OpKind::Write;
+                abandon(e, conn.take(), db);
+                return Err(if write {
+                    Error::OutcomeUnknown {
+                        source: "no answer within the client-side statement bound".into(),
+                    }
+                } else {
+                    elapsed
+                });
+            }
+        };
+        let err = match sent {
+            Ok(out) => {
+                if plan.probe && pooled {
+                    keep_if_clean(conn, db, bound).await;
+                }
+                return Ok(out);
+            }
+            Err(err) => Error::from_pg(err),
+        };
+        if !(pooled && err.is_connection()) {
+            if plan.probe && pooled {
+                keep_if_clean(conn, db, bound).await;
+            }
+            return Err(err);
+        }
+        conn.take().discard(db);
+        match kind {
+            OpKind::Read if !retried => {
+                retried = true;
+                failed_at = Some(std::time::Instant::now());
+                bump(&counters.reads_retried);
+            }
+            OpKind::Read => return Err(err),
+            OpKind::Write => return Err(outcome_unknown(err)),
+        }
+    }
+}
+
+/// Prepares the statement (cached per connection) and checks the values
+/// against its parameter types. No side effects: nothing is executed.
+async fn prepare(conn: &Conn<'_>, sql: &str, params: Params<'_>, op: Op<'_>) -> Result<Statement> {
+    let Op::Copy(rows) = op else {
+        let stmt = conn.prepare_cached(sql).await.map_err(Error::from_pg)?;
+        check_count(stmt.params().len(), params.len())?;
+        if let Some(i) = crate::sql::values::nul_param(stmt.params(), params) {
+            return Err(nul_refused(sql, i));
+        }
+        return Ok(stmt);
+    };
+    // A COPY's column types come from its single-row insert, which the
+    // connection's statement cache holds after the first call. A NUL in
+    // text would fail the whole COPY at the server (22021): find it first,
+    // and name the row and column.
+    let stmt = conn
+        .prepare_cached(rows.insert_sql())
+        .await
+        .map_err(Error::from_pg)?;
+    let types = stmt.params();
+    if crate::sql::values::checks_any(types) {
+        for i in 0..rows.len() {
+            if let Some(c) = crate::sql::values::nul_param(types, &rows.row(i)) {
+                return Err(nul_in_copy(i, rows.column(c)));
+            }
+        }
+    }
+    Ok(stmt)
+}
+
+/// After a raw statement the SQL guard could not vouch for: the server says
+/// whether the connection may go back to the pool; if not (or if it cannot
+/// say, or this future is dropped first), the connection is closed.
+async fn keep_if_clean(mut conn: Lent<'_, '_>, db: &Db, bound: Option<Duration>) {
+    if super::guard::check_session(&conn, db, bound).await {
+        conn.armed = false;
+    }
+}
+
+/// A connection whose statement outlived the client-side bound: its state
+/// is unknown. A pooled one is discarded; a transaction's is poisoned.
+pub(super) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
+    match conn {
+        Conn::Pooled(_) => conn.discard(db),
+        Conn::InTx(_) => e.__poison(),
+    }
+}
+
+/// A connection failure after a write was sent: the write may have applied.
+pub(crate) fn outcome_unknown(err: Error) -> Error {
+    match err {
+        Error::Connection { source } => Error::OutcomeUnknown { source },
+        other => other,
+    }
+}

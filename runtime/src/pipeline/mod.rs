@@ -1,0 +1,220 @@
+//! The statement pipeline: the one internal path every round trip to
+//! PostgreSQL takes.
+//!
+//! A statement (a model operation, raw SQL, a binary `COPY`) enters through
+//! [`run`] and passes these stages, each in its own file:
+//!
+//! | stage    | what it does                                                | file |
+//! |----------|-------------------------------------------------------------|------|
+//! | guard    | refuses input the protocol or the session cannot take: raw-SQL plan, parameter and size limits, NUL in text | `guard.rs`, `limits.rs` |
+//! | observe  | one `db.statement` span (OTel `db.*` names), counters, latency, history, slow log | `mod.rs` ([`run`]), `round_trip.rs` |
+//! | acquire  | a connection: pooled (breaker, acquire timeout, dead ones skipped) or the transaction's | `conn.rs`, [`Executor`]'s handle |
+//! | send     | prepare, then one bounded round trip, pipelined where safe (`BEGIN READ ONLY`..`COMMIT`) | `send.rs` |
+//! | classify | `Error` by SQLSTATE; `OutcomeUnknown` for a sent autocommit write whose answer was lost | `attempt.rs`, `crate::error` |
+//! | retry    | a read whose connection died, once, on a connection opened after the failure; never a sent write | `attempt.rs` |
+//! | effects  | cache invalidation (now, or on `COMMIT`), in the model layer's `write` path | `crate::model::ops` |
+//!
+//! Round trips on a connection the caller already holds (transaction
+//! control, savepoints, the session probe, migrations, the breaker's probe)
+//! go through [`round_trip::round_trip`]: the same send and observe stages,
+//! without acquire and retry, which their caller owns.
+//!
+//! Where a new stage plugs in: one that rewrites or routes a statement
+//! (tenant scope, replica routing, batching) goes before acquire, in
+//! [`run`]; one that needs the connection (a session variable) goes in
+//! `attempt.rs` after the prepare; one that reacts to the outcome (audit,
+//! change feed) belongs with effects. Never a path of its own: a round trip
+//! that bypasses this module is invisible to every stage.
+
+mod attempt;
+pub(crate) mod conn;
+pub(crate) mod guard;
+mod limits;
+pub(crate) mod round_trip;
+pub(crate) mod send;
+
+use tokio_postgres::Row;
+
+use crate::error::Result;
+use crate::executor::{Executor, OpKind, Params};
+use crate::model::ParamList;
+pub(crate) use attempt::outcome_unknown;
+pub(crate) use guard::{Declared, Plan};
+pub(crate) use limits::counted;
+
+/// What a statement returns.
+#[derive(Clone, Copy)]
+pub(crate) enum Op<'a> {
+    /// Its rows.
+    Query,
+    /// At most one row (a lookup by primary key): no `Vec` to allocate.
+    QueryOpt,
+    /// The number of rows it affected.
+    Execute,
+    /// A binary `COPY .. FROM STDIN` of these rows; the statement prepared
+    /// for their column types is [`CopyRows::insert_sql`].
+    Copy(&'a dyn CopyRows),
+}
+
+/// Rows for a binary `COPY`.
+pub(crate) trait CopyRows: Sync {
+    /// A single-row `INSERT` of the same columns, prepared for their types.
+    fn insert_sql(&self) -> &str;
+    /// How many rows.
+    fn len(&self) -> usize;
+    /// How many columns each row has.
+    fn width(&self) -> usize;
+    /// Row `i`'s values, in column order.
+    fn row(&self, i: usize) -> ParamList<'_>;
+    /// The name of column `c`, for error messages.
+    fn column(&self, c: usize) -> &str;
+}
+
+pub(crate) enum Output {
+    Rows(Vec<Row>),
+    Row(Option<Row>),
+    Count(u64),
+}
+
+// Each `Op` has one `Output`: `Query` rows, `QueryOpt` a row, `Execute` and
+// `Copy` a count. The accessors are for the caller that chose the `Op`.
+impl Output {
+    pub(crate) fn rows(self) -> Vec<Row> {
+        match self {
+            Output::Rows(rows) => rows,
+            _ => unreachable!("Op::Query returns rows"),
+        }
+    }
+
+    pub(crate) fn row(self) -> Option<Row> {
+        match self {
+            Output::Row(row) => row,
+            _ => unreachable!("Op::QueryOpt returns at most one row"),
+        }
+    }
+
+    pub(crate) fn count(self) -> u64 {
+        match self {
+            Output::Count(n) => n,
+            _ => unreachable!("Op::Execute and Op::Copy return a count"),
+        }
+    }
+
+    fn rows_seen(&self) -> u64 {
+        match self {
+            Output::Rows(rows) => rows.len() as u64,
+            Output::Row(row) => u64::from(row.is_some()),
+            Output::Count(n) => *n,
+        }
+    }
+}
+
+/// Runs a statement that returns at most one row (a primary-key lookup).
+pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+) -> Result<Option<Row>> {
+    run(e, sql, params, kind, Op::QueryOpt, Plan::default())
+        .await
+        .map(Output::row)
+}
+
+/// Runs a query with an explicit [`OpKind`]: model code knows whether each
+/// statement reads.
+pub(crate) async fn run_query<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+) -> Result<Vec<Row>> {
+    run(e, sql, params, kind, Op::Query, Plan::default())
+        .await
+        .map(Output::rows)
+}
+
+/// Runs a statement with an explicit [`OpKind`]; returns the affected row count.
+pub(crate) async fn run_execute<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+) -> Result<u64> {
+    run(e, sql, params, kind, Op::Execute, Plan::default())
+        .await
+        .map(Output::count)
+}
+
+/// Runs a binary `COPY .. FROM STDIN` (`sql`) of `rows`: a write, never
+/// repeated once sent.
+pub(crate) async fn run_copy<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    rows: &dyn CopyRows,
+) -> Result<u64> {
+    run(e, sql, &[], OpKind::Write, Op::Copy(rows), Plan::default())
+        .await
+        .map(Output::count)
+}
+
+/// Raw SQL from the caller: checked by the guard ([`guard::plan`]) before
+/// anything is sent, then run like a model statement, with the plan's
+/// read-only wrapper and session probe.
+pub(crate) async fn run_raw<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    declared: Declared,
+    op: Op<'_>,
+) -> Result<Output> {
+    let plan = counted(e, guard::plan(sql, declared, e.__in_tx()))?;
+    if plan.probe {
+        e.__check_session_at_end();
+    }
+    let kind = match declared {
+        Declared::Read => OpKind::Read,
+        Declared::Any => OpKind::Write,
+    };
+    run(e, sql, params, kind, op, plan).await
+}
+
+/// The observe stage around everything else: one span for the statement
+/// (its retries included), its latency, history and counters. Every
+/// failure counts, the ones before anything is sent included (breaker
+/// open, pool exhausted, connect timeout, invalid input): they are what
+/// the caller sees.
+async fn run<E: Executor + ?Sized>(
+    e: &E,
+    sql: &str,
+    params: Params<'_>,
+    kind: OpKind,
+    op: Op<'_>,
+    plan: Plan,
+) -> Result<Output> {
+    let db = e.__db();
+    let started = std::time::Instant::now();
+    crate::observe::counters::bump(&db.inner.counters.queries);
+    let round_trip = match op {
+        Op::Copy(_) => crate::observe::counters::RoundTrip::Copy,
+        _ => crate::observe::counters::RoundTrip::Statement,
+    };
+    let result = round_trip::traced(
+        sql,
+        round_trip,
+        attempt::attempt(e, db, sql, params, kind, op, plan),
+    )
+    .await;
+    let params = match op {
+        Op::Copy(rows) => rows.width(),
+        _ => params.len(),
+    };
+    let rows = result.as_ref().map_or(0, Output::rows_seen);
+    if let Err(err) = &result {
+        db.inner.counters.failed(err);
+    }
+    db.inner
+        .observer
+        .statement(sql, params, started.elapsed(), rows, result.is_ok());
+    result
+}
