@@ -13,14 +13,14 @@ use std::pin::Pin;
 use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
-use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete};
+use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete, unique_field};
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::executor::{
     Conn, Executor, OpKind, abandon, bounded, outcome_unknown, run_execute, run_query,
     run_query_opt,
 };
-use crate::validate::{FieldError, ValidationErrors, unique_field};
+use crate::validate::{FieldError, ValidationErrors};
 
 /// Batches larger than this go through binary `COPY` instead of one
 /// multi-row `INSERT`.
