@@ -209,6 +209,8 @@ pub fn is_email(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use rust_decimal::Decimal;
+
     use super::*;
 
     #[test]
