@@ -239,7 +239,7 @@ pub(crate) async fn probe_until_closed(inner: std::sync::Weak<crate::pool::Inner
             // An idle pooled connection may be one the outage left dead but
             // open-looking: only a round trip on it is a verdict.
             Ok(conn) => match tokio::time::timeout(
-                inner.config.connect_timeout,
+                inner.config.get_connect_timeout(),
                 conn.batch_execute("SELECT 1"),
             )
             .await

@@ -612,7 +612,7 @@ async fn read_only(
 /// whether the connection may go back to the pool; if not (or if it cannot
 /// say, or this future is dropped first), the connection is closed.
 async fn keep_if_clean(mut conn: Lent<'_, '_>, db: &Db, bound: Option<Duration>) {
-    let login = db.inner.config.user.as_str();
+    let login = db.inner.config.get_user();
     let clean = bounded(bound, pin!(crate::raw::session_is_clean(&conn, login))).await;
     if matches!(clean, Ok(Ok(true))) {
         conn.armed = false;

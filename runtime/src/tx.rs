@@ -354,7 +354,7 @@ impl Tx {
         if self.is_open() || !self.shared.check_session.load(Ordering::Acquire) {
             return;
         }
-        let login = self.shared.db.inner.config.user.as_str();
+        let login = self.shared.db.inner.config.get_user();
         let clean = bounded(
             self.shared.bound,
             crate::raw::session_is_clean(self.client(), login),
