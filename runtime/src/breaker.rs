@@ -242,7 +242,7 @@ pub(crate) async fn probe_until_closed(inner: std::sync::Weak<crate::pool::Inner
                 &inner.counters,
                 crate::observe::counters::RoundTrip::Probe,
                 "SELECT 1",
-                Some(inner.config.connect_timeout),
+                Some(inner.config.get_connect_timeout()),
                 conn.batch_execute("SELECT 1"),
             )
             .await

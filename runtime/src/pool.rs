@@ -95,7 +95,7 @@ impl Db {
     /// plaintext), and the connection error if the server cannot be reached.
     pub async fn connect(config: Config) -> Result<Db> {
         config.validate()?;
-        if config.ssl == SslMode::Require {
+        if config.get_ssl() == SslMode::Require {
             return Err(Error::Config {
                 var: "DB_SSL",
                 reason: "TLS is required, but this build of strata has no TLS support; \
@@ -113,7 +113,7 @@ impl Db {
         let pool = Pool::builder(manager)
             .max_size(config.pool_max)
             .wait_timeout(Some(config.acquire_timeout))
-            .create_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.get_connect_timeout()))
             // `RecyclingMethod::Fast` only looks at the client's state, with
             // no I/O to bound: a timeout there would only cost a timer.
             .recycle_timeout(None)

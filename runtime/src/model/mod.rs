@@ -31,17 +31,20 @@
 
 mod column;
 mod cursor;
+mod effects;
 mod ops;
 mod patch;
 mod query;
 mod shape;
 mod text_enum;
+mod unique;
 
 pub use column::{Assignment, Column, Filter, Operand, Order, SetValue, escape_like};
 pub use cursor::Cursor;
 pub use ops::{COPY_THRESHOLD, ModelExt};
 pub use query::{Keyset, Page, Query};
 pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
+pub(crate) use unique::{offending_row, unique_field};
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;

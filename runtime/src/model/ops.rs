@@ -12,12 +12,15 @@ use std::pin::Pin;
 
 use tokio_postgres::Row;
 
-use super::{Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete};
-use crate::cache::{Invalidation, row_id};
+use super::effects::{Touches, arm, changed_table, settle, write_key, write_new, write_row};
+use super::{
+    Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete, offending_row,
+    unique_field,
+};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
 use crate::pipeline::{CopyRows, run_copy, run_execute, run_query, run_query_opt};
-use crate::validate::{FieldError, ValidationErrors, unique_field};
+use crate::validate::{FieldError, ValidationErrors};
 
 /// Batches larger than this go through binary `COPY` instead of one
 /// multi-row `INSERT`.
@@ -26,135 +29,7 @@ pub const COPY_THRESHOLD: usize = 256;
 /// PostgreSQL's limit on bind parameters in one statement.
 const MAX_PARAMS: usize = 65_535;
 
-/// The single path every single-row model write returning its row takes:
-/// runs it, decodes the row, and tells the cache (after COMMIT inside a
-/// transaction) that the row changed. Audit hooks belong here too.
-pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
-    e: &E,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    touches: Touches<'_, M::Key>,
-) -> Result<Option<M>> {
-    let guard = arm::<M, E>(e, touches);
-    let row = run_query_opt(e, sql, params, OpKind::Write)
-        .await
-        .map_err(unique_field::<M>)
-        .and_then(decode_one::<M>);
-    if let Ok(Some(row)) = &row {
-        changed_row::<M, E>(e, row.key()).await;
-    }
-    settle(guard, &row);
-    row
-}
-
-/// `insert` and `upsert`: validate the input, write it, return the row.
-async fn write_new<M: Model, E: Executor + ?Sized>(
-    e: &E,
-    new: &M::New,
-    sql: &str,
-    touches: Touches<'_, M::Key>,
-) -> Result<M> {
-    new.validate()?;
-    write_row(e, sql, &new.insert_params(), touches)
-        .await?
-        .ok_or_else(|| not_found(M::META))
-}
-
-/// The same path for single-row writes by key that return no row
-/// (`delete`, `hard_delete`): `NotFound` when nothing matched.
-async fn write_key<M: Model, E: Executor + ?Sized>(e: &E, sql: &str, key: &M::Key) -> Result<()> {
-    let guard = arm::<M, E>(e, Touches::Row(key));
-    let n = run_execute(e, sql, &[key], OpKind::Write).await;
-    if let Ok(n) = n
-        && n > 0
-    {
-        changed_row::<M, E>(e, key).await;
-    }
-    settle(guard, &n);
-    match n? {
-        0 => Err(not_found(M::META)),
-        _ => Ok(()),
-    }
-}
-
-/// The path of bulk writes by filter, which cannot name their rows: every
-/// cached row and list of the model is retired, also if the caller drops
-/// the future half-way.
-pub(crate) async fn write_many<M: Model, E: Executor + ?Sized>(
-    e: &E,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<u64> {
-    let guard = arm::<M, E>(e, Touches::AnyRow);
-    let n = run_execute(e, sql, params, OpKind::Write).await;
-    if let Ok(n) = n
-        && n > 0
-    {
-        changed_table::<M, E>(e, false).await;
-    }
-    settle(guard, &n);
-    n
-}
-
-/// Disarms a write's guard once its outcome is known. An unknown outcome
-/// (the connection died with the write in flight) keeps it armed, so its
-/// drop invalidates in case the write was applied.
-fn settle<T>(guard: Option<crate::cache::WriteGuard>, result: &Result<T>) {
-    if let Some(guard) = guard
-        && !matches!(result, Err(Error::OutcomeUnknown { .. }))
-    {
-        guard.disarm();
-    }
-}
-
-/// What a write may change, known before it is sent.
-pub(crate) enum Touches<'a, K> {
-    /// The row with this key.
-    Row(&'a K),
-    /// A new row (insert): cached rows stay valid.
-    NewRow,
-    /// A row whose key is not known yet (upsert may update any row).
-    AnyRow,
-}
-
-/// Arms a guard that invalidates what `touches` names if the write is
-/// abandoned half-way (autocommit only, cached models only).
-fn arm<M: Model, E: Executor + ?Sized>(
-    e: &E,
-    touches: Touches<'_, M::Key>,
-) -> Option<crate::cache::WriteGuard> {
-    M::META.cache_ttl_secs?;
-    let table = M::META.qualified;
-    e.__write_guard(match touches {
-        Touches::Row(key) => Invalidation::row(table, row_id(key)),
-        Touches::NewRow => Invalidation::lists(table),
-        Touches::AnyRow => Invalidation::all(table),
-    })
-}
-
-/// Tells the cache (after COMMIT, inside a transaction) that a row changed.
-async fn changed_row<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) {
-    if M::META.cache_ttl_secs.is_some() {
-        e.__invalidate(Invalidation::row(M::META.qualified, row_id(key)))
-            .await;
-    }
-}
-
-/// Tells the cache that rows it cannot name changed (`all`) or that rows
-/// were added (`lists` only).
-pub(crate) async fn changed_table<M: Model, E: Executor + ?Sized>(e: &E, added_only: bool) {
-    if M::META.cache_ttl_secs.is_some() {
-        let table = M::META.qualified;
-        let inv = if added_only {
-            Invalidation::lists(table)
-        } else {
-            Invalidation::all(table)
-        };
-        e.__invalidate(inv).await;
-    }
-}
-
-fn not_found(meta: &ModelMeta) -> Error {
+pub(super) fn not_found(meta: &ModelMeta) -> Error {
     Error::NotFound { what: meta.table }
 }
 
@@ -173,7 +48,7 @@ async fn missing_or_stale<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) -
     }
 }
 
-fn decode_one<M: Model>(row: Option<Row>) -> Result<Option<M>> {
+pub(super) fn decode_one<M: Model>(row: Option<Row>) -> Result<Option<M>> {
     row.as_ref().map(M::from_row).transpose()
 }
 
@@ -413,86 +288,6 @@ pub trait ModelExt: Model {
 }
 
 impl<M: Model> ModelExt for M {}
-
-/// Finds the row of `rows` behind a batch's unique violation, from the key
-/// values in PostgreSQL's detail (`Key (email)=(x) already exists.`).
-///
-/// Each row's key parameters are rendered as PostgreSQL prints them in that
-/// detail (text exactly; numbers, UUIDs and booleans by their plain form)
-/// and compared with the whole value list. With one match, that row failed;
-/// with several, the batch repeats the key, and the second copy is the one
-/// the server refused (the first went in, or met the same stored row: the
-/// batch can only succeed without the repeat either way).
-fn offending_row<M: Model>(err: Error, rows: &[M::New]) -> Error {
-    let Error::UniqueViolation {
-        constraint,
-        table,
-        columns,
-        field,
-        row: None,
-        source,
-    } = err
-    else {
-        return err;
-    };
-    let found = source
-        .downcast_ref::<tokio_postgres::Error>()
-        .and_then(|e| e.as_db_error())
-        .and_then(|db| db.detail())
-        .and_then(crate::error::key_values)
-        .and_then(|values| {
-            let at: Option<Vec<usize>> = columns
-                .iter()
-                .map(|c| M::META.insert_columns.iter().position(|i| i == c))
-                .collect();
-            let at = at.filter(|at| !at.is_empty())?;
-            let mut matches = rows.iter().enumerate().filter(|(_, row)| {
-                let params = row.insert_params();
-                let shown: Option<Vec<String>> = at
-                    .iter()
-                    .map(|&i| params.get(i).and_then(|p| key_text(*p)))
-                    .collect();
-                shown.is_some_and(|shown| shown.join(", ") == values)
-            });
-            let first = matches.next().map(|(i, _)| i);
-            matches.next().map(|(i, _)| i).or(first)
-        });
-    Error::UniqueViolation {
-        constraint,
-        table,
-        columns,
-        field,
-        row: found,
-        source,
-    }
-}
-
-/// A key parameter as PostgreSQL's key detail prints it; `None` for NULL
-/// (which never conflicts) or a value whose text form is not known here.
-fn key_text(param: &(dyn tokio_postgres::types::ToSql + Sync)) -> Option<String> {
-    use tokio_postgres::types::{IsNull, Type};
-    // Text's binary form is its UTF-8: exact, whatever the quoting.
-    let mut buf = bytes::BytesMut::new();
-    match param.to_sql_checked(&Type::TEXT, &mut buf) {
-        Ok(IsNull::No) => return String::from_utf8(buf.to_vec()).ok(),
-        Ok(IsNull::Yes) => return None,
-        Err(_) => {}
-    }
-    let shown = format!("{param:?}");
-    let shown = match shown
-        .strip_prefix("Some(")
-        .and_then(|s| s.strip_suffix(')'))
-    {
-        Some(inner) => inner.to_owned(),
-        None if shown == "None" => return None,
-        None => shown,
-    };
-    Some(match shown.as_str() {
-        "true" => "t".to_owned(),
-        "false" => "f".to_owned(),
-        _ => shown,
-    })
-}
 
 /// One multi-row `INSERT ... VALUES (..), (..)`. The shape depends on the
 /// row count, so it is built here from the derive's column list.

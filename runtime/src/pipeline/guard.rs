@@ -179,7 +179,7 @@ pub(crate) async fn check_session(
     db: &Db,
     bound: Option<Duration>,
 ) -> bool {
-    let login = db.inner.config.user.as_str();
+    let login = db.inner.config.get_user();
     let kind = RoundTrip::SessionCheck;
     let answer = traced(DIRTY, kind, bounded(bound, session_is_clean(client, login))).await;
     db.inner

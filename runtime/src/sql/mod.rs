@@ -3,6 +3,7 @@
 //! control, session state, declared reads) asks these two, never the first
 //! keyword of the text.
 
+mod catalog;
 pub(crate) mod classify;
 pub(crate) mod lex;
 pub(crate) mod values;

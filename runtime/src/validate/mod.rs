@@ -38,9 +38,6 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::Error;
-use crate::model::{ColumnMeta, Model};
-
 /// One failed rule on one field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {
@@ -63,12 +60,7 @@ impl FieldError {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
-        FieldError {
-            field: field.into(),
-            code: code.into(),
-            message: message.into(),
-            params: Map::new(),
-        }
+        ValidationError::new(code, message).into_field_error(field)
     }
 
     /// Adds a parameter (a limit of the rule).
@@ -203,50 +195,3 @@ impl fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
-
-/// Names the model field of a unique violation on one of `M`'s unique (or
-/// primary key) columns, so [`Error::field_errors`] reports it like a rule.
-/// The column comes from PostgreSQL's detail (`Key (email)=(..)`), else
-/// from the constraint's default name (`users_email_key`, `users_pkey`);
-/// every other error passes through unchanged. Called by the model
-/// operations on their write errors.
-pub(crate) fn unique_field<M: Model>(err: Error) -> Error {
-    let Error::UniqueViolation {
-        constraint,
-        table,
-        columns,
-        field: None,
-        row,
-        source,
-    } = err
-    else {
-        return err;
-    };
-    let meta = M::META;
-    let ours = table.as_deref().is_none_or(|t| t == meta.table);
-    let default_name = |c: &ColumnMeta| {
-        if c.primary_key {
-            format!("{}_pkey", meta.table)
-        } else {
-            format!("{}_{}_key", meta.table, c.name)
-        }
-    };
-    let field = meta
-        .columns
-        .iter()
-        .filter(|c| ours && (c.unique || c.primary_key))
-        .find(|c| match columns.as_slice() {
-            [] => constraint.as_deref() == Some(default_name(c).as_str()),
-            [only] => only == c.name,
-            _ => false,
-        })
-        .map(|c| c.field);
-    Error::UniqueViolation {
-        constraint,
-        table,
-        columns,
-        field,
-        row,
-        source,
-    }
-}

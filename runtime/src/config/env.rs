@@ -1,0 +1,290 @@
+//! Reading a [`Config`] from a connection URL, or from environment
+//! variables (or any lookup).
+//!
+//! tokio-postgres parses the URL. `DATABASE_URL` is read first; the `DB_*`
+//! connection variables then override its parts through the builder's
+//! setters, and the rest set strata's own settings. A malformed value is
+//! `Error::Config` naming the variable, never a silent default.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{Config, SslMode};
+use crate::error::{Error, Result};
+
+/// The `search_path` set in a libpq `options` string (`-c search_path=x`,
+/// `-csearch_path=x` or `--search_path=x`), the last one if repeated.
+fn search_path_option(options: &str) -> Option<String> {
+    let mut words = options.split_whitespace();
+    let mut found = None;
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next(),
+            w => w.strip_prefix("-c").or_else(|| w.strip_prefix("--")),
+        };
+        if let Some(value) = setting.and_then(|s| s.strip_prefix("search_path=")) {
+            found = Some(value.to_owned());
+        }
+    }
+    found
+}
+
+/// The variables, with the parsing every setting shares.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// A set variable; blank counts as unset.
+    fn text(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A set variable parsed as `T`.
+    fn parse<T: FromStr>(&self, var: &'static str) -> Result<Option<T>>
+    where
+        T::Err: fmt::Display,
+    {
+        self.text(var)
+            .map(|value| {
+                value.trim().parse().map_err(|e| Error::Config {
+                    var,
+                    reason: format!("cannot parse {value:?} ({e})"),
+                })
+            })
+            .transpose()
+    }
+
+    /// Sets `field` to the variable parsed as `T`, if it is set.
+    fn set<T: FromStr>(&self, var: &'static str, field: &mut T) -> Result<()>
+    where
+        T::Err: fmt::Display,
+    {
+        if let Some(value) = self.parse(var)? {
+            *field = value;
+        }
+        Ok(())
+    }
+
+    /// A set variable in milliseconds.
+    fn millis(&self, var: &'static str) -> Result<Option<Duration>> {
+        Ok(self.parse::<u64>(var)?.map(Duration::from_millis))
+    }
+
+    /// Sets `field` to the variable in milliseconds, if it is set.
+    fn set_millis(&self, var: &'static str, field: &mut Duration) -> Result<()> {
+        if let Some(value) = self.millis(var)? {
+            *field = value;
+        }
+        Ok(())
+    }
+
+    /// Sets `field` to the variable in milliseconds, where `0` means no
+    /// bound, if it is set.
+    fn set_bound(&self, var: &'static str, field: &mut Option<Duration>) -> Result<()> {
+        if let Some(value) = self.millis(var)? {
+            *field = Some(value).filter(|d| !d.is_zero());
+        }
+        Ok(())
+    }
+
+    /// `DB_SSL`: a yes or a no.
+    fn ssl(&self, var: &'static str) -> Result<Option<SslMode>> {
+        let Some(v) = self.text(var) else {
+            return Ok(None);
+        };
+        match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "require" | "yes" => Ok(Some(SslMode::Require)),
+            "0" | "false" | "off" | "disable" | "no" => Ok(Some(SslMode::Disable)),
+            _ => Err(Error::Config {
+                var,
+                reason: format!("expected true or false, found {v:?}"),
+            }),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a `postgres://user:password@host:port/dbname?...` URL (or a
+    /// `key=value` connection string) on top of the defaults.
+    ///
+    /// Every parameter tokio-postgres understands is kept (several hosts,
+    /// `options`, keepalives, `target_session_attrs`, ...); a `search_path`
+    /// in `options` also becomes [`Config::search_path`].
+    ///
+    /// Returns `Error::Config` naming `DATABASE_URL` if it does not parse.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let pg: tokio_postgres::Config = url.parse().map_err(|e| Error::Config {
+            var: "DATABASE_URL",
+            reason: format!("not a PostgreSQL connection URL ({e})"),
+        })?;
+        let search_path = pg.get_options().and_then(search_path_option);
+        Ok(Config {
+            search_path,
+            ..Config::over(pg)
+        })
+    }
+
+    /// Reads the process environment; see [`Config::from_lookup`] for the variables.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds a config from any variable source (the environment, a map in tests).
+    ///
+    /// `DATABASE_URL` is read first; `DB_HOST`, `DB_PORT`, `DB_USER`,
+    /// `DB_PASSWORD`, `DB_NAME` and `DB_SSL` then override its parts. Pool and
+    /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_CONNECT_TIMEOUT_MS`,
+    /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
+    /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
+    /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
+    /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
+    /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`.
+    ///
+    /// A malformed value is `Error::Config` naming the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(lookup);
+        let mut c = match vars.text("DATABASE_URL") {
+            Some(url) => Config::from_url(&url)?,
+            None => Config::new(),
+        };
+        if let Some(v) = vars.text("DB_HOST") {
+            c = c.host(v);
+        }
+        if let Some(v) = vars.parse("DB_PORT")? {
+            c = c.port(v);
+        }
+        if let Some(v) = vars.text("DB_USER") {
+            c = c.user(v);
+        }
+        // An empty password is a password.
+        if let Some(v) = (vars.0)("DB_PASSWORD") {
+            c = c.password(v);
+        }
+        if let Some(v) = vars.text("DB_NAME") {
+            c = c.dbname(v);
+        }
+        if let Some(v) = vars.ssl("DB_SSL")? {
+            c = c.ssl(v);
+        }
+        if let Some(v) = vars.millis("DB_CONNECT_TIMEOUT_MS")? {
+            c = c.connect_timeout(v);
+        }
+        // Pool.
+        vars.set("DB_POOL_MAX", &mut c.pool_max)?;
+        vars.set("DB_POOL_MIN", &mut c.pool_min)?;
+        vars.set_millis("DB_ACQUIRE_TIMEOUT_MS", &mut c.acquire_timeout)?;
+        vars.set_bound("DB_IDLE_TIMEOUT_MS", &mut c.idle_timeout)?;
+        // Statements, retries, the breaker, leaks.
+        vars.set_bound("DB_STATEMENT_TIMEOUT_MS", &mut c.statement_timeout)?;
+        vars.set_millis("DB_SLOW_QUERY_MS", &mut c.slow_query)?;
+        vars.set("DB_RETRY_ATTEMPTS", &mut c.retry_attempts)?;
+        vars.set_millis("DB_RETRY_DELAY_MS", &mut c.retry_delay)?;
+        vars.set("DB_BREAKER_THRESHOLD", &mut c.breaker_threshold)?;
+        vars.set_millis("DB_BREAKER_COOLDOWN_MS", &mut c.breaker_cooldown)?;
+        vars.set_millis("DB_LEAK_THRESHOLD_MS", &mut c.leak_threshold)?;
+        // Cache.
+        if let Some(url) = vars.text("REDIS_URL") {
+            c.redis_url = Some(super::Secret::new(url));
+        }
+        if let Some(secs) = vars.parse("CACHE_TTL_SECS")? {
+            c.cache_ttl = Duration::from_secs(secs);
+        }
+        vars.set("CACHE_L1_CAPACITY", &mut c.cache_l1_capacity)?;
+        c.cache_prefix = vars.text("CACHE_PREFIX").or(c.cache_prefix);
+        vars.set_millis("CACHE_REDIS_TIMEOUT_MS", &mut c.cache_redis_timeout)?;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn url_then_overrides() {
+        let c = from(&[
+            ("DATABASE_URL", "postgres://app:pw@db.example:6543/shop"),
+            ("DB_NAME", "other"),
+            ("DB_POOL_MAX", "7"),
+            ("DB_STATEMENT_TIMEOUT_MS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.to_string(), "postgres://app@db.example:6543/other");
+        assert_eq!(c.pool_max, 7);
+        assert_eq!(c.statement_timeout, None);
+        assert_eq!(c.to_pg().get_password(), Some(&b"pw"[..]));
+    }
+
+    #[test]
+    fn db_vars_replace_the_url_parts_and_keep_the_rest() {
+        let c = from(&[
+            (
+                "DATABASE_URL",
+                "postgres://app:pw@db1:6543,db2/shop?application_name=billing",
+            ),
+            ("DB_HOST", "db3"),
+            ("DB_PORT", "7"),
+            ("DB_USER", "other"),
+        ])
+        .unwrap();
+        assert_eq!(c.to_string(), "postgres://other@db3:7/shop");
+        let pg = c.to_pg();
+        assert_eq!(pg.get_hosts().len(), 1);
+        assert_eq!(pg.get_application_name(), Some("billing"));
+        assert_eq!(pg.get_password(), Some(&b"pw"[..]));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.pool_max, 20);
+        assert_eq!(c.retry_attempts, 3);
+        assert_eq!(c.get_ssl(), SslMode::Disable);
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        for (var, value) in [
+            ("DB_PORT", "54x"),
+            ("DB_POOL_MAX", "-1"),
+            ("DB_CONNECT_TIMEOUT_MS", "soon"),
+            ("DB_RETRY_ATTEMPTS", "three"),
+            ("DB_SSL", "maybe"),
+            ("CACHE_L1_CAPACITY", "1e9"),
+            ("DATABASE_URL", "postgres://a:b@h:notaport/db"),
+        ] {
+            let err = from(&[(var, value)]).unwrap_err();
+            match &err {
+                Error::Config { var: v, .. } => assert_eq!(*v, var, "{err}"),
+                other => panic!("expected Config error for {var}, got {other:?}"),
+            }
+            assert!(err.to_string().contains(var), "{err}");
+        }
+        let err = from(&[("DB_POOL_MAX", "2"), ("DB_POOL_MIN", "3")]).unwrap_err();
+        assert!(err.to_string().contains("DB_POOL_MIN"), "{err}");
+    }
+
+    #[test]
+    fn url_options_set_the_search_path() {
+        for url in [
+            "postgres://u@h/db?options=-csearch_path%3Dapp",
+            "postgres://u@h/db?options=-c%20search_path%3Dapp",
+            "postgres://u@h/db?options=--search_path%3Dapp",
+        ] {
+            let c = Config::from_url(url).unwrap();
+            assert_eq!(c.get_search_path(), Some("app"), "{url}");
+        }
+        let c = Config::from_url("postgres://u@h/db").unwrap();
+        assert_eq!(c.get_search_path(), None);
+    }
+}

@@ -1,0 +1,302 @@
+//! Connection, pool, retry and cache settings, from the environment or a builder.
+//!
+//! Every timeout has a finite default: tokio-postgres and deadpool set none,
+//! and an unreachable server would otherwise hang callers forever. Secrets
+//! never print: the password lives in tokio-postgres's config, whose
+//! `Debug` shows it as `_`, and the Redis URL is a [`Secret`], so a config
+//! can be logged as a whole.
+//!
+//! The connection settings are tokio-postgres's own config (`connection`);
+//! this module holds strata's settings (pool, timeouts it enforces, retry,
+//! breaker, cache) and `env` reads both from environment variables.
+
+mod connection;
+mod env;
+mod secret;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use connection::SslMode;
+pub use secret::Secret;
+
+use crate::error::{Error, Result};
+
+/// Everything [`Db::connect`](crate::Db::connect) needs.
+///
+/// `Config` is its own builder: start from [`Config::new`] (defaults for the
+/// local server), [`Config::from_url`] or [`Config::from_env`], then chain setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = strata::Config::new()
+///     .host("127.0.0.1")
+///     .user("postgres")
+///     .password("hunter2")
+///     .dbname("test")
+///     .pool_max(8)
+///     .statement_timeout(Some(Duration::from_secs(2)));
+/// assert!(!format!("{config:?}").contains("hunter2"));
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    /// How to reach the server: hosts, user, password, database, TLS,
+    /// connect timeout, keepalives (see `connection`).
+    pg: tokio_postgres::Config,
+    pub(crate) search_path: Option<String>,
+    pub(crate) pool_max: usize,
+    pub(crate) pool_min: usize,
+    pub(crate) acquire_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) statement_timeout: Option<Duration>,
+    pub(crate) slow_query: Duration,
+    pub(crate) retry_attempts: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) redis_url: Option<Secret>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_l1_capacity: u64,
+    pub(crate) cache_prefix: Option<String>,
+    pub(crate) cache_redis_timeout: Duration,
+    pub(crate) breaker_threshold: u32,
+    pub(crate) breaker_cooldown: Duration,
+    pub(crate) leak_threshold: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::over(tokio_postgres::Config::new())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            // tokio-postgres's `Debug` prints the password as `_`.
+            .field("connection", &self.pg)
+            .field("search_path", &self.search_path)
+            .field("pool_max", &self.pool_max)
+            .field("pool_min", &self.pool_min)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("slow_query", &self.slow_query)
+            .field("retry_attempts", &self.retry_attempts)
+            .field("retry_delay", &self.retry_delay)
+            .field("redis_url", &self.redis_url)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("cache_l1_capacity", &self.cache_l1_capacity)
+            .field("cache_prefix", &self.cache_prefix)
+            .field("cache_redis_timeout", &self.cache_redis_timeout)
+            .field("breaker_threshold", &self.breaker_threshold)
+            .field("breaker_cooldown", &self.breaker_cooldown)
+            .field("leak_threshold", &self.leak_threshold)
+            .finish()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$name = value;
+            self
+        }
+    };
+}
+
+impl Config {
+    /// Defaults: `postgres@127.0.0.1:5432/postgres`, pool of 20, acquire 1 s,
+    /// connect 2 s, statement 5 s, idle 10 min, 3 retry attempts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// strata's defaults around the connection settings `pg`, whose unset
+    /// ones get strata's defaults too.
+    pub(super) fn over(pg: tokio_postgres::Config) -> Self {
+        Config {
+            pg: connection::with_defaults(pg),
+            search_path: None,
+            pool_max: 20,
+            pool_min: 0,
+            acquire_timeout: Duration::from_secs(1),
+            idle_timeout: Some(Duration::from_secs(600)),
+            statement_timeout: Some(Duration::from_secs(5)),
+            slow_query: Duration::from_millis(500),
+            retry_attempts: 3,
+            retry_delay: Duration::from_millis(20),
+            redis_url: None,
+            cache_ttl: Duration::from_secs(300),
+            cache_l1_capacity: 10_000,
+            cache_prefix: None,
+            cache_redis_timeout: Duration::from_millis(250),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(1),
+            leak_threshold: Duration::from_secs(30),
+        }
+    }
+
+    /// Checks values that parse but make no sense together.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.pool_max == 0 {
+            return Err(Error::Config {
+                var: "DB_POOL_MAX",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.pool_min > self.pool_max {
+            return Err(Error::Config {
+                var: "DB_POOL_MIN",
+                reason: format!(
+                    "{} is larger than DB_POOL_MAX ({})",
+                    self.pool_min, self.pool_max
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    setter!(
+        /// Largest number of pooled connections (`DB_POOL_MAX`, default 20).
+        pool_max: usize
+    );
+    setter!(
+        /// Connections opened at connect time and kept through idle trimming (`DB_POOL_MIN`).
+        pool_min: usize
+    );
+    setter!(
+        /// Bound on waiting for a free pooled connection (`DB_ACQUIRE_TIMEOUT_MS`, default 1 s).
+        acquire_timeout: Duration
+    );
+    setter!(
+        /// Idle connections above `pool_min` are closed after this long (`DB_IDLE_TIMEOUT_MS`).
+        idle_timeout: Option<Duration>
+    );
+    setter!(
+        /// Server-side `statement_timeout` for every connection (`DB_STATEMENT_TIMEOUT_MS`, default 5 s).
+        statement_timeout: Option<Duration>
+    );
+    setter!(
+        /// Statements slower than this are logged as slow (`DB_SLOW_QUERY_MS`).
+        slow_query: Duration
+    );
+    setter!(
+        /// Attempts for connecting and for retried transactions (`DB_RETRY_ATTEMPTS`, default 3).
+        retry_attempts: u32
+    );
+    setter!(
+        /// Base delay of the exponential backoff (`DB_RETRY_DELAY_MS`).
+        retry_delay: Duration
+    );
+    setter!(
+        /// Default cache entry lifetime (`CACHE_TTL_SECS`).
+        cache_ttl: Duration
+    );
+    setter!(
+        /// Entries kept in the in-process cache (`CACHE_L1_CAPACITY`); 0 turns L1 off.
+        cache_l1_capacity: u64
+    );
+    setter!(
+        /// Consecutive connection failures that open the PostgreSQL breaker (`DB_BREAKER_THRESHOLD`, default 5).
+        breaker_threshold: u32
+    );
+    setter!(
+        /// How long the open breaker fails calls before letting one probe through (`DB_BREAKER_COOLDOWN_MS`, default 1 s).
+        breaker_cooldown: Duration
+    );
+    setter!(
+        /// A transaction holding its connection longer than this is reported with where it began (`DB_LEAK_THRESHOLD_MS`, default 30 s).
+        leak_threshold: Duration
+    );
+    setter!(
+        /// Bound on one Redis call before it falls through (`CACHE_REDIS_TIMEOUT_MS`, default 250 ms).
+        cache_redis_timeout: Duration
+    );
+
+    /// Key prefix in Redis (`CACHE_PREFIX`); default `strata:<dbname>:<search_path>`,
+    /// so two apps or schemas sharing a Redis never read each other's entries.
+    #[must_use]
+    pub fn cache_prefix(mut self, value: impl Into<String>) -> Self {
+        self.cache_prefix = Some(value.into());
+        self
+    }
+
+    pub(crate) fn cache_settings(&self) -> crate::cache::CacheSettings {
+        crate::cache::CacheSettings {
+            l1_capacity: self.cache_l1_capacity,
+            redis_url: self.redis_url.as_ref().map(|s| s.expose().to_owned()),
+            prefix: self.cache_prefix.clone().unwrap_or_else(|| {
+                format!(
+                    "strata:{}:{}",
+                    self.get_dbname(),
+                    self.search_path.as_deref().unwrap_or("public")
+                )
+            }),
+            ttl: self.cache_ttl,
+            redis_timeout: self.cache_redis_timeout,
+        }
+    }
+
+    /// Sets `search_path` on every pooled connection at connect time, so
+    /// unqualified table names resolve to this schema.
+    #[must_use]
+    pub fn search_path(mut self, schema: impl Into<String>) -> Self {
+        self.search_path = Some(schema.into());
+        self
+    }
+
+    /// Redis URL for the shared cache tier (`REDIS_URL`); never printed.
+    #[must_use]
+    pub fn redis_url(mut self, value: impl Into<String>) -> Self {
+        self.redis_url = Some(Secret::new(value));
+        self
+    }
+
+    /// The configured pool size.
+    pub fn get_pool_max(&self) -> usize {
+        self.pool_max
+    }
+
+    /// The configured search path, if any.
+    pub fn get_search_path(&self) -> Option<&str> {
+        self.search_path.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let secret = "s3cr3t-pa55";
+        let configs = [
+            Config::from_url(&format!("postgres://u:{secret}@h/db")).unwrap(),
+            Config::new()
+                .password(secret)
+                .redis_url(format!("redis://:{secret}@r")),
+            Config::from_lookup(|k| match k {
+                "DB_PASSWORD" => Some(secret.to_owned()),
+                "REDIS_URL" => Some(format!("redis://:{secret}@r")),
+                _ => None,
+            })
+            .unwrap(),
+        ];
+        for c in configs {
+            assert!(c.to_pg().get_password() == Some(secret.as_bytes()));
+            let shown = [
+                format!("{c:?}"),
+                format!("{c:#?}"),
+                c.to_string(),
+                // The driver config: inside our `Debug`, and what we hand over.
+                format!("{:?}", c.pg),
+                format!("{:#?}", c.to_pg()),
+            ];
+            for shown in shown {
+                assert!(!shown.contains(secret), "secret leaked: {shown}");
+            }
+            assert!(format!("{c:?}").contains("password: Some(_)"), "{c:?}");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Db::transaction`]: `BEGIN`, the closure, `COMMIT` or `ROLLBACK`, and
+//! the whole-closure retry after a serialization failure or deadlock.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::error::{Error, Result, TimeoutKind};
+use crate::executor::handle::Handle;
+use crate::observe::counters::RoundTrip;
+use crate::observe::counters::bump;
+use crate::pipeline::send::client_bound;
+use crate::pool::Db;
+
+use super::{Tx, TxOptions};
+
+impl Db {
+    /// Runs `f` in a transaction: commits if it returns `Ok`, rolls back if
+    /// it returns `Err`, panics, is cancelled or times out.
+    ///
+    /// On a serialization failure (40001) or deadlock (40P01), in a statement
+    /// or at `COMMIT`, the whole closure runs again on a fresh transaction,
+    /// after an exponential backoff with jitter, up to `max_retries` times.
+    /// The closure must therefore be safe to run more than once: keep side
+    /// effects outside the database out of it.
+    ///
+    /// Errors: the closure's own error; `Timeout` past `opts.timeout`;
+    /// `OutcomeUnknown` if the connection died after `COMMIT` was sent.
+    ///
+    /// The closure gets an owned [`Tx`] handle and returns a future (write
+    /// `|tx| async move { ... }`). An `async |tx|` closure would read better,
+    /// but rustc cannot yet prove such futures `Send` (rust-lang/rust#110338),
+    /// and a transaction that cannot run inside `tokio::spawn` is no use.
+    ///
+    /// ```no_run
+    /// # use strata::prelude::*;
+    /// # async fn f(db: Db) -> strata::Result<()> {
+    /// db.transaction(TxOptions::serializable(), |tx| async move {
+    ///     tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    ///     tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[]).await?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn transaction<T, F, Fut>(
+        &self,
+        opts: TxOptions,
+        f: F,
+    ) -> impl Future<Output = Result<T>> + use<'_, T, F, Fut>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let location = std::panic::Location::caller();
+        let span = tracing::info_span!(
+            "db.transaction",
+            db.system = "postgresql",
+            db.operation = "TRANSACTION",
+            code.location = %location,
+        );
+        self.run_transaction(opts, f, location).instrument(span)
+    }
+
+    async fn run_transaction<T, F, Fut>(
+        &self,
+        opts: TxOptions,
+        mut f: F,
+        location: &'static std::panic::Location<'static>,
+    ) -> Result<T>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let _lease = self.inner.leases.open(location);
+        let max_retries = opts.max_retries.unwrap_or(self.inner.config.retry_attempts);
+        let begin = opts.begin_sql();
+        let counters = &self.inner.counters;
+        let mut attempt = 0;
+        loop {
+            let err = match self.attempt(&begin, opts.timeout, &mut f).await {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            let counter = match &err {
+                Error::Serialization { .. } => &counters.tx_retried_serialization,
+                Error::Deadlock { .. } => &counters.tx_retried_deadlock,
+                Error::UniqueViolation { .. } if opts.retry_on_unique => {
+                    &counters.tx_retried_unique
+                }
+                _ => return Err(err),
+            };
+            if attempt >= max_retries {
+                return Err(err);
+            }
+            bump(counter);
+            tracing::debug!(attempt, error = %err, "transaction conflict; retrying");
+            self.inner.backoff.sleep(attempt).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt<T, F, Fut>(
+        &self,
+        begin: &str,
+        timeout: Option<Duration>,
+        f: &mut F,
+    ) -> Result<T>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        // A BEGIN that failed, or never went out, is a failed statement.
+        let failed = |err: Error| {
+            bump(&self.inner.counters.queries);
+            self.inner.counters.failed(&err);
+            err
+        };
+        let conn = self.acquire().await.map_err(failed)?;
+        let bound = match (self.inner.config.statement_timeout, timeout) {
+            (Some(s), Some(t)) => Some(client_bound(s.max(t))),
+            (s, t) => s.or(t).map(client_bound),
+        };
+        let tx = Tx::open(conn, self.clone(), bound);
+        tx.batch(RoundTrip::Begin, begin).await.map_err(failed)?;
+        let result = self.run_closure(&tx, timeout, f).await;
+        tx.check_session().await;
+        result
+    }
+
+    /// The closure, then `COMMIT` or `ROLLBACK`.
+    async fn run_closure<T, F, Fut>(
+        &self,
+        tx: &Tx,
+        timeout: Option<Duration>,
+        f: &mut F,
+    ) -> Result<T>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let result = match timeout {
+            None => f(tx.clone()).await,
+            Some(limit) => match tokio::time::timeout(limit, f(tx.clone())).await {
+                Ok(result) => result,
+                Err(_) => {
+                    // The connection is still open in the transaction: the
+                    // caller drops the last handle, which closes it and makes
+                    // the server roll back.
+                    return Err(Error::Timeout {
+                        kind: TimeoutKind::Transaction,
+                        source: None,
+                    });
+                }
+            },
+        };
+        match result {
+            Ok(value) => {
+                let pending = tx.take_pending();
+                // Armed before COMMIT is sent: if the caller drops this
+                // future after the commit, or the commit's outcome is
+                // unknown, the guards still retire what it changed.
+                let guards: Vec<_> = pending
+                    .iter()
+                    .filter_map(|inv| self.__write_guard(inv.clone()))
+                    .collect();
+                let committed = tx.commit().await;
+                if let Err(err) = &committed
+                    && !matches!(err, Error::OutcomeUnknown { .. })
+                {
+                    // Refused by the server: nothing changed.
+                    guards
+                        .into_iter()
+                        .for_each(crate::cache::WriteGuard::disarm);
+                    return Err(committed.unwrap_err());
+                }
+                if committed.is_ok() {
+                    for inv in &pending {
+                        self.__invalidate(inv.clone()).await;
+                    }
+                    guards
+                        .into_iter()
+                        .for_each(crate::cache::WriteGuard::disarm);
+                }
+                committed.map(|()| value)
+            }
+            Err(err) => {
+                tx.rollback().await;
+                Err(err)
+            }
+        }
+    }
+}
