@@ -24,28 +24,22 @@ use tokio_postgres::Statement;
 use super::conn::{Conn, Lent};
 use super::limits::{check_count, check_sizes, nul_in_copy, nul_refused};
 use super::send::{bounded, read_only, send};
-use super::{Op, Output, Plan};
+use super::{Op, Output, Request};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, OpKind, Params};
-use crate::observe::counters::{RoundTrip, bump};
+use crate::executor::{Executor, OpKind};
+use crate::observe::counters::bump;
 use crate::pool::Db;
 
 pub(super) async fn attempt<E: Executor + ?Sized>(
     e: &E,
     db: &Db,
-    sql: &str,
-    params: Params<'_>,
-    kind: OpKind,
-    op: Op<'_>,
-    plan: Plan,
+    req: Request<'_>,
 ) -> Result<Output> {
+    let Request { kind, plan, .. } = req;
     let counters = &db.inner.counters;
-    check_sizes(sql, params)?;
+    check_sizes(req.sql, req.params)?;
     let bound = e.__statement_bound();
-    let round_trip = match op {
-        Op::Copy(_) => RoundTrip::Copy,
-        _ => RoundTrip::Statement,
-    };
+    let round_trip = req.round_trip();
     // Dead pooled connections found before sending cost nothing to skip, but
     // bound the loop in case every new connection dies at once.
     let mut skips = db.inner.config.pool_max + 2;
@@ -63,7 +57,7 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
             conn.take().discard(db);
             continue;
         }
-        let prepared = bounded(bound, pin!(prepare(&conn, sql, params, op))).await;
+        let prepared = bounded(bound, pin!(prepare(&conn, req))).await;
         let stmt = match prepared {
             Ok(Ok(stmt)) => stmt,
             Ok(Err(err)) if pooled && err.is_connection() && skips > 0 => {
@@ -83,9 +77,9 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
         // session is clean, the connection is closed, not pooled.
         conn.armed = plan.probe && pooled;
         let sent = if plan.read_only && pooled {
-            bounded(bound, pin!(read_only(&conn, &stmt, sql, params, op))).await
+            bounded(bound, pin!(read_only(&conn, &stmt, req))).await
         } else {
-            bounded(bound, pin!(send(&conn, &stmt, sql, params, op))).await
+            bounded(bound, pin!(send(&conn, &stmt, req))).await
         };
         counters.round_trip(round_trip, matches!(sent, Ok(Ok(_))));
         let sent = match sent {
@@ -132,8 +126,9 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
 
 /// Prepares the statement (cached per connection) and checks the values
 /// against its parameter types. No side effects: nothing is executed.
-async fn prepare(conn: &Conn<'_>, sql: &str, params: Params<'_>, op: Op<'_>) -> Result<Statement> {
-    let Op::Copy(rows) = op else {
+async fn prepare(conn: &Conn<'_>, req: Request<'_>) -> Result<Statement> {
+    let Request { sql, params, .. } = req;
+    let Op::Copy(rows) = req.op else {
         let stmt = conn.prepare_cached(sql).await.map_err(Error::from_pg)?;
         check_count(stmt.params().len(), params.len())?;
         if let Some(i) = crate::sql::values::nul_param(stmt.params(), params) {

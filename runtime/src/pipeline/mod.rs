@@ -38,6 +38,7 @@ use tokio_postgres::Row;
 use crate::error::Result;
 use crate::executor::{Executor, OpKind, Params};
 use crate::model::ParamList;
+use crate::observe::counters::RoundTrip;
 pub(crate) use attempt::outcome_unknown;
 pub(crate) use guard::{Declared, Plan};
 pub(crate) use limits::counted;
@@ -68,6 +69,42 @@ pub(crate) trait CopyRows: Sync {
     fn row(&self, i: usize) -> ParamList<'_>;
     /// The name of column `c`, for error messages.
     fn column(&self, c: usize) -> &str;
+}
+
+/// One statement as it enters the pipeline.
+#[derive(Clone, Copy)]
+pub(crate) struct Request<'a> {
+    /// Its SQL.
+    pub(crate) sql: &'a str,
+    /// Its parameters (none for a `COPY`: the rows are in `op`).
+    pub(crate) params: Params<'a>,
+    /// Whether it only reads: decides the retry after a lost connection.
+    pub(crate) kind: OpKind,
+    /// What it returns.
+    pub(crate) op: Op<'a>,
+    /// What the raw-SQL guard asks around it.
+    pub(crate) plan: Plan,
+}
+
+impl Request<'_> {
+    /// A model statement: strata wrote it, so the guard has nothing to add.
+    fn model<'a>(sql: &'a str, params: Params<'a>, kind: OpKind, op: Op<'a>) -> Request<'a> {
+        Request {
+            sql,
+            params,
+            kind,
+            op,
+            plan: Plan::default(),
+        }
+    }
+
+    /// What its round trips count as.
+    fn round_trip(&self) -> RoundTrip {
+        match self.op {
+            Op::Copy(_) => RoundTrip::Copy,
+            _ => RoundTrip::Statement,
+        }
+    }
 }
 
 pub(crate) enum Output {
@@ -116,7 +153,7 @@ pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<Option<Row>> {
-    run(e, sql, params, kind, Op::QueryOpt, Plan::default())
+    run(e, Request::model(sql, params, kind, Op::QueryOpt))
         .await
         .map(Output::row)
 }
@@ -129,7 +166,7 @@ pub(crate) async fn run_query<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<Vec<Row>> {
-    run(e, sql, params, kind, Op::Query, Plan::default())
+    run(e, Request::model(sql, params, kind, Op::Query))
         .await
         .map(Output::rows)
 }
@@ -141,7 +178,7 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
     params: Params<'_>,
     kind: OpKind,
 ) -> Result<u64> {
-    run(e, sql, params, kind, Op::Execute, Plan::default())
+    run(e, Request::model(sql, params, kind, Op::Execute))
         .await
         .map(Output::count)
 }
@@ -153,7 +190,7 @@ pub(crate) async fn run_copy<E: Executor + ?Sized>(
     sql: &str,
     rows: &dyn CopyRows,
 ) -> Result<u64> {
-    run(e, sql, &[], OpKind::Write, Op::Copy(rows), Plan::default())
+    run(e, Request::model(sql, &[], OpKind::Write, Op::Copy(rows)))
         .await
         .map(Output::count)
 }
@@ -176,7 +213,14 @@ pub(crate) async fn run_raw<E: Executor + ?Sized>(
         Declared::Read => OpKind::Read,
         Declared::Any => OpKind::Write,
     };
-    run(e, sql, params, kind, op, plan).await
+    let req = Request {
+        sql,
+        params,
+        kind,
+        op,
+        plan,
+    };
+    run(e, req).await
 }
 
 /// The observe stage around everything else: one span for the statement
@@ -184,30 +228,15 @@ pub(crate) async fn run_raw<E: Executor + ?Sized>(
 /// failure counts, the ones before anything is sent included (breaker
 /// open, pool exhausted, connect timeout, invalid input): they are what
 /// the caller sees.
-async fn run<E: Executor + ?Sized>(
-    e: &E,
-    sql: &str,
-    params: Params<'_>,
-    kind: OpKind,
-    op: Op<'_>,
-    plan: Plan,
-) -> Result<Output> {
+async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     let db = e.__db();
     let started = std::time::Instant::now();
     crate::observe::counters::bump(&db.inner.counters.queries);
-    let round_trip = match op {
-        Op::Copy(_) => crate::observe::counters::RoundTrip::Copy,
-        _ => crate::observe::counters::RoundTrip::Statement,
-    };
-    let result = round_trip::traced(
-        sql,
-        round_trip,
-        attempt::attempt(e, db, sql, params, kind, op, plan),
-    )
-    .await;
-    let params = match op {
+    let sql = req.sql;
+    let result = round_trip::traced(sql, req.round_trip(), attempt::attempt(e, db, req)).await;
+    let params = match req.op {
         Op::Copy(rows) => rows.width(),
-        _ => params.len(),
+        _ => req.params.len(),
     };
     let rows = result.as_ref().map_or(0, Output::rows_seen);
     if let Err(err) = &result {

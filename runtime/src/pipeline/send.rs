@@ -14,9 +14,8 @@ use tokio_postgres::Statement;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 use super::conn::Conn;
-use super::{CopyRows, Op, Output};
+use super::{CopyRows, Op, Output, Request};
 use crate::error::{Error, TimeoutKind};
-use crate::executor::Params;
 
 type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
 
@@ -55,14 +54,9 @@ pub(crate) async fn bounded<T>(
 }
 
 /// One round trip of a prepared statement (or of a `COPY` and its rows).
-pub(super) async fn send(
-    conn: &Conn<'_>,
-    stmt: &Statement,
-    sql: &str,
-    params: Params<'_>,
-    op: Op<'_>,
-) -> PgResult<Output> {
-    Ok(match op {
+pub(super) async fn send(conn: &Conn<'_>, stmt: &Statement, req: Request<'_>) -> PgResult<Output> {
+    let Request { sql, params, .. } = req;
+    Ok(match req.op {
         Op::Query => Output::Rows(conn.query(stmt, params).await?),
         Op::QueryOpt => Output::Row(conn.query_opt(stmt, params).await?),
         Op::Execute => Output::Count(conn.execute(stmt, params).await?),
@@ -94,13 +88,11 @@ async fn copy(conn: &Conn<'_>, stmt: &Statement, sql: &str, rows: &dyn CopyRows)
 pub(super) async fn read_only(
     conn: &Conn<'_>,
     stmt: &Statement,
-    sql: &str,
-    params: Params<'_>,
-    op: Op<'_>,
+    req: Request<'_>,
 ) -> PgResult<Output> {
     let (begun, out, committed) = futures_util::future::join3(
         conn.batch_execute("BEGIN READ ONLY"),
-        send(conn, stmt, sql, params, op),
+        send(conn, stmt, req),
         conn.batch_execute("COMMIT"),
     )
     .await;

@@ -102,6 +102,7 @@ impl Db {
         }
     }
 
+    /// One attempt: `BEGIN`, the closure, then `COMMIT` or `ROLLBACK`.
     async fn attempt<T, F, Fut>(
         &self,
         begin: &str,
@@ -125,22 +126,6 @@ impl Db {
         };
         let tx = Tx::open(conn, self.clone(), bound);
         tx.batch(RoundTrip::Begin, begin).await.map_err(failed)?;
-        let result = self.run_closure(&tx, timeout, f).await;
-        tx.check_session().await;
-        result
-    }
-
-    /// The closure, then `COMMIT` or `ROLLBACK`.
-    async fn run_closure<T, F, Fut>(
-        &self,
-        tx: &Tx,
-        timeout: Option<Duration>,
-        f: &mut F,
-    ) -> Result<T>
-    where
-        F: FnMut(Tx) -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
         let result = match timeout {
             None => f(tx.clone()).await,
             Some(limit) => match tokio::time::timeout(limit, f(tx.clone())).await {
@@ -156,40 +141,45 @@ impl Db {
                 }
             },
         };
-        match result {
-            Ok(value) => {
-                let pending = tx.take_pending();
-                // Armed before COMMIT is sent: if the caller drops this
-                // future after the commit, or the commit's outcome is
-                // unknown, the guards still retire what it changed.
-                let guards: Vec<_> = pending
-                    .iter()
-                    .filter_map(|inv| self.__write_guard(inv.clone()))
-                    .collect();
-                let committed = tx.commit().await;
-                if let Err(err) = &committed
-                    && !matches!(err, Error::OutcomeUnknown { .. })
-                {
-                    // Refused by the server: nothing changed.
-                    guards
-                        .into_iter()
-                        .for_each(crate::cache::WriteGuard::disarm);
-                    return Err(committed.unwrap_err());
-                }
-                if committed.is_ok() {
-                    for inv in &pending {
-                        self.__invalidate(inv.clone()).await;
-                    }
-                    guards
-                        .into_iter()
-                        .for_each(crate::cache::WriteGuard::disarm);
-                }
-                committed.map(|()| value)
-            }
+        let result = match result {
+            Ok(value) => self.commit(&tx).await.map(|()| value),
             Err(err) => {
                 tx.rollback().await;
                 Err(err)
             }
+        };
+        tx.check_session().await;
+        result
+    }
+
+    /// `COMMIT`, then the cache invalidations of the transaction's writes.
+    async fn commit(&self, tx: &Tx) -> Result<()> {
+        let pending = tx.take_pending();
+        // Armed before COMMIT is sent: if the caller drops this future
+        // after the commit, or the commit's outcome is unknown, the guards
+        // still retire what it changed.
+        let guards: Vec<_> = pending
+            .iter()
+            .filter_map(|inv| self.__write_guard(inv.clone()))
+            .collect();
+        let committed = tx.commit().await;
+        if let Err(err) = &committed
+            && !matches!(err, Error::OutcomeUnknown { .. })
+        {
+            // Refused by the server: nothing changed.
+            guards
+                .into_iter()
+                .for_each(crate::cache::WriteGuard::disarm);
+            return committed;
         }
+        if committed.is_ok() {
+            for inv in &pending {
+                self.__invalidate(inv.clone()).await;
+            }
+            guards
+                .into_iter()
+                .for_each(crate::cache::WriteGuard::disarm);
+        }
+        committed
     }
 }
