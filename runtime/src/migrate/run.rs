@@ -20,6 +20,7 @@ use super::history::History;
 use super::source::{Migration, is_no_transaction};
 use super::split::{Statement, split};
 use super::{Direction, Step};
+use crate::sql::lex::Token;
 
 /// Runs `m`'s `up.sql` or `down.sql` and records the result in `history`.
 pub(crate) async fn run(
@@ -218,13 +219,10 @@ async fn invalid_indexes(
 /// index name it gives (as written, quotes and schema included), or `None`
 /// inside when it names none.
 fn concurrent_index(sql: &str) -> Option<Option<String>> {
-    let code: String = sql
-        .lines()
-        .map(|l| l.split_once("--").map_or(l, |(code, _)| code))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let words: Vec<&str> = code.split_whitespace().collect();
-    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    // The tokenizer skips comments wherever they are, and keeps a quoted
+    // index name whole (quotes included, as `to_regclass` takes it).
+    let tokens = crate::sql::lex::tokens(sql).ok()?;
+    let is = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is(w));
     if !is(0, "create") {
         return None;
     }
@@ -239,12 +237,11 @@ fn concurrent_index(sql: &str) -> Option<Option<String>> {
     if is(i, "if") && is(i + 1, "not") && is(i + 2, "exists") {
         i += 3;
     }
-    Some(
-        words
-            .get(i)
-            .filter(|w| !w.eq_ignore_ascii_case("on"))
-            .map(|w| (*w).to_owned()),
-    )
+    Some(match tokens.get(i) {
+        Some(t) if t.is("on") => None,
+        Some(Token::Word(name) | Token::QuotedIdent(name)) => Some((*name).to_owned()),
+        _ => None,
+    })
 }
 
 async fn exec(
@@ -310,5 +307,10 @@ mod tests {
         assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a)"), Some(None));
         assert_eq!(name("CREATE INDEX a_idx ON t (a)"), None);
         assert_eq!(name("VACUUM t"), None);
+        // Comments anywhere, as the server reads them.
+        assert_eq!(
+            name("/* build */ CREATE /* x */ INDEX\n-- y\nCONCURRENTLY c_idx ON t (c)"),
+            Some(Some("c_idx".into()))
+        );
     }
 }

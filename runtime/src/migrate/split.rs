@@ -9,6 +9,8 @@
 //! psql does it: inside a `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, `BEGIN`
 //! and `CASE` open a level that `END` closes.
 
+use crate::sql::lex::{LexError, Token, spanned};
+
 /// One statement of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Statement<'a> {
@@ -34,203 +36,59 @@ impl Statement<'_> {
 }
 
 /// Splits `sql` into statements, dropping empty ones (only whitespace and
-/// comments).
+/// comments). Reads the text with strata's SQL tokenizer ([`crate::sql`]),
+/// the same one the raw-SQL guards use.
 pub(crate) fn split(sql: &str) -> Vec<Statement<'_>> {
-    Splitter::new(sql).run()
+    let (tokens, error) = spanned(sql);
+    let mut out = Vec::new();
+    let mut current = Current::default();
+    for t in &tokens {
+        match t.token {
+            Token::Semicolon if current.depth == 0 => {
+                current.finish(sql, t.start, &mut out);
+                current = Current::default();
+            }
+            Token::Word(word) => {
+                current.start.get_or_insert(t.start);
+                current.word(word);
+            }
+            _ => {
+                current.start.get_or_insert(t.start);
+            }
+        }
+    }
+    // Text that does not lex (an unterminated quote or comment) belongs to
+    // the statement it is in, up to the end: the server reports it.
+    if let Some((LexError::UnterminatedQuote, at)) = error {
+        current.start.get_or_insert(at);
+    }
+    current.finish(sql, sql.len(), &mut out);
+    out
 }
 
-struct Splitter<'a> {
-    src: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
-    line: u32,
-    out: Vec<Statement<'a>>,
-    /// Start byte and line of the current statement's first significant character.
-    start: Option<(usize, u32)>,
-    /// Leading words of the current statement, lowercased (up to four).
+/// The statement being read.
+#[derive(Default)]
+struct Current {
+    /// Byte of its first token.
+    start: Option<usize>,
+    /// Its leading words, up to four: `CREATE [OR REPLACE] FUNCTION`.
     head: Vec<String>,
     /// `BEGIN`/`CASE` ... `END` depth inside a function body.
     depth: u32,
 }
 
-impl<'a> Splitter<'a> {
-    fn new(src: &'a str) -> Self {
-        Splitter {
-            src,
-            bytes: src.as_bytes(),
-            pos: 0,
-            line: 1,
-            out: Vec::new(),
-            start: None,
-            head: Vec::new(),
-            depth: 0,
-        }
-    }
-
-    fn peek(&self, off: usize) -> Option<u8> {
-        self.bytes.get(self.pos + off).copied()
-    }
-
-    /// Moves to byte `to`, counting newlines on the way.
-    fn advance_to(&mut self, to: usize) {
-        let to = to.min(self.bytes.len());
-        let newlines = self.bytes[self.pos..to].iter().filter(|&&b| b == b'\n');
-        self.line += u32::try_from(newlines.count()).unwrap_or(u32::MAX);
-        self.pos = to;
-    }
-
-    fn mark_start(&mut self) {
-        if self.start.is_none() {
-            self.start = Some((self.pos, self.line));
-        }
-    }
-
-    fn finish(&mut self, end: usize) {
-        if let Some((start, line)) = self.start.take() {
-            let sql = self.src[start..end].trim_end();
-            if !sql.is_empty() {
-                self.out.push(Statement { sql, line });
-            }
-        }
-        self.head.clear();
-        self.depth = 0;
-    }
-
-    fn run(mut self) -> Vec<Statement<'a>> {
-        while let Some(b) = self.peek(0) {
-            match b {
-                b';' if self.depth == 0 => {
-                    self.finish(self.pos);
-                    self.advance_to(self.pos + 1);
-                }
-                b'-' if self.peek(1) == Some(b'-') => {
-                    let end = self.find_from(self.pos, "\n").unwrap_or(self.bytes.len());
-                    self.advance_to(end);
-                }
-                b'/' if self.peek(1) == Some(b'*') => self.block_comment(),
-                b'\'' => {
-                    self.mark_start();
-                    let escapes = self.pos > 0
-                        && matches!(self.bytes[self.pos - 1], b'e' | b'E')
-                        && !(self.pos > 1 && is_ident(self.bytes[self.pos - 2]));
-                    self.quoted(b'\'', escapes);
-                }
-                b'"' => {
-                    self.mark_start();
-                    self.quoted(b'"', false);
-                }
-                b'$' if self.dollar_tag().is_some() => {
-                    self.mark_start();
-                    let tag_len = self.dollar_tag().unwrap_or(0);
-                    let tag = &self.src[self.pos..self.pos + tag_len];
-                    let body = self.pos + tag_len;
-                    let end = self
-                        .find_from(body, tag)
-                        .map_or(self.bytes.len(), |i| i + tag_len);
-                    self.advance_to(end);
-                }
-                b if b.is_ascii_whitespace() => self.advance_to(self.pos + 1),
-                b if is_ident_start(b) => {
-                    self.mark_start();
-                    self.word();
-                }
-                _ => {
-                    self.mark_start();
-                    // Step over one whole UTF-8 character.
-                    let len = self.src[self.pos..]
-                        .chars()
-                        .next()
-                        .map_or(1, char::len_utf8);
-                    self.advance_to(self.pos + len);
-                }
-            }
-        }
-        self.finish(self.bytes.len());
-        self.out
-    }
-
-    fn find_from(&self, from: usize, needle: &str) -> Option<usize> {
-        self.src.get(from..)?.find(needle).map(|i| from + i)
-    }
-
-    fn block_comment(&mut self) {
-        let mut depth = 0u32;
-        let mut i = self.pos;
-        while i < self.bytes.len() {
-            match (self.bytes[i], self.bytes.get(i + 1)) {
-                (b'/', Some(b'*')) => {
-                    depth += 1;
-                    i += 2;
-                }
-                (b'*', Some(b'/')) => {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                _ => i += 1,
-            }
-        }
-        self.advance_to(i);
-    }
-
-    /// Skips a quoted literal or identifier; a doubled quote is an escape.
-    fn quoted(&mut self, q: u8, backslash: bool) {
-        let mut i = self.pos + 1;
-        while i < self.bytes.len() {
-            let b = self.bytes[i];
-            if backslash && b == b'\\' {
-                i += 2;
-            } else if b == q {
-                if self.bytes.get(i + 1) == Some(&q) {
-                    i += 2;
-                } else {
-                    i += 1;
-                    break;
-                }
-            } else {
-                i += 1;
-            }
-        }
-        self.advance_to(i);
-    }
-
-    /// The length of a dollar-quote opener (`$$` or `$tag$`) at the current
-    /// position, if there is one. `$1` and `a$b` are not openers.
-    fn dollar_tag(&self) -> Option<usize> {
-        if self.pos > 0 && is_ident(self.bytes[self.pos - 1]) {
-            return None;
-        }
-        let rest = &self.bytes[self.pos + 1..];
-        let tag_len = rest
-            .iter()
-            .take_while(|&&b| is_ident(b) && b != b'$')
-            .count();
-        if tag_len > 0 && rest[0].is_ascii_digit() {
-            return None;
-        }
-        (rest.get(tag_len) == Some(&b'$')).then_some(tag_len + 2)
-    }
-
-    /// Reads a keyword or identifier and tracks function-body nesting.
-    fn word(&mut self) {
-        let end = self.bytes[self.pos..]
-            .iter()
-            .position(|&b| !is_ident(b))
-            .map_or(self.bytes.len(), |i| self.pos + i);
-        let word = self.src[self.pos..end].to_ascii_lowercase();
-        self.advance_to(end);
+impl Current {
+    fn word(&mut self, word: &str) {
         if self.head.len() < 4 {
-            self.head.push(word.clone());
+            self.head.push(word.to_ascii_lowercase());
         }
         if !self.in_routine() {
             return;
         }
-        match word.as_str() {
-            "begin" | "case" => self.depth += 1,
-            "end" => self.depth = self.depth.saturating_sub(1),
-            _ => {}
+        if word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case") {
+            self.depth += 1;
+        } else if word.eq_ignore_ascii_case("end") {
+            self.depth = self.depth.saturating_sub(1);
         }
     }
 
@@ -242,14 +100,17 @@ impl<'a> Splitter<'a> {
                 | ["create", "or", "replace", "function" | "procedure", ..]
         )
     }
-}
 
-fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
-}
-
-fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    fn finish<'a>(&self, src: &'a str, end: usize, out: &mut Vec<Statement<'a>>) {
+        let Some(start) = self.start else { return };
+        let sql = src[start..end].trim_end();
+        if sql.is_empty() {
+            return;
+        }
+        let newlines = src.as_bytes()[..start].iter().filter(|&&b| b == b'\n');
+        let line = 1 + u32::try_from(newlines.count()).unwrap_or(u32::MAX);
+        out.push(Statement { sql, line });
+    }
 }
 
 #[cfg(test)]
@@ -301,6 +162,20 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].0.ends_with("END"));
         assert_eq!(got[1], ("SELECT 3", 6));
+    }
+
+    #[test]
+    fn a_comment_before_a_statement_is_not_part_of_it() {
+        let got = texts("/* a; b */ SELECT 1; -- c;\n/* d */ SELECT 2");
+        assert_eq!(got, [("SELECT 1", 1), ("SELECT 2", 2)]);
+    }
+
+    #[test]
+    fn an_unterminated_quote_runs_to_the_end() {
+        assert_eq!(
+            texts("SELECT 1;\nSELECT 'oops; 2"),
+            [("SELECT 1", 1), ("SELECT 'oops; 2", 2)]
+        );
     }
 
     #[test]

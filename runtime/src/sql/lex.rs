@@ -65,6 +65,44 @@ pub(crate) fn tokens(sql: &str) -> Result<Vec<Token<'_>>, LexError> {
     Ok(out)
 }
 
+/// Splits `sql` into tokens with their byte ranges. Text that does not
+/// lex ends the list: the error comes with the byte where its token began.
+pub(crate) fn spanned(sql: &str) -> (Vec<Spanned<'_>>, Option<(LexError, usize)>) {
+    let mut lexer = Lexer {
+        src: sql,
+        bytes: sql.as_bytes(),
+        at: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        let before = lexer.at;
+        if let Err(err) = lexer.skip_space_and_comments() {
+            return (out, Some((err, before)));
+        }
+        let start = lexer.at;
+        match lexer.next() {
+            Ok(Some(token)) => out.push(Spanned {
+                token,
+                start,
+                end: lexer.at,
+            }),
+            Ok(None) => return (out, None),
+            Err(err) => return (out, Some((err, start))),
+        }
+    }
+}
+
+/// A token and where it is in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Spanned<'a> {
+    /// The token.
+    pub(crate) token: Token<'a>,
+    /// Its first byte.
+    pub(crate) start: usize,
+    /// One past its last byte.
+    pub(crate) end: usize,
+}
+
 /// The first word of `sql`, past comments and parentheses (`""` if none):
 /// the statement's operation, as spans name it (`db.operation`).
 pub(crate) fn first_word(sql: &str) -> &str {
