@@ -47,6 +47,19 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// Held by a call that may be the breaker's half-open probe: if the call
+/// ends without a verdict (it was cancelled, or it only waited for a pool
+/// slot), `Drop` tells the breaker the probe was abandoned, so another call
+/// can probe. A no-op unless the breaker is half-open; a caller that gave a
+/// verdict may `forget` it.
+pub(crate) struct ProbeGuard<'a>(pub(crate) &'a Breaker);
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.abandon_probe();
+    }
+}
+
 /// What a success did to the breaker.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Recovered {

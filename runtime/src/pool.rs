@@ -16,7 +16,7 @@ use deadpool_postgres::{
 };
 use tokio_postgres::NoTls;
 
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, ProbeGuard};
 use crate::cache::{Cache, CacheStore, Invalidation};
 use crate::config::{Config, SslMode};
 use crate::error::{Error, Result, TimeoutKind};
@@ -205,20 +205,6 @@ impl Db {
         CacheStore::new(&self.inner.cache, &self.inner.cache_prefix)
     }
 
-    /// Test hook: the next cache loader pauses between reading PostgreSQL
-    /// and filling the cache, so a test can interleave a write there.
-    #[doc(hidden)]
-    pub fn __pause_cache_fills(&self, gate: Option<crate::cache::FillGate>) {
-        self.inner.cache.set_fill_gate(gate);
-    }
-
-    /// Test switch: turns the cache's stale-set protection off, to show a
-    /// test detects its absence. Never call this in an application.
-    #[doc(hidden)]
-    pub fn __set_stale_set_protection(&self, on: bool) {
-        self.inner.cache.set_protect(on);
-    }
-
     /// Checks a connection out of the pool.
     ///
     /// Refused or failed connection attempts are retried with backoff up to
@@ -362,16 +348,6 @@ impl Handle for Db {
 
     fn __db(&self) -> &Db {
         self
-    }
-}
-
-/// Tells the breaker a probe was abandoned unless forgotten first; a no-op
-/// unless the breaker is half-open.
-struct ProbeGuard<'a>(&'a Breaker);
-
-impl Drop for ProbeGuard<'_> {
-    fn drop(&mut self) {
-        self.0.abandon_probe();
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Correctness rules, and how each is kept:
 //! - **Every write invalidates what it made stale.** Model writes call
-//!   [`Cache::invalidate`] after they succeed (after `COMMIT` inside a
+//!   `Cache::invalidate` after they succeed (after `COMMIT` inside a
 //!   transaction, never after a rollback). Each model has two counters: the
 //!   *write generation* (every write bumps it; cached lists are keyed by it,
 //!   so one bump retires all of them in O(1)) and the *row generation*
@@ -19,14 +19,32 @@
 //!   replayed when it answers again.
 //! - **Other processes** drop their L1 entries on the invalidation messages
 //!   published with each write; after a lost subscription, L1 is flushed.
+//!
+//! Where each part lives: this file holds `Cache` (the local generations,
+//! the in-flight map, the counters); `invalidation.rs` what a write made
+//! stale; `load.rs` the read path, with `model.rs` and `query.rs` its
+//! public faces; `l1.rs` the in-process tier; `l2/` the Redis tier (the
+//! store, its scripts, the client wrapper and the replay after an outage);
+//! `pubsub.rs` the cross-process messages and their acknowledgements;
+//! `store.rs` the general `db.cache()` API; `hooks.rs` the test hooks.
 
+mod hooks;
+mod invalidation;
 mod l1;
 mod l2;
+mod load;
 mod model;
 mod pubsub;
+mod query;
 mod store;
 
-pub use model::{CachedModelExt, CachedQuery};
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub use hooks::FillGate;
+pub(crate) use invalidation::row_id;
+pub use invalidation::{Invalidation, WriteGuard};
+pub use model::CachedModelExt;
+pub use query::CachedQuery;
 pub use store::CacheStore;
 
 use std::collections::HashMap;
@@ -37,111 +55,6 @@ use std::time::Duration;
 use crate::observe::counters::bump;
 use l1::L1;
 use l2::L2;
-
-/// What a write made stale. Every scope retires the model's cached lists.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Invalidation {
-    pub(crate) table: &'static str,
-    pub(crate) scope: Scope,
-}
-
-/// How much of a table a write touched.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Scope {
-    /// One row, by its cache id.
-    Row(String),
-    /// New rows only (`insert_many`): cached rows stay valid.
-    Lists,
-    /// Rows it cannot name (bulk update/delete by filter).
-    AllRows,
-}
-
-impl Invalidation {
-    pub(crate) fn row(table: &'static str, row: String) -> Self {
-        Invalidation {
-            table,
-            scope: Scope::Row(row),
-        }
-    }
-
-    pub(crate) fn lists(table: &'static str) -> Self {
-        Invalidation {
-            table,
-            scope: Scope::Lists,
-        }
-    }
-
-    pub(crate) fn all(table: &'static str) -> Self {
-        Invalidation {
-            table,
-            scope: Scope::AllRows,
-        }
-    }
-
-    /// The mode and row arguments of the Redis script and message.
-    fn mode(&self) -> (&'static str, &str) {
-        match &self.scope {
-            Scope::Row(id) => ("row", id),
-            Scope::Lists => ("lists", ""),
-            Scope::AllRows => ("all", ""),
-        }
-    }
-
-    /// `instance|seq|table|mode|row`; `seq` 0 asks for no acknowledgement.
-    fn message(&self, instance: u64, seq: u64) -> String {
-        let (mode, row) = self.mode();
-        format!("{instance}|{seq}|{}|{mode}|{row}", self.table)
-    }
-}
-
-/// The cache id of a row: its primary key's `Debug` form. Reads and writes
-/// must agree on it, so both call this.
-pub(crate) fn row_id<K: std::fmt::Debug + ?Sized>(key: &K) -> String {
-    format!("{key:?}")
-}
-
-/// Armed before an autocommit write is sent: if the caller's future is
-/// dropped before the write's invalidation ran (mid-statement, or between
-/// the answer and the invalidation), `Drop` spawns it, and repeats it once
-/// the statement can no longer be running (after the statement timeout), so
-/// a reader that loaded the old row in between cannot keep it cached.
-#[derive(Debug)]
-pub struct WriteGuard {
-    cache: Arc<Cache>,
-    inv: Option<Invalidation>,
-    settle: Duration,
-}
-
-impl WriteGuard {
-    pub(crate) fn new(cache: Arc<Cache>, inv: Invalidation, settle: Duration) -> Self {
-        WriteGuard {
-            cache,
-            inv: Some(inv),
-            settle,
-        }
-    }
-
-    /// The write finished and its own invalidation ran (or it failed cleanly).
-    pub(crate) fn disarm(mut self) {
-        self.inv = None;
-    }
-}
-
-impl Drop for WriteGuard {
-    fn drop(&mut self) {
-        let Some(inv) = self.inv.take() else { return };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let cache = self.cache.clone();
-        let settle = self.settle;
-        runtime.spawn(async move {
-            cache.invalidate(&inv).await;
-            tokio::time::sleep(settle).await;
-            cache.invalidate(&inv).await;
-        });
-    }
-}
 
 /// Cache counters, bumped without locks.
 #[derive(Debug, Default)]
@@ -209,21 +122,9 @@ pub(crate) struct Cache {
     gens: Mutex<HashMap<String, Gens>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     subscriber: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Test hook: a loader stops between its database read and its fill.
-    fill_gate: Mutex<Option<FillGate>>,
-    /// Test switch: `false` turns off the stale-set check, to show the
-    /// interleaving test catches its absence.
-    protect: std::sync::atomic::AtomicBool,
-}
-
-/// Where a paused loader signals and waits; see [`Db::__pause_cache_fills`](crate::Db::__pause_cache_fills).
-#[derive(Debug, Clone)]
-#[doc(hidden)]
-pub struct FillGate {
-    /// Notified when a loader has read the database and is about to fill.
-    pub reached: Arc<tokio::sync::Notify>,
-    /// The loader fills once this is notified.
-    pub proceed: Arc<tokio::sync::Notify>,
+    /// Only with the `test-hooks` feature; see `hooks.rs`.
+    #[cfg(feature = "test-hooks")]
+    hooks: hooks::Hooks,
 }
 
 impl std::fmt::Debug for Cache {
@@ -241,23 +142,6 @@ impl Drop for Cache {
             for task in tasks.drain(..) {
                 task.abort();
             }
-        }
-    }
-}
-
-/// Retries invalidations Redis missed until they land. Every Redis call
-/// replays them first anyway, but a process whose reads are all L1 hits may
-/// not call Redis for a long time, and other processes would read the stale
-/// entries meanwhile.
-async fn replay_missed(cache: std::sync::Weak<Cache>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tick.tick().await;
-        let Some(cache) = cache.upgrade() else { return };
-        if let Some(l2) = &cache.l2
-            && l2.has_pending()
-        {
-            l2.ping(&cache.counters).await;
         }
     }
 }
@@ -298,15 +182,15 @@ impl Cache {
             gens: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(Vec::new()),
-            fill_gate: Mutex::new(None),
-            protect: std::sync::atomic::AtomicBool::new(true),
+            #[cfg(feature = "test-hooks")]
+            hooks: hooks::Hooks::default(),
         });
         // The listener applies other processes' invalidations to L1 and
         // receives acknowledgements of ours, so it runs whenever Redis does.
         if cache.l2.is_some() {
             let tasks = vec![
                 tokio::spawn(pubsub::listen(Arc::downgrade(&cache))),
-                tokio::spawn(replay_missed(Arc::downgrade(&cache))),
+                tokio::spawn(l2::replay_missed(Arc::downgrade(&cache))),
             ];
             if let Ok(mut slot) = cache.subscriber.lock() {
                 *slot = tasks;
@@ -342,36 +226,13 @@ impl Cache {
             .unwrap_or_default()
     }
 
-    pub(crate) fn set_fill_gate(&self, gate: Option<FillGate>) {
-        if let Ok(mut slot) = self.fill_gate.lock() {
-            *slot = gate;
-        }
-    }
-
-    pub(crate) fn set_protect(&self, on: bool) {
-        self.protect.store(on, Relaxed);
-    }
-
-    pub(crate) fn protects(&self) -> bool {
-        self.protect.load(Relaxed)
-    }
-
-    /// The test hook: waits at the gate if one is set (once).
-    async fn pause_before_fill(&self) {
-        let gate = self.fill_gate.lock().ok().and_then(|mut g| g.take());
-        if let Some(gate) = gate {
-            gate.reached.notify_one();
-            gate.proceed.notified().await;
-        }
-    }
-
     /// Runs `fill` only if the table's local write generation is still
     /// `write`, under the lock that invalidation takes.
     fn fill_if_current(&self, table: &str, write: u64, fill: impl FnOnce()) -> bool {
         let Ok(gens) = self.gens.lock() else {
             return false;
         };
-        if self.protects() && gens.get(table).copied().unwrap_or_default().write != write {
+        if gens.get(table).copied().unwrap_or_default().write != write {
             bump(&self.counters.stale_sets_refused);
             return false;
         }

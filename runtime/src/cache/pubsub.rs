@@ -9,12 +9,107 @@
 //! as Redis counted receivers, bounded by the Redis timeout. That makes a
 //! write visible to every healthy process by the time it returns.
 
-use std::sync::Weak;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::sync::Notify;
 
 use super::Cache;
+
+/// The writer's side of acknowledgements: message numbers, and the acks
+/// still awaited for each.
+pub(crate) struct Acks {
+    /// The next message's sequence number (0 means "no ack wanted").
+    seq: AtomicU64,
+    /// Acknowledgements still awaited, by sequence number.
+    waiting: Mutex<HashMap<u64, Ack>>,
+    /// How long a write waits for other processes to acknowledge.
+    timeout: Duration,
+    /// Whether this process's subscriber is connected (it receives the acks).
+    listening: AtomicBool,
+}
+
+struct Ack {
+    received: usize,
+    notify: Arc<Notify>,
+}
+
+/// A message whose acknowledgements are being counted; see [`Acks::wait`].
+pub(crate) struct Expected {
+    pub(crate) seq: u64,
+    notify: Arc<Notify>,
+}
+
+impl Acks {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Acks {
+            seq: AtomicU64::new(1),
+            waiting: Mutex::new(HashMap::new()),
+            timeout,
+            listening: AtomicBool::new(false),
+        }
+    }
+
+    /// Set by the subscriber task as it connects and disconnects.
+    pub(crate) fn set_listening(&self, yes: bool) {
+        self.listening.store(yes, Ordering::Release);
+    }
+
+    /// Numbers a new message and starts counting its acknowledgements,
+    /// before it is sent (an ack may arrive before the send returns).
+    pub(crate) fn expect(&self) -> Expected {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let notify = Arc::new(Notify::new());
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.insert(
+                seq,
+                Ack {
+                    received: 0,
+                    notify: notify.clone(),
+                },
+            );
+        }
+        Expected { seq, notify }
+    }
+
+    /// Records one acknowledgement of message `seq`.
+    pub(crate) fn received(&self, seq: u64) {
+        if let Ok(mut waiting) = self.waiting.lock()
+            && let Some(ack) = waiting.get_mut(&seq)
+        {
+            ack.received += 1;
+            ack.notify.notify_one();
+        }
+    }
+
+    /// Waits (bounded by the timeout) until as many processes as Redis
+    /// counted `receivers` acknowledged the message, when it was sent and
+    /// this process can hear the acks; then stops counting.
+    pub(crate) async fn wait(&self, message: Expected, receivers: Option<usize>) {
+        let Expected { seq, notify } = message;
+        let listening = self.listening.load(Ordering::Acquire);
+        if let (Some(receivers), true) = (receivers, listening) {
+            let all_acked = || {
+                self.waiting
+                    .lock()
+                    .map(|a| a.get(&seq).is_none_or(|ack| ack.received >= receivers))
+                    .unwrap_or(true)
+            };
+            let _ = tokio::time::timeout(self.timeout, async {
+                while !all_acked() {
+                    notify.notified().await;
+                }
+            })
+            .await;
+        }
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.remove(&seq);
+        }
+    }
+}
 
 pub(super) async fn listen(cache: Weak<Cache>) {
     let mut first = true;
@@ -27,7 +122,7 @@ pub(super) async fn listen(cache: Weak<Cache>) {
         let instance = l2.instance().to_string();
         let acks = l2.ack_channel(&instance);
         let subscribed = tokio::time::timeout(Duration::from_secs(2), async {
-            let mut pubsub = l2.client().get_async_pubsub().await?;
+            let mut pubsub = l2.redis.client().get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             pubsub.subscribe(&acks).await?;
             Ok::<_, redis::RedisError>(pubsub)
@@ -44,7 +139,7 @@ pub(super) async fn listen(cache: Weak<Cache>) {
         };
         delay = Duration::from_millis(50);
         if let Some(l2) = cache.upgrade().and_then(|c| c.l2.clone()) {
-            l2.set_listening(true);
+            l2.acks.set_listening(true);
         }
         if !first {
             match cache.upgrade() {
@@ -65,7 +160,7 @@ pub(super) async fn listen(cache: Weak<Cache>) {
             let Some(l2) = cache.l2.clone() else { return };
             if msg.get_channel_name() == acks {
                 if let Ok(seq) = payload.parse() {
-                    l2.acknowledged(seq);
+                    l2.acks.received(seq);
                 }
                 continue;
             }
@@ -88,7 +183,7 @@ pub(super) async fn listen(cache: Weak<Cache>) {
             }
         }
         if let Some(l2) = cache.upgrade().and_then(|c| c.l2.clone()) {
-            l2.set_listening(false);
+            l2.acks.set_listening(false);
         }
         tracing::warn!("redis subscription lost; resubscribing");
     }

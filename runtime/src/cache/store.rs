@@ -148,8 +148,8 @@ impl<'a> CacheStore<'a> {
         let channel = self.key(channel);
         // Bounded like every other Redis call: a silent Redis must not hang
         // the caller.
-        let subscribed = tokio::time::timeout(l2.timeout() * 4, async {
-            let mut pubsub = l2.client().get_async_pubsub().await?;
+        let subscribed = tokio::time::timeout(l2.redis.timeout() * 4, async {
+            let mut pubsub = l2.redis.client().get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         })
@@ -166,7 +166,7 @@ impl<'a> CacheStore<'a> {
 
     /// True while the Redis breaker is open (calls skip Redis).
     pub fn is_redis_suspended(&self) -> bool {
-        self.cache.l2.as_ref().is_some_and(|l2| l2.is_open())
+        self.cache.l2.as_ref().is_some_and(|l2| l2.redis.is_open())
     }
 
     /// Whether Redis answers a PING now.

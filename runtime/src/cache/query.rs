@@ -1,0 +1,104 @@
+//! Cached list queries: `User::query()...cached().all(&db)` and
+//! `.fetch_page(&db)`. A result is keyed by a hash of its SQL and
+//! parameters under the model's write generation, so any write to the
+//! model retires every cached list of it at once.
+
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::load::{get_or_load, ttl_of};
+use crate::error::Result;
+use crate::model::{Model, Page, Query};
+use crate::pool::Db;
+
+/// A query whose results are cached, keyed by its SQL and parameters and
+/// retired by any write to the model. Built with [`Query::cached`].
+#[derive(Debug)]
+pub struct CachedQuery<M> {
+    query: Query<M>,
+}
+
+impl<M: Model> Query<M> {
+    /// Caches this query's results (only for models with `cache(..)`).
+    pub fn cached(self) -> CachedQuery<M> {
+        CachedQuery { query: self }
+    }
+}
+
+/// Debug-formats a string without quotes (list ids are already text).
+struct Raw<'a>(&'a str);
+
+impl std::fmt::Debug for Raw<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+fn query_id(kind: &str, sql: &str, values: &[sea_query::Value]) -> String {
+    // Two independent 64-bit hashes: collisions are not a practical concern.
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    0xa5u8.hash(&mut b);
+    for h in [&mut a, &mut b] {
+        kind.hash(h);
+        sql.hash(h);
+        format!("{values:?}").hash(h);
+    }
+    format!("{:016x}{:016x}", a.finish(), b.finish())
+}
+
+impl<M> CachedQuery<M>
+where
+    M: Model + Serialize + DeserializeOwned + Clone,
+{
+    /// Every matching row, cached.
+    pub async fn all(&self, db: &Db) -> Result<Vec<M>> {
+        match ttl_of::<M>(&db.inner.cache) {
+            Some(ttl) => self.load(db, ttl, "all", |q| q.all(db)).await,
+            None => self.query.all(db).await,
+        }
+    }
+
+    /// One page with its total, cached.
+    pub async fn fetch_page(&self, db: &Db) -> Result<Page<M>> {
+        match ttl_of::<M>(&db.inner.cache) {
+            Some(ttl) => {
+                let kind = format!("page{:?}", self.query.page_spec());
+                self.load(db, ttl, &kind, |q| q.fetch_page(db)).await
+            }
+            None => self.query.fetch_page(db).await,
+        }
+    }
+
+    /// What `run` returns for this query, cached under the hash of `kind`
+    /// (which result it is), the SQL and the parameters.
+    async fn load<'a, T, Fut>(
+        &'a self,
+        db: &'a Db,
+        ttl: Duration,
+        kind: &str,
+        run: impl FnOnce(&'a Query<M>) -> Fut,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<T>>,
+    {
+        let (sql, values) = self.query.to_sql();
+        let id = query_id(kind, &sql, &values);
+        let query = &self.query;
+        get_or_load(
+            db,
+            M::META.qualified,
+            M::META.table,
+            &Raw(&id),
+            true,
+            ttl,
+            || async move { run(query).await.map(Some) },
+        )
+        .await
+    }
+}
