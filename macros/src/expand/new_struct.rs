@@ -36,9 +36,9 @@ impl Expand<'_> {
         let p = &self.private;
         let model = self.model.ident;
         let ident = &self.new_ident;
-        let params = self.model.insertable().map(field_ref).collect();
-        let params = self.param_list(params);
-        let validate = self.expand_validate_new();
+        let params =
+            self.body(|_| self.param_list(self.model.insertable().map(field_ref).collect()));
+        let validate = self.body(|_| self.expand_validate_new());
         quote! {
             #[automatically_derived]
             impl #p::NewModel for #ident {

@@ -16,9 +16,9 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 use super::Expand;
-use crate::attr::Spanned;
+use crate::attr::meta::Spanned;
+use crate::attr::validate::{Number, Rule, RuleKind};
 use crate::model::Field;
-use crate::validate_attr::{Number, Rule, RuleKind};
 
 /// Where a validated value lives.
 #[derive(Clone, Copy)]
