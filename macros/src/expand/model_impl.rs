@@ -136,6 +136,22 @@ impl Expand<'_> {
             exists,
             count,
         } = sql::statements(m, pk);
+        let patch = match patch {
+            sql::Patch::Text(text) => quote!(#text),
+            sql::Patch::AroundCast(before, after) => {
+                // `AroundCast` only with a version column.
+                let cast = m.version().map(|f| {
+                    let ty = f.ty;
+                    quote_spanned!(ty.span()=> <#ty as #p::VersionType>::CAST)
+                });
+                quote! {{
+                    const __STRATA_PARTS: &[&str] = &[#before, #cast, #after];
+                    const __STRATA_PATCH: [u8; #p::concat_len(__STRATA_PARTS)] =
+                        #p::concat(__STRATA_PARTS);
+                    #p::as_str(&__STRATA_PATCH)
+                }}
+            }
+        };
         let patch_shape = {
             let sql::PatchParts {
                 head,

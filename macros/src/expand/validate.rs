@@ -90,15 +90,7 @@ impl Expand<'_> {
             self.model.ident,
             quote!(#path).to_string().replace(' ', ""),
         );
-        let fields = self.model.insertable().map(|f| {
-            let name = f.ident;
-            let ty = f.ty;
-            let docs = self.field_docs(f, format!("The `{}` column.", f.column));
-            quote! {
-                #docs
-                #vis #name: &'a #ty
-            }
-        });
+        let fields = self.insertable_fields(|ty| quote!(&'a #ty));
         quote! {
             #[doc = #doc]
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
