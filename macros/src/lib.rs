@@ -43,8 +43,9 @@ use proc_macro::TokenStream;
 /// # Struct attributes: `#[model(...)]`
 ///
 /// - `table = "users"`: the table. Default: the snake_case plural of the
-///   struct name (`User` → `users`, `OrderLine` → `order_lines`,
-///   `Category` → `categories`).
+///   struct name, an acronym being one word (`User` → `users`, `OrderLine`
+///   → `order_lines`, `Category` → `categories`, `HTTPRequest` →
+///   `http_requests`, `UserV2` → `user_v2s`).
 /// - `schema = "app"`: the schema; statements then name `"app"."users"`.
 /// - `soft_delete`: `delete` sets the `deleted_at` column instead of
 ///   removing the row, and reads hide such rows. Needs one field marked
@@ -205,7 +206,9 @@ fn pipeline<'a, D: Derive<'a>>(input: &'a syn::DeriveInput) -> proc_macro2::Toke
 /// column stored as `text` (or in a PostgreSQL `ENUM` type) and compared in
 /// typed filters (`Order::STATUS.eq(Status::Paid)`).
 ///
-/// Variants are stored in snake_case by default; `#[model(rename_all =
+/// Variants are stored in snake_case by default (`PaidInFull` →
+/// `paid_in_full`, `HTTPError` → `http_error`), split into words as table
+/// names are; `#[model(rename_all =
 /// "SCREAMING_SNAKE_CASE")]` on the enum (also `kebab-case`, `lowercase`,
 /// `verbatim`) or `#[model(rename = "...")]` on a variant choose otherwise.
 /// Reading text that names no variant is a decode error naming the value.
