@@ -1,5 +1,7 @@
-// A primary key of a type PostgreSQL cannot store is one error at the
-// field's type, not a second one for the key's bounds.
+// A primary key of a type PostgreSQL cannot store is reported at the
+// field's type. Known gap: `Model::Key`'s own bounds (`ToSql + Sync + ..`,
+// in the runtime's `Model` trait) add a second error at the same span,
+// until that bound is written as `ColumnType`.
 use strata::Model;
 
 #[derive(Debug, Clone)]
