@@ -6,9 +6,9 @@
 
 use syn::spanned::Spanned as _;
 
+use crate::attr::validate::{RuleKind, example};
 use crate::ctxt::Ctxt;
 use crate::model::{Field, Model, Shape};
-use crate::validate_attr::{RuleKind, example};
 
 /// Runs every rule.
 pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {

@@ -2,12 +2,12 @@
 //! re-exports it; the generated code only works with that crate.
 
 mod attr;
+mod case;
 mod check;
 mod ctxt;
 mod expand;
 mod model;
 mod text_enum;
-mod validate_attr;
 
 use proc_macro::TokenStream;
 
@@ -43,8 +43,9 @@ use proc_macro::TokenStream;
 /// # Struct attributes: `#[model(...)]`
 ///
 /// - `table = "users"`: the table. Default: the snake_case plural of the
-///   struct name (`User` → `users`, `OrderLine` → `order_lines`,
-///   `Category` → `categories`).
+///   struct name, an acronym being one word (`User` → `users`, `OrderLine`
+///   → `order_lines`, `Category` → `categories`, `HTTPRequest` →
+///   `http_requests`, `UserV2` → `user_v2s`).
 /// - `schema = "app"`: the schema; statements then name `"app"."users"`.
 /// - `soft_delete`: `delete` sets the `deleted_at` column instead of
 ///   removing the row, and reads hide such rows. Needs one field marked
@@ -115,24 +116,87 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 /// The derive on `proc_macro2` tokens, so unit tests can run it. Private: a
 /// proc-macro crate can only export macros.
 fn derive_model_inner(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    parsed(input, |input| pipeline::<model::Model<'_>>(input))
+}
+
+/// `derive` on the parsed input, or the parse error.
+fn parsed(
+    input: proc_macro2::TokenStream,
+    derive: impl FnOnce(&syn::DeriveInput) -> proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
     match syn::parse2::<syn::DeriveInput>(input) {
         Ok(input) => derive(&input),
         Err(err) => err.to_compile_error(),
     }
 }
 
+/// What one derive supplies to [`pipeline`]: its checked view of the input
+/// and the two expansions. `Model` and `TextEnum` both go through it.
+trait Derive<'a>: Sized {
+    /// Reads the input and its attributes; mistakes go to `cx`, and
+    /// reading carries on with defaults.
+    fn from_ast(cx: &ctxt::Ctxt, input: &'a syn::DeriveInput) -> Self;
+
+    /// The rules across keys, fields and variants; mistakes go to `cx`.
+    fn check(&self, cx: &ctxt::Ctxt);
+
+    /// The code for an input without mistakes.
+    fn expand(&self) -> proc_macro2::TokenStream;
+
+    /// What is emitted next to the errors: the same nameable items and
+    /// stub impls, so the user's code that uses the type adds no errors
+    /// of its own (thiserror's `fallback.rs`, serde's dummy impls).
+    fn fallback(&self) -> proc_macro2::TokenStream;
+}
+
+impl<'a> Derive<'a> for model::Model<'a> {
+    fn from_ast(cx: &ctxt::Ctxt, input: &'a syn::DeriveInput) -> Self {
+        model::Model::from_ast(cx, input)
+    }
+
+    fn check(&self, cx: &ctxt::Ctxt) {
+        check::check(cx, self);
+    }
+
+    fn expand(&self) -> proc_macro2::TokenStream {
+        expand::expand(self)
+    }
+
+    fn fallback(&self) -> proc_macro2::TokenStream {
+        expand::fallback(self)
+    }
+}
+
+impl<'a> Derive<'a> for text_enum::TextEnum<'a> {
+    fn from_ast(cx: &ctxt::Ctxt, input: &'a syn::DeriveInput) -> Self {
+        text_enum::TextEnum::from_ast(cx, input)
+    }
+
+    fn check(&self, cx: &ctxt::Ctxt) {
+        text_enum::check::check(cx, self);
+    }
+
+    fn expand(&self) -> proc_macro2::TokenStream {
+        text_enum::expand::expand(self)
+    }
+
+    fn fallback(&self) -> proc_macro2::TokenStream {
+        text_enum::expand::fallback(self)
+    }
+}
+
 /// Parse → check → expand. Every error found on the way comes out
-/// together, followed by the fallback expansion, so the user's code that
-/// uses the model adds no errors of its own.
-fn derive(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
+/// together, followed by the fallback expansion, so one mistake is one
+/// error of the build.
+fn pipeline<'a, D: Derive<'a>>(input: &'a syn::DeriveInput) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::default();
-    let model = model::Model::from_ast(&cx, input);
-    check::check(&cx, &model);
+    let derived = D::from_ast(&cx, input);
+    derived.check(&cx);
     match cx.check() {
-        Ok(()) => expand::expand(&model),
+        Ok(()) => derived.expand(),
         Err(errors) => {
             let mut tokens = errors.to_compile_error();
-            tokens.extend(expand::fallback(&model));
+            tokens.extend(derived.fallback());
             tokens
         }
     }
@@ -142,7 +206,9 @@ fn derive(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
 /// column stored as `text` (or in a PostgreSQL `ENUM` type) and compared in
 /// typed filters (`Order::STATUS.eq(Status::Paid)`).
 ///
-/// Variants are stored in snake_case by default; `#[model(rename_all =
+/// Variants are stored in snake_case by default (`PaidInFull` →
+/// `paid_in_full`, `HTTPError` → `http_error`), split into words as table
+/// names are; `#[model(rename_all =
 /// "SCREAMING_SNAKE_CASE")]` on the enum (also `kebab-case`, `lowercase`,
 /// `verbatim`) or `#[model(rename = "...")]` on a variant choose otherwise.
 /// Reading text that names no variant is a decode error naming the value.
@@ -158,10 +224,10 @@ fn derive(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
 /// ```
 #[proc_macro_derive(TextEnum, attributes(model))]
 pub fn derive_text_enum(input: TokenStream) -> TokenStream {
-    match syn::parse::<syn::DeriveInput>(input).and_then(|input| text_enum::derive(&input)) {
-        Ok(tokens) => tokens.into(),
-        Err(err) => err.to_compile_error().into(),
-    }
+    parsed(input.into(), |input| {
+        pipeline::<text_enum::TextEnum<'_>>(input)
+    })
+    .into()
 }
 
 #[cfg(test)]

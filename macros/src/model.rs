@@ -7,9 +7,11 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Ident, Type, Visibility};
 
-use crate::attr::{FieldAttrs, Spanned, StructAttrs};
+use crate::attr::meta::Spanned;
+use crate::attr::validate::{Rule, parse_rules};
+use crate::attr::{FieldAttrs, StructAttrs};
+use crate::case;
 use crate::ctxt::Ctxt;
-use crate::validate_attr::{Rule, parse_rules};
 
 /// What kind of item the derive was put on. Only `Named` can be a model;
 /// `check` reports the others at the given span.
@@ -112,9 +114,10 @@ impl<'a> Model<'a> {
             ident: &input.ident,
             vis: &input.vis,
             shape,
-            table: attrs
-                .table
-                .map_or_else(|| default_table_name(&input.ident), |t| t.value),
+            table: attrs.table.map_or_else(
+                || case::table_name(&input.ident.unraw().to_string()),
+                |t| t.value,
+            ),
             schema: attrs.schema.map(|s| s.value),
             soft_delete: attrs.soft_delete,
             cache_ttl_secs: attrs.cache_ttl_secs.map(|c| c.value),
@@ -284,89 +287,9 @@ fn std_generic<'t>(ty: &'t Type, crates: &[&str], module: &str, name: &str) -> O
     }
 }
 
-/// `User` → `users`, `OrderLine` → `order_lines`, `Category` →
-/// `categories`, `Address` → `addresses`.
-pub(crate) fn default_table_name(ident: &Ident) -> String {
-    pluralize(&snake_case(&ident.unraw().to_string()))
-}
-
-/// `OrderLine` → `order_line`, `HTTPLog` → `http_log`.
-pub(crate) fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev = i.checked_sub(1).map(|p| chars[p]);
-            let next = chars.get(i + 1);
-            let starts_word = prev.is_some_and(|p| {
-                p.is_lowercase()
-                    || p.is_ascii_digit()
-                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
-            });
-            if starts_word && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// English plural of a snake_case word, enough for table names.
-fn pluralize(word: &str) -> String {
-    let vowel_before_y = word
-        .strip_suffix('y')
-        .and_then(|rest| rest.chars().last())
-        .is_some_and(|c| "aeiou".contains(c));
-    if let Some(stem) = word.strip_suffix('y')
-        && !vowel_before_y
-        && !stem.is_empty()
-    {
-        return format!("{stem}ies");
-    }
-    if ["s", "x", "z", "ch", "sh"]
-        .iter()
-        .any(|end| word.ends_with(end))
-    {
-        return format!("{word}es");
-    }
-    format!("{word}s")
-}
-
-/// `created_at` → `CREATED_AT` (`createdAt` → `CREATED_AT`).
-pub(crate) fn screaming_snake_case(name: &str) -> String {
-    snake_case(name).to_uppercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn table(name: &str) -> String {
-        default_table_name(&Ident::new(name, Span::call_site()))
-    }
-
-    #[test]
-    fn default_table_names() {
-        assert_eq!(table("User"), "users");
-        assert_eq!(table("OrderLine"), "order_lines");
-        assert_eq!(table("Category"), "categories");
-        assert_eq!(table("Address"), "addresses");
-        assert_eq!(table("Day"), "days");
-        assert_eq!(table("Box"), "boxes");
-        assert_eq!(table("Match"), "matches");
-        assert_eq!(table("HTTPLog"), "http_logs");
-        assert_eq!(table("Item2Tag"), "item2_tags");
-    }
-
-    #[test]
-    fn screaming() {
-        assert_eq!(screaming_snake_case("created_at"), "CREATED_AT");
-        assert_eq!(screaming_snake_case("createdAt"), "CREATED_AT");
-        assert_eq!(screaming_snake_case("id"), "ID");
-    }
 
     #[test]
     fn option_types() {

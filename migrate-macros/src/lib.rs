@@ -8,10 +8,11 @@
 //! folder itself: after adding a migration, touch the invoking file or add a
 //! `build.rs` with `println!("cargo:rerun-if-changed=migrations")`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use strata_migrations_fs::ScanError;
 use syn::LitStr;
 
 /// Embeds a migrations folder (`<version>_<name>/up.sql` + `down.sql`) into
@@ -28,14 +29,6 @@ pub fn embed_migrations(input: proc_macro::TokenStream) -> proc_macro::TokenStre
         .into()
 }
 
-struct Found {
-    version: i64,
-    name: String,
-    up: PathBuf,
-    down: Option<PathBuf>,
-    no_transaction: bool,
-}
-
 fn expand(lit: &LitStr) -> syn::Result<TokenStream> {
     let span = lit.span();
     let root = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
@@ -44,18 +37,26 @@ fn expand(lit: &LitStr) -> syn::Result<TokenStream> {
             "`CARGO_MANIFEST_DIR` is not set; build with cargo to embed migrations",
         )
     })?;
-    let dir = Path::new(&root).join(lit.value());
-    let found = scan(&dir, span)?;
+    expand_dir(&Path::new(&root).join(lit.value()), span)
+}
+
+/// The slice for the folder `dir`, read by the same
+/// [`strata_migrations_fs::scan`] as `Migrator::from_dir`.
+fn expand_dir(dir: &Path, span: Span) -> syn::Result<TokenStream> {
+    let found = strata_migrations_fs::scan(dir).map_err(|err| {
+        let hint = match err {
+            ScanError::ReadDir { .. } => "; the path is relative to the crate's Cargo.toml",
+            _ => "",
+        };
+        syn::Error::new(span, format!("{err}{hint}"))
+    })?;
     let items = found.iter().map(|m| {
-        let Found {
-            version,
-            name,
-            no_transaction,
-            ..
-        } = m;
+        let version = m.version;
+        let name = &m.name;
+        let no_transaction = strata_migrations_fs::is_no_transaction(&m.up_sql);
         let up = path_lit(&m.up, span);
         let down = match &m.down {
-            Some(p) => {
+            Some((p, _)) => {
                 let p = path_lit(p, span);
                 quote!(::core::option::Option::Some(::core::include_str!(#p)))
             }
@@ -79,66 +80,37 @@ fn expand(lit: &LitStr) -> syn::Result<TokenStream> {
     })
 }
 
+/// An absolute path for `include_str!`, so it does not depend on the
+/// invoking file's place.
 fn path_lit(path: &Path, span: Span) -> LitStr {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     LitStr::new(&path.to_string_lossy(), span)
 }
 
-fn scan(dir: &Path, span: Span) -> syn::Result<Vec<Found>> {
-    let err = |msg: String| syn::Error::new(span, msg);
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        err(format!(
-            "cannot read the migrations folder `{}`: {e}; the path is relative to the crate's Cargo.toml",
-            dir.display()
-        ))
-    })?;
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| err(format!("cannot list `{}`: {e}", dir.display())))?;
-        let path = entry.path();
-        if !path.is_dir() {
-            continue;
-        }
-        let dir_name = entry.file_name().to_string_lossy().into_owned();
-        let Some((version, name)) = dir_name.split_once('_') else {
-            return Err(err(format!(
-                "migration folder `{dir_name}` is not named `<version>_<name>`, e.g. `20240101120000_create_users`"
-            )));
-        };
-        let version: i64 = version
-            .parse()
-            .ok()
-            .filter(|_| version.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                err(format!(
-                    "migration folder `{dir_name}` does not start with a numeric version, e.g. `20240101120000_create_users`"
-                ))
-            })?;
-        let up = path.join("up.sql");
-        let text = std::fs::read_to_string(&up)
-            .map_err(|e| err(format!("cannot read `{}`: {e}", up.display())))?;
-        let no_transaction = text
-            .lines()
-            .next()
-            .is_some_and(|l| l.trim() == "-- strata:no-transaction");
-        let down = path.join("down.sql");
-        found.push(Found {
-            version,
-            name: name.to_owned(),
-            up: absolute(up),
-            down: down.is_file().then(|| absolute(down)),
-            no_transaction,
-        });
-    }
-    found.sort_by_key(|m| m.version);
-    if let Some(w) = found.windows(2).find(|w| w[0].version == w[1].version) {
-        return Err(err(format!(
-            "two migrations share version {}: `{}` and `{}`",
-            w[0].version, w[0].name, w[1].name
-        )));
-    }
-    Ok(found)
-}
+#[cfg(test)]
+mod tests {
+    use strata_migrations_fs::layouts::ALL;
 
-fn absolute(path: PathBuf) -> PathBuf {
-    std::fs::canonicalize(&path).unwrap_or(path)
+    /// The macro accepts and rejects each layout as `Migrator::from_dir`
+    /// does (`tests/tests/it/migrate.rs` holds the runtime to the same
+    /// table).
+    #[test]
+    fn layouts() {
+        for (i, layout) in ALL.iter().enumerate() {
+            let dir = std::env::temp_dir()
+                .join(format!("strata-embed-layout-{}-{i}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            layout.write(&dir).unwrap();
+            let result = super::expand_dir(&dir, proc_macro2::Span::call_site());
+            std::fs::remove_dir_all(&dir).unwrap();
+            assert_eq!(
+                result.is_ok(),
+                layout.ok,
+                "{}: {:?}",
+                layout.name,
+                result.err()
+            );
+        }
+    }
 }

@@ -160,10 +160,59 @@ impl DeletedAtType for Option<chrono::NaiveDateTime> {}
     message = "`#[model(version)]` must be an integer (`i16`, `i32` or `i64`), not `{Self}`",
     label = "not an integer"
 )]
-pub trait VersionType {}
-impl VersionType for i16 {}
-impl VersionType for i32 {}
-impl VersionType for i64 {}
+pub trait VersionType {
+    /// The SQL type of the expected-version placeholder in `patch`
+    /// (`$n::int4 IS NULL OR ..`), so a bound `Option<i32>` meets an `int4`.
+    const CAST: &'static str;
+}
+impl VersionType for i16 {
+    const CAST: &'static str = "int2";
+}
+impl VersionType for i32 {
+    const CAST: &'static str = "int4";
+}
+impl VersionType for i64 {
+    const CAST: &'static str = "int8";
+}
+
+/// The length of `parts` joined: the array length for [`concat`].
+pub const fn concat_len(parts: &[&str]) -> usize {
+    let mut len = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        len += parts[i].len();
+        i += 1;
+    }
+    len
+}
+
+/// `parts` joined, at compile time: a statement whose text holds a
+/// trait's constant (`VersionType::CAST`). `N` is [`concat_len`] of them;
+/// [`as_str`] makes the bytes a `&str` again.
+pub const fn concat<const N: usize>(parts: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut at = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        let bytes = parts[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            out[at] = bytes[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The text [`concat`] joined (whole `&str`s, so always UTF-8).
+pub const fn as_str(bytes: &'static [u8]) -> &'static str {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => panic!("joined statement text is not UTF-8"),
+    }
+}
 
 /// `#[model(updated_at)]` must be a timestamp.
 #[diagnostic::on_unimplemented(
@@ -204,10 +253,9 @@ impl Bytea for Vec<u8> {}
 
 /// Compile-time assertion helpers: `assert_version::<T>()` fails to
 /// compile, at the span the derive gives it, when `T` lacks the trait.
-/// (Every column's `ColumnType` is asserted by `ColumnMeta::accepts`.)
+/// (Every column's `ColumnType` is asserted by `ColumnMeta::accepts`, and
+/// `version`'s `VersionType` by naming `<T as VersionType>::CAST`.)
 pub fn assert_deleted_at<T: DeletedAtType + ?Sized>() {}
-/// See [`assert_deleted_at`].
-pub fn assert_version<T: VersionType + ?Sized>() {}
 /// See [`assert_deleted_at`].
 pub fn assert_updated_at<T: UpdatedAtType + ?Sized>() {}
 /// See [`assert_deleted_at`].

@@ -5,7 +5,7 @@ use quote::{format_ident, quote};
 use syn::ext::IdentExt as _;
 
 use super::Expand;
-use crate::model::screaming_snake_case;
+use crate::case;
 
 impl Expand<'_> {
     /// `impl User { V const EMAIL: Column<User, String> = Column::new("email"); .. }`,
@@ -17,7 +17,7 @@ impl Expand<'_> {
         let consts = self.model.columns().map(|f| {
             let name = format_ident!(
                 "{}",
-                screaming_snake_case(&f.ident.unraw().to_string()),
+                case::const_name(&f.ident.unraw().to_string()),
                 span = f.ident.span()
             );
             let ty = f.ty;

@@ -2,7 +2,7 @@
 //! the key and the `update` parameters.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens as _, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use super::Expand;
@@ -12,22 +12,29 @@ use crate::model::Field;
 impl Expand<'_> {
     /// `impl ::strata::__private::Model for User { .. }`.
     pub(super) fn expand_model_impl(&self) -> TokenStream {
-        let Some(pk) = self.pk else {
-            return TokenStream::new();
-        };
         let p = &self.private;
         let ident = self.model.ident;
         let new_ident = &self.new_ident;
         let patch_ident = &self.patch_ident;
-        let key_ty = pk.ty;
-        let key_ident = pk.ident;
-        let meta = self.expand_meta(pk);
-        let from_row = self.expand_from_row();
-        let mut params = vec![field_ref(pk)];
-        params.extend(self.model.writable().map(field_ref));
-        params.extend(self.model.version().map(field_ref));
-        let params = self.param_list(params);
-        let validate = self.expand_validate_model();
+        // Without a primary key (the fallback), the usual one.
+        let key_ty = self
+            .pk
+            .map_or_else(|| quote!(i64), |pk| pk.ty.to_token_stream());
+        let meta = self
+            .full()
+            .map_or_else(|| quote!(#p::FALLBACK_META), |pk| self.expand_meta(pk));
+        let from_row = self.body(|_| self.expand_from_row());
+        let key = self.body(|pk| {
+            let key_ident = pk.ident;
+            quote!(&self.#key_ident)
+        });
+        let params = self.body(|pk| {
+            let mut params = vec![field_ref(pk)];
+            params.extend(self.model.writable().map(field_ref));
+            params.extend(self.model.version().map(field_ref));
+            self.param_list(params)
+        });
+        let validate = self.body(|_| self.expand_validate_model());
         quote! {
             #[automatically_derived]
             impl #p::Model for #ident {
@@ -42,7 +49,7 @@ impl Expand<'_> {
                 }
 
                 fn key(&self) -> &Self::Key {
-                    &self.#key_ident
+                    #key
                 }
 
                 fn update_params(&self) -> #p::ParamList<'_> {
@@ -57,16 +64,20 @@ impl Expand<'_> {
     }
 
     /// `impl SoftDelete for User {}` when the model has soft delete: the
-    /// bound that lets `User::restore` compile.
+    /// bound that lets `User::restore` compile. In the fallback, also when
+    /// only one of `soft_delete` and `deleted_at` was written: the user
+    /// meant soft delete, so `restore` adds no error.
     pub(super) fn expand_soft_delete_impl(&self) -> TokenStream {
         let p = &self.private;
         let ident = self.model.ident;
-        match self.model.deleted_at() {
-            Some(_) => quote! {
-                #[automatically_derived]
-                impl #p::SoftDelete for #ident {}
-            },
-            None => TokenStream::new(),
+        let meant = self.model.soft_delete.is_some()
+            || self.model.columns().any(|f| f.deleted_at.is_some());
+        if !meant {
+            return TokenStream::new();
+        }
+        quote! {
+            #[automatically_derived]
+            impl #p::SoftDelete for #ident {}
         }
     }
 
@@ -125,6 +136,22 @@ impl Expand<'_> {
             exists,
             count,
         } = sql::statements(m, pk);
+        let patch = match patch {
+            sql::Patch::Text(text) => quote!(#text),
+            sql::Patch::AroundCast(before, after) => {
+                // `AroundCast` only with a version column.
+                let cast = m.version().map(|f| {
+                    let ty = f.ty;
+                    quote_spanned!(ty.span()=> <#ty as #p::VersionType>::CAST)
+                });
+                quote! {{
+                    const __STRATA_PARTS: &[&str] = &[#before, #cast, #after];
+                    const __STRATA_PATCH: [u8; #p::concat_len(__STRATA_PARTS)] =
+                        #p::concat(__STRATA_PARTS);
+                    #p::as_str(&__STRATA_PATCH)
+                }}
+            }
+        };
         let patch_shape = {
             let sql::PatchParts {
                 head,

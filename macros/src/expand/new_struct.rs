@@ -12,15 +12,7 @@ impl Expand<'_> {
         let vis = self.model.vis;
         let ident = &self.new_ident;
         let doc = self.doc_new_struct();
-        let fields = self.model.insertable().map(|f| {
-            let name = f.ident;
-            let ty = f.ty;
-            let docs = self.field_docs(f, format!("The `{}` column.", f.column));
-            quote! {
-                #docs
-                #vis #name: #ty
-            }
-        });
+        let fields = self.insertable_fields(|ty| quote!(#ty));
         quote! {
             #[doc = #doc]
             #[derive(::core::fmt::Debug, ::core::clone::Clone)]
@@ -31,14 +23,35 @@ impl Expand<'_> {
         }
     }
 
+    /// `V name: <ty>` with its docs for every insertable field: the fields
+    /// of `NewUser` and, by reference, of `UserView`.
+    pub(super) fn insertable_fields(
+        &self,
+        ty: impl Fn(&syn::Type) -> TokenStream,
+    ) -> Vec<TokenStream> {
+        let vis = self.model.vis;
+        self.model
+            .insertable()
+            .map(|f| {
+                let name = f.ident;
+                let ty = ty(f.ty);
+                let docs = self.field_docs(f, format!("The `{}` column.", f.column));
+                quote! {
+                    #docs
+                    #vis #name: #ty
+                }
+            })
+            .collect()
+    }
+
     /// `impl NewModel for NewUser`.
     pub(super) fn expand_new_impl(&self) -> TokenStream {
         let p = &self.private;
         let model = self.model.ident;
         let ident = &self.new_ident;
-        let params = self.model.insertable().map(field_ref).collect();
-        let params = self.param_list(params);
-        let validate = self.expand_validate_new();
+        let params =
+            self.body(|_| self.param_list(self.model.insertable().map(field_ref).collect()));
+        let validate = self.body(|_| self.expand_validate_new());
         quote! {
             #[automatically_derived]
             impl #p::NewModel for #ident {

@@ -58,44 +58,10 @@ impl Expand<'_> {
         let p = &self.private;
         let model = self.model.ident;
         let ident = &self.patch_ident;
-        let mut params = Vec::new();
-        for f in self.model.writable() {
-            let name = f.ident;
-            params.push(quote!(#p::flag(&self.#name)));
-            params.push(patch_field_ref(f));
-        }
-        params.extend(self.model.version().map(patch_field_ref));
-        let params = self.param_list(params);
-        let validate = self.expand_validate_patch();
-        // Bit i: writable field i is present; the bit after the last field:
-        // the expected version is. Past 64 bits, every patch takes the
-        // one fixed statement.
-        let optional: Vec<&Field<'_>> = self.model.writable().chain(self.model.version()).collect();
-        let shape = if optional.len() <= 64 {
-            let bits = optional.iter().enumerate().map(|(i, f)| {
-                let name = f.ident;
-                let bit = 1u64 << i;
-                quote!(if self.#name.is_some() { __strata_shape |= #bit; })
-            });
-            quote! {
-                let mut __strata_shape: u64 = 0;
-                #(#bits)*
-                ::core::option::Option::Some(__strata_shape)
-            }
-        } else {
-            quote!(::core::option::Option::None)
-        };
-        // The field itself (`&Option<T>`, which binds as its value when
-        // `Some`), pushed the way `patch_params` pushes it: a field type that
-        // cannot be bound is then reported once, not once per method.
-        let capacity = optional.len() + 1;
-        let present = optional.iter().map(|f| {
-            let name = f.ident;
-            let value = patch_field_ref(f);
-            quote_spanned!(f.ty.span()=> if self.#name.is_some() {
-                __strata_params.push(#value);
-            })
-        });
+        let params = self.body(|_| self.patch_params());
+        let shape = self.body(|_| self.patch_shape());
+        let present = self.body(|_| self.present_params());
+        let validate = self.body(|_| self.expand_validate_patch());
         quote! {
             #[automatically_derived]
             impl #p::PatchModel for #ident {
@@ -110,15 +76,73 @@ impl Expand<'_> {
                 }
 
                 fn present_params(&self) -> #p::ParamList<'_> {
-                    let mut __strata_params: #p::ParamList<'_> = ::std::vec::Vec::with_capacity(#capacity);
-                    #(#present)*
-                    __strata_params
+                    #present
                 }
 
                 fn validate(&self) -> ::core::result::Result<(), #p::ValidationErrors> {
                     #validate
                 }
             }
+        }
+    }
+
+    /// The fields a patch may have: the writable ones, then the version.
+    fn optional(&self) -> Vec<&Field<'_>> {
+        self.model.writable().chain(self.model.version()).collect()
+    }
+
+    /// `patch_params`: a flag and a value per writable field, then the
+    /// expected version.
+    fn patch_params(&self) -> TokenStream {
+        let p = &self.private;
+        let mut params = Vec::new();
+        for f in self.model.writable() {
+            let name = f.ident;
+            params.push(quote!(#p::flag(&self.#name)));
+            params.push(patch_field_ref(f));
+        }
+        params.extend(self.model.version().map(patch_field_ref));
+        self.param_list(params)
+    }
+
+    /// `shape`: bit i, writable field i is present; the bit after the last
+    /// field, the expected version is. Past 64 bits, every patch takes the
+    /// one fixed statement.
+    fn patch_shape(&self) -> TokenStream {
+        let optional = self.optional();
+        if optional.len() > 64 {
+            return quote!(::core::option::Option::None);
+        }
+        let bits = optional.iter().enumerate().map(|(i, f)| {
+            let name = f.ident;
+            let bit = 1u64 << i;
+            quote!(if self.#name.is_some() { __strata_shape |= #bit; })
+        });
+        quote! {
+            let mut __strata_shape: u64 = 0;
+            #(#bits)*
+            ::core::option::Option::Some(__strata_shape)
+        }
+    }
+
+    /// `present_params`: the field itself (`&Option<T>`, which binds as its
+    /// value when `Some`), pushed the way `patch_params` pushes it: a field
+    /// type that cannot be bound is then reported once, not once per method.
+    fn present_params(&self) -> TokenStream {
+        let p = &self.private;
+        let optional = self.optional();
+        let capacity = optional.len() + 1;
+        let present = optional.iter().map(|f| {
+            let name = f.ident;
+            let value = patch_field_ref(f);
+            quote_spanned!(f.ty.span()=> if self.#name.is_some() {
+                __strata_params.push(#value);
+            })
+        });
+        quote! {
+            let mut __strata_params: #p::ParamList<'_> = ::std::vec::Vec::with_capacity(#capacity);
+            #(#present)*
+            __strata_params
         }
     }
 }

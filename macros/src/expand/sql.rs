@@ -16,7 +16,7 @@ pub(crate) struct Sql {
     pub(crate) insert: String,
     pub(crate) copy_in: String,
     pub(crate) update: String,
-    pub(crate) patch: String,
+    pub(crate) patch: Patch,
     pub(crate) patch_shape: PatchParts,
     pub(crate) upsert: String,
     pub(crate) delete: String,
@@ -29,6 +29,18 @@ pub(crate) struct Sql {
 /// `"name"`, with `"` doubled inside the name.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The fixed `patch` statement. With a version column its text holds the
+/// version's SQL type (`$n::int4 IS NULL`), which only the field type
+/// knows: the derive emits the text around it, and the expansion joins
+/// them with `<T as VersionType>::CAST` at compile time.
+#[derive(Debug, Clone)]
+pub(crate) enum Patch {
+    /// No version column: the whole text.
+    Text(String),
+    /// The text before and after the version's SQL type.
+    AroundCast(String, String),
 }
 
 /// The pieces a `patch` statement for one set of present fields is
@@ -52,8 +64,6 @@ struct Names {
     primary_key: String,
     deleted_at: Option<String>,
     version: Option<String>,
-    /// The placeholder cast of the expected version in `patch`.
-    version_cast: &'static str,
     updated_at: Option<String>,
     insertable: Vec<String>,
     writable: Vec<String>,
@@ -72,7 +82,6 @@ pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
         primary_key: quoted(pk),
         deleted_at: model.deleted_at().map(quoted),
         version: model.version().map(quoted),
-        version_cast: model.version().map_or("int8", |f| int_cast(f.ty)),
         updated_at: model.updated_at().map(quoted),
         insertable: model.insertable().map(quoted).collect(),
         writable: model.writable().map(quoted).collect(),
@@ -82,9 +91,9 @@ pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
     Sql {
         qualified: n.table.clone(),
         select_list: n.columns.clone(),
-        get: get(&n),
-        get_with_deleted: get_with_deleted(&n),
-        find_many: find_many(&n),
+        get: select(&n, "= $1", Visible::Only),
+        get_with_deleted: select(&n, "= $1", Visible::All),
+        find_many: select(&n, "= ANY($1)", Visible::Only),
         insert: insert(&n),
         copy_in: copy_in(&n),
         update: update(&n),
@@ -96,21 +105,6 @@ pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
         hard_delete: hard_delete(&n),
         exists: exists(&n),
         count: count(&n),
-    }
-}
-
-/// The cast that gives the expected-version placeholder of `patch` the
-/// Rust type's width, so a bound `Option<i32>` meets an `int4`. Chosen from
-/// the type's spelling, which is all a macro can see; anything else gets
-/// `int8`, and `assert_version` rejects non-integers at the field.
-fn int_cast(ty: &syn::Type) -> &'static str {
-    let syn::Type::Path(path) = ty else {
-        return "int8";
-    };
-    match path.path.segments.last() {
-        Some(last) if last.ident == "i16" => "int2",
-        Some(last) if last.ident == "i32" => "int4",
-        _ => "int8",
     }
 }
 
@@ -186,30 +180,14 @@ impl Names {
     }
 }
 
-fn get(n: &Names) -> String {
+/// `SELECT <cols> FROM <t> WHERE <pk> <op> ..`: `get`, `get_with_deleted`
+/// and `find_many`.
+fn select(n: &Names, op: &str, visible: Visible) -> String {
     format!(
         "SELECT {} FROM {} {}",
         n.columns,
         n.table,
-        n.by_key("= $1", &[], Visible::Only)
-    )
-}
-
-fn get_with_deleted(n: &Names) -> String {
-    format!(
-        "SELECT {} FROM {} {}",
-        n.columns,
-        n.table,
-        n.by_key("= $1", &[], Visible::All)
-    )
-}
-
-fn find_many(n: &Names) -> String {
-    format!(
-        "SELECT {} FROM {} {}",
-        n.columns,
-        n.table,
-        n.by_key("= ANY($1)", &[], Visible::Only)
+        n.by_key(op, &[], visible)
     )
 }
 
@@ -227,30 +205,27 @@ fn copy_in(n: &Names) -> String {
 
 /// `$1` the key, `$2..` the writable columns, then the current version.
 fn update(n: &Names) -> String {
-    let mut set: Vec<String> = n
+    let set = n
         .writable
         .iter()
         .enumerate()
         .map(|(i, col)| format!("{col} = ${}", i + 2))
         .collect();
-    set.extend(n.stamps(""));
-    let mut extra = Vec::new();
-    if let Some(version) = &n.version {
-        extra.push(format!("{version} = ${}", n.writable.len() + 2));
-    }
-    format!(
-        "UPDATE {} {} {} RETURNING {}",
-        n.table,
-        n.set_list(set, format!("{0} = {0}", n.primary_key)),
-        n.by_key("= $1", &extra, Visible::Only),
-        n.columns
-    )
+    let version = n
+        .version
+        .as_ref()
+        .map(|version| format!("{version} = ${}", n.writable.len() + 2));
+    update_by_key(n, set, version)
 }
 
+/// Stands for the version's SQL type in the text of `patch` until it is
+/// split there; NUL cannot be part of an SQL identifier.
+const CAST: &str = "\0";
+
 /// `$1` the key, then a flag and a value per writable column, then the
-/// expected version (NULL: any version).
-fn patch(n: &Names) -> String {
-    let mut set: Vec<String> = n
+/// expected version (NULL: any version), cast to the version's SQL type.
+fn patch(n: &Names) -> Patch {
+    let set = n
         .writable
         .iter()
         .enumerate()
@@ -262,15 +237,23 @@ fn patch(n: &Names) -> String {
             )
         })
         .collect();
-    set.extend(n.stamps(""));
-    let mut extra = Vec::new();
-    if let Some(version) = &n.version {
-        let m = 2 * n.writable.len() + 2;
-        extra.push(format!(
-            "(${m}::{} IS NULL OR {version} = ${m})",
-            n.version_cast
-        ));
+    let m = 2 * n.writable.len() + 2;
+    let version = n
+        .version
+        .as_ref()
+        .map(|version| format!("(${m}::{CAST} IS NULL OR {version} = ${m})"));
+    let text = update_by_key(n, set, version);
+    match text.split_once(CAST) {
+        Some((before, after)) => Patch::AroundCast(before.to_owned(), after.to_owned()),
+        None => Patch::Text(text),
     }
+}
+
+/// `UPDATE <t> SET <set>, <stamps> WHERE <pk> = $1 [AND <version>] [AND
+/// <deleted_at> IS NULL] RETURNING <cols>`: `update` and `patch`.
+fn update_by_key(n: &Names, mut set: Vec<String>, version: Option<String>) -> String {
+    set.extend(n.stamps(""));
+    let extra: Vec<String> = version.into_iter().collect();
     format!(
         "UPDATE {} {} {} RETURNING {}",
         n.table,

@@ -47,7 +47,9 @@ impl Expand<'_> {
                 checks.push(quote_spanned!(span=> #p::assert_deleted_at::<#ty>();));
             }
             if f.version.is_some() {
-                checks.push(quote_spanned!(span=> #p::assert_version::<#ty>();));
+                // The same use of the trait, at the same span, as the
+                // `patch` statement's cast, so it is reported once.
+                checks.push(quote_spanned!(span=> let _ = <#ty as #p::VersionType>::CAST;));
             }
             if f.updated_at.is_some() {
                 checks.push(quote_spanned!(span=> #p::assert_updated_at::<#ty>();));

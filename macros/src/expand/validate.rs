@@ -16,9 +16,9 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 use super::Expand;
-use crate::attr::Spanned;
+use crate::attr::meta::Spanned;
+use crate::attr::validate::{Number, Rule, RuleKind};
 use crate::model::Field;
-use crate::validate_attr::{Number, Rule, RuleKind};
 
 /// Where a validated value lives.
 #[derive(Clone, Copy)]
@@ -90,15 +90,7 @@ impl Expand<'_> {
             self.model.ident,
             quote!(#path).to_string().replace(' ', ""),
         );
-        let fields = self.model.insertable().map(|f| {
-            let name = f.ident;
-            let ty = f.ty;
-            let docs = self.field_docs(f, format!("The `{}` column.", f.column));
-            quote! {
-                #docs
-                #vis #name: &'a #ty
-            }
-        });
+        let fields = self.insertable_fields(|ty| quote!(&'a #ty));
         quote! {
             #[doc = #doc]
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]

@@ -9,9 +9,6 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// The first line that makes a file run outside a transaction.
-pub(crate) const NO_TRANSACTION: &str = "-- strata:no-transaction";
-
 /// One migration compiled into the binary by
 /// [`embed_migrations!`](crate::embed_migrations). Built by the macro; pass the
 /// slice to [`Migrator::embedded`](super::Migrator::embedded).
@@ -134,11 +131,7 @@ impl Migration {
     }
 }
 
-pub(crate) fn is_no_transaction(sql: &str) -> bool {
-    sql.lines()
-        .next()
-        .is_some_and(|l| l.trim() == NO_TRANSACTION)
-}
+pub(crate) use strata_migrations_fs::is_no_transaction;
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -154,57 +147,22 @@ fn error(message: String) -> Error {
     }
 }
 
-/// Splits `20240101000000_create_users` into its version and name.
-pub(crate) fn parse_dir_name(dir_name: &str) -> Option<(i64, &str)> {
-    let (version, name) = dir_name.split_once('_')?;
-    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {
-        return None;
-    }
-    Some((version.parse().ok()?, name))
-}
-
-/// Reads every `<version>_<name>/` folder under `dir`, sorted by version.
+/// Reads every `<version>_<name>/` folder under `dir`, sorted by version,
+/// with the rules `embed_migrations!` applies ([`strata_migrations_fs::scan`]).
 pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Migration>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        error(format!(
-            "cannot read the migrations folder {} ({e})",
-            dir.display()
-        ))
-    })?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| error(format!("cannot list {} ({e})", dir.display())))?;
-        let path = entry.path();
-        if !path.is_dir() {
-            continue;
-        }
-        let dir_name = entry.file_name().to_string_lossy().into_owned();
-        let (version, name) = parse_dir_name(&dir_name).ok_or_else(|| {
-            error(format!(
-                "migration folder {} is not named <version>_<name>, e.g. 20240101120000_create_users",
-                path.display()
-            ))
-        })?;
-        let read = |file: &str| {
-            let p = path.join(file);
-            std::fs::read_to_string(&p)
-                .map_err(|e| error(format!("cannot read migration file {} ({e})", p.display())))
-        };
-        let up = read("up.sql")?;
-        let down = if path.join("down.sql").is_file() {
-            Some(read("down.sql")?)
-        } else {
-            None
-        };
-        out.push(Migration::new(
-            version,
-            name,
-            up,
-            down,
-            path.display().to_string(),
-        ));
-    }
-    sorted(out)
+    let found = strata_migrations_fs::scan(dir).map_err(|e| error(e.to_string()))?;
+    Ok(found
+        .into_iter()
+        .map(|m| {
+            Migration::new(
+                m.version,
+                m.name,
+                m.up_sql,
+                m.down.map(|(_, text)| text),
+                m.dir.display().to_string(),
+            )
+        })
+        .collect())
 }
 
 /// Turns an embedded set into migrations, sorted by version.
@@ -225,13 +183,8 @@ pub(crate) fn load_embedded(set: &[EmbeddedMigration]) -> Result<Vec<Migration>>
 }
 
 fn sorted(mut out: Vec<Migration>) -> Result<Vec<Migration>> {
-    out.sort_by_key(|m| m.version);
-    if let Some(w) = out.windows(2).find(|w| w[0].version == w[1].version) {
-        return Err(error(format!(
-            "two migrations share version {}: {} and {}",
-            w[0].version, w[0].name, w[1].name
-        )));
-    }
+    strata_migrations_fs::sort_by_version(&mut out, |m| (m.version, m.name.as_str()))
+        .map_err(|e| error(e.to_string()))?;
     Ok(out)
 }
 

@@ -380,3 +380,32 @@ fn new_creates_empty_files_with_increasing_versions() {
     );
     assert!(Migrator::create(&dir.0, "Bad Name").is_err());
 }
+
+/// `Migrator::from_dir` accepts and rejects each folder layout as
+/// `embed_migrations!` does: both read folders with
+/// `strata_migrations_fs::scan`, and the macro's unit test
+/// (`migrate-macros/src/lib.rs`) holds it to this same table.
+#[test]
+fn from_dir_and_embed_migrations_agree_on_every_layout() {
+    for layout in strata_migrations_fs::layouts::ALL {
+        let dir = TempDir(std::env::temp_dir().join(format!(
+            "strata_layout_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        layout.write(&dir.0).unwrap();
+        let loaded = Migrator::from_dir(&dir.0);
+        assert_eq!(
+            loaded.is_ok(),
+            layout.ok,
+            "{}: {:?}",
+            layout.name,
+            loaded.err()
+        );
+        if let Ok(m) = loaded {
+            let versions: Vec<i64> = m.migrations().iter().map(|m| m.version()).collect();
+            assert!(versions.is_sorted(), "{}: {versions:?}", layout.name);
+        }
+    }
+}

@@ -11,7 +11,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
 use syn::{Lit, LitStr, Token};
 
-use crate::attr::{RawValidate, Spanned};
+use super::RawValidate;
+use super::meta::{Spanned, code_list, is_bare, parse_value, path_text, skip_value, value_tokens};
 use crate::ctxt::Ctxt;
 
 const EMAIL: &str = "email";
@@ -129,10 +130,7 @@ pub(crate) fn example(rule: &str) -> &'static str {
 
 /// A format error: what is wrong, then how the rule is written.
 fn format_error(what: &str, rule: &str) -> String {
-    format!(
-        "{what}\n\nhelp: the correct format looks like `{}`",
-        example(rule)
-    )
+    super::meta::format_error(what, example(rule))
 }
 
 /// Parses every `#[validate(...)]` of one field; mistakes go to `cx` and
@@ -184,20 +182,13 @@ fn parse_rule(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Rule>
             RANGE => bounds(cx, meta, RANGE, parse_number)?
                 .map(|(min, max)| RuleKind::Range { min, max }),
             // pattern = "^[a-z]+$"
-            PATTERN => {
-                let tokens = value(cx, meta, PATTERN, "`pattern` needs a regular expression")?;
-                match tokens.map(|t| (syn::parse2::<LitStr>(t.clone()), t)) {
-                    Some((Ok(lit), _)) => Some(RuleKind::Pattern(lit)),
-                    Some((Err(_), tokens)) => {
-                        cx.syn_error(syn::Error::new_spanned(
-                            tokens,
-                            format_error("`pattern` takes a string literal", PATTERN),
-                        ));
-                        None
-                    }
-                    None => None,
-                }
-            }
+            PATTERN => parse_value(
+                cx,
+                meta,
+                &format_error("`pattern` needs a regular expression", PATTERN),
+                &format_error("`pattern` takes a string literal", PATTERN),
+            )?
+            .map(RuleKind::Pattern),
             // one_of("a", "b")
             ONE_OF => {
                 if meta.input.peek(syn::token::Paren) {
@@ -223,28 +214,20 @@ fn parse_rule(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Rule>
                 }
             }
             // custom = path::to_fn
-            CUSTOM => {
-                let tokens = value(cx, meta, CUSTOM, "`custom` needs a function")?;
-                match tokens.map(|t| (syn::parse2::<syn::Path>(t.clone()), t)) {
-                    Some((Ok(path), _)) => Some(RuleKind::Custom(path)),
-                    Some((Err(_), tokens)) => {
-                        cx.syn_error(syn::Error::new_spanned(
-                            tokens,
-                            format_error("`custom` takes the path of a function", CUSTOM),
-                        ));
-                        None
-                    }
-                    None => None,
-                }
-            }
+            CUSTOM => parse_value(
+                cx,
+                meta,
+                &format_error("`custom` needs a function", CUSTOM),
+                &format_error("`custom` takes the path of a function", CUSTOM),
+            )?
+            .map(RuleKind::Custom),
             _ => {
-                let list: Vec<String> = RULES.iter().map(|r| format!("`{r}`")).collect();
                 let written = path_text(&meta.path);
                 cx.error(
                     span,
                     format!(
                         "unknown `validate` rule `{written}`, expected one of {}",
-                        list.join(", ")
+                        code_list(RULES)
                     ),
                 );
                 skip_value(meta)?;
@@ -261,7 +244,7 @@ fn flag(
     rule: &str,
     kind: RuleKind,
 ) -> syn::Result<Option<RuleKind>> {
-    if !(meta.input.is_empty() || meta.input.peek(Token![,])) {
+    if !is_bare(meta) {
         cx.error(
             meta.path.span(),
             format_error(&format!("`{rule}` takes no value"), rule),
@@ -270,31 +253,6 @@ fn flag(
     }
     // The intent is clear either way: keep the rule.
     Ok(Some(kind))
-}
-
-/// The tokens after `rule =`, up to the next comma; `None` (reported) when
-/// there is no `=`.
-fn value(
-    cx: &Ctxt,
-    meta: &ParseNestedMeta<'_>,
-    rule: &str,
-    missing: &str,
-) -> syn::Result<Option<TokenStream>> {
-    if !meta.input.peek(Token![=]) {
-        cx.error(meta.path.span(), format_error(missing, rule));
-        skip_value(meta)?;
-        return Ok(None);
-    }
-    meta.input.parse::<Token![=]>()?;
-    let mut tokens = TokenStream::new();
-    while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        tokens.extend([meta.input.parse::<TokenTree>()?]);
-    }
-    if tokens.is_empty() {
-        cx.error(meta.path.span(), format_error(missing, rule));
-        return Ok(None);
-    }
-    Ok(Some(tokens))
 }
 
 /// A parsed bound pair of `length` or `range`.
@@ -351,7 +309,8 @@ fn bounds<T>(
             }
         };
         let key = key.unwrap_or_default();
-        let Some(tokens) = value(cx, &inner, rule, &format!("`{key}` needs a value"))? else {
+        let missing = format_error(&format!("`{key}` needs a value"), rule);
+        let Some(tokens) = value_tokens(cx, &inner, &missing)? else {
             usable = false;
             return Ok(());
         };
@@ -422,21 +381,4 @@ fn parse_number(tokens: &TokenStream) -> Result<Number, &'static str> {
         }
         _ => Err(WHAT),
     }
-}
-
-/// Skips whatever follows a rule up to the next comma.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        meta.input.parse::<TokenTree>()?;
-    }
-    Ok(())
-}
-
-/// A path as written, for messages: `a::b`.
-fn path_text(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
 }
