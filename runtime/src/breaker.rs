@@ -5,12 +5,14 @@
 //!
 //! The PostgreSQL breaker does not wait out its cool-down to notice that
 //! the server is back: while it is open, a background task
-//! ([`probe_until_closed`]) tries one real connect every
+//! (`pool/recovery.rs`) tries one real connect every
 //! [`Breaker::probe_interval`] (at most 100 ms), never two at a time, and
 //! closes the breaker as soon as one succeeds. Calls meanwhile fail fast.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+pub use crate::observe::metrics::BreakerState;
 
 #[derive(Debug)]
 enum State {
@@ -33,18 +35,6 @@ pub(crate) struct Breaker {
     cause: Mutex<Option<String>>,
     /// A background prober is running (PostgreSQL only).
     probing: std::sync::atomic::AtomicBool,
-}
-
-/// The breaker's state, for metrics and health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    /// Calls go through.
-    Closed,
-    /// Calls fail fast until the cool-down ends.
-    Open,
-    /// One probe is in flight.
-    HalfOpen,
 }
 
 /// Held by a call that may be the breaker's half-open probe: if the call
@@ -188,9 +178,15 @@ impl Breaker {
             .is_ok()
     }
 
+    /// Called by the prober as it ends, so the next opening starts a new one.
+    pub(crate) fn stop_probing(&self) {
+        self.probing
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
     /// Turns an open breaker half-open for the prober, cool-down or not;
     /// false if it is not open (closed, or a caller's probe is in flight).
-    fn take_probe(&self) -> bool {
+    pub(crate) fn take_probe(&self) -> bool {
         let mut state = self.lock();
         if matches!(*state, State::Open { .. }) {
             *state = State::HalfOpen;
@@ -210,94 +206,6 @@ impl Breaker {
             State::Closed { .. } => BreakerState::Closed,
             State::Open { .. } => BreakerState::Open,
             State::HalfOpen => BreakerState::HalfOpen,
-        }
-    }
-}
-
-/// While the PostgreSQL breaker is open, tries one connect every probe
-/// interval (one at a time: the breaker is half-open while it runs, so
-/// calls keep failing fast) and closes the breaker on the first success,
-/// leaving the new connection idle in the pool for the next call. Ends once
-/// the breaker is closed, the pool is closed or the `Db` is dropped.
-pub(crate) async fn probe_until_closed(inner: std::sync::Weak<crate::pool::Inner>) {
-    use deadpool_postgres::{PoolError, TimeoutType};
-    use std::sync::atomic::Ordering;
-
-    use crate::error::{Error, TimeoutKind};
-
-    let Some(every) = inner.upgrade().map(|i| i.breaker.probe_interval()) else {
-        return;
-    };
-    loop {
-        tokio::time::sleep(every).await;
-        let Some(inner) = inner.upgrade() else { return };
-        let breaker = &inner.breaker;
-        if inner.pool.is_closed() || !breaker.is_open() {
-            breaker.probing.store(false, Ordering::Release);
-            // A failure may have reopened it after the check and found the
-            // job still claimed: take it back rather than leave none.
-            if inner.pool.is_closed() || !breaker.is_open() || !breaker.start_probing() {
-                return;
-            }
-            continue;
-        }
-        if !breaker.take_probe() {
-            continue;
-        }
-        let timeouts = deadpool_postgres::Timeouts {
-            wait: Some(Duration::ZERO),
-            ..inner.pool.timeouts()
-        };
-        match inner.pool.timeout_get(&timeouts).await {
-            // An idle pooled connection may be one the outage left dead but
-            // open-looking: only a round trip on it is a verdict.
-            Ok(conn) => match crate::pipeline::round_trip::round_trip(
-                &inner.counters,
-                crate::observe::counters::RoundTrip::Probe,
-                "SELECT 1",
-                Some(inner.config.get_connect_timeout()),
-                conn.batch_execute("SELECT 1"),
-            )
-            .await
-            {
-                Ok(Ok(())) => {
-                    breaker.success();
-                    tracing::info!("PostgreSQL answers again; circuit breaker closed");
-                    drop(conn);
-                }
-                Ok(Err(e)) => {
-                    drop(deadpool_postgres::Object::take(conn));
-                    breaker.failure(&Error::from_pg(e));
-                }
-                Err(_) => {
-                    drop(deadpool_postgres::Object::take(conn));
-                    breaker.failure(&Error::Timeout {
-                        kind: TimeoutKind::Connect,
-                        source: None,
-                    });
-                }
-            },
-            // Every slot is taken by connections in use: no verdict.
-            Err(PoolError::Timeout(TimeoutType::Wait)) => breaker.abandon_probe(),
-            Err(PoolError::Closed) => {
-                breaker.abandon_probe();
-                breaker.probing.store(false, Ordering::Release);
-                return;
-            }
-            Err(PoolError::Timeout(_)) => {
-                breaker.failure(&Error::Timeout {
-                    kind: TimeoutKind::Connect,
-                    source: None,
-                });
-            }
-            Err(PoolError::Backend(e)) => {
-                breaker.failure(&Error::from_pg(e));
-            }
-            Err(other) => {
-                breaker.failure(&Error::Connection {
-                    source: other.to_string().into(),
-                });
-            }
         }
     }
 }

@@ -22,6 +22,9 @@ use crate::{pool::Db, tx::Tx};
 /// Statement parameters, as tokio-postgres takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// An owned list of statement parameters (what the derive builds for a row).
+pub type ParamList<'a> = Vec<&'a (dyn ToSql + Sync)>;
+
 /// Whether an operation only reads. Known per operation, so a read can be
 /// retried after a connection loss (and later routed to a replica).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +163,7 @@ pub trait Executor: Send + Sync + handle::Handle {
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>>> + Send {
-        async move { at_most_one(self.query(sql, params).await?) }
+        async move { at_most_one(self, self.query(sql, params).await?) }
     }
 
     /// Runs a read the caller declares safe to repeat, and returns its rows.
@@ -209,7 +212,7 @@ pub trait Executor: Send + Sync + handle::Handle {
         sql: &str,
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>>> + Send {
-        async move { at_most_one(self.query_read(sql, params).await?) }
+        async move { at_most_one(self, self.query_read(sql, params).await?) }
     }
 
     /// Runs a statement and returns the number of rows it affected. Never
@@ -223,10 +226,14 @@ pub trait Executor: Send + Sync + handle::Handle {
     }
 }
 
-/// The row of a statement that returns at most one.
-fn at_most_one(rows: Vec<Row>) -> Result<Option<Row>> {
+/// The row of a statement that returns at most one. More is a failure the
+/// caller sees, so it is counted as one (`too_many_rows`), although the
+/// statement itself succeeded and was counted in `queries.total`.
+fn at_most_one<E: Executor + ?Sized>(on: &E, rows: Vec<Row>) -> Result<Option<Row>> {
     if rows.len() > 1 {
-        return Err(Error::TooManyRows { rows: rows.len() });
+        let err = Error::TooManyRows { rows: rows.len() };
+        on.__db().inner.counters.failed(&err);
+        return Err(err);
     }
     Ok(rows.into_iter().next())
 }

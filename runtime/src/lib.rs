@@ -5,7 +5,9 @@ extern crate self as strata;
 
 mod breaker;
 pub mod cache;
+mod cached;
 mod config;
+mod endpoints;
 mod error;
 mod executor;
 pub mod migrate;

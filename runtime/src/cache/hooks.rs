@@ -41,7 +41,7 @@ mod on {
     use super::{Cache, Snapshot};
 
     /// Where a paused loader signals and waits; see
-    /// [`Db::__pause_cache_fills`](crate::Db::__pause_cache_fills).
+    /// `Db::__pause_cache_fills` (`pool/hooks.rs`).
     #[derive(Debug, Clone)]
     #[doc(hidden)]
     pub struct FillGate {
@@ -99,22 +99,17 @@ mod on {
         }
     }
 
-    impl crate::Db {
-        /// Test hook: the next cache loader pauses between reading
-        /// PostgreSQL and filling the cache, so a test can interleave a
-        /// write there.
-        #[doc(hidden)]
-        pub fn __pause_cache_fills(&self, gate: Option<FillGate>) {
-            if let Ok(mut slot) = self.inner.cache.hooks.fill_gate.lock() {
+    impl Cache {
+        /// The next loader stops at `gate` (`None` removes it).
+        pub(crate) fn set_fill_gate(&self, gate: Option<FillGate>) {
+            if let Ok(mut slot) = self.hooks.fill_gate.lock() {
                 *slot = gate;
             }
         }
 
-        /// Test switch: turns the cache's stale-set protection off, to show
-        /// a test detects its absence. Never call this in an application.
-        #[doc(hidden)]
-        pub fn __set_stale_set_protection(&self, on: bool) {
-            self.inner.cache.hooks.protect.store(on, Relaxed);
+        /// Turns the stale-set protection off or on again.
+        pub(crate) fn set_stale_set_protection(&self, on: bool) {
+            self.hooks.protect.store(on, Relaxed);
         }
     }
 }

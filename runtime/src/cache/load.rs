@@ -1,7 +1,8 @@
 //! The read path of the model cache: L1, then L2, then PostgreSQL, with
 //! concurrent misses on one key coalesced into one load, and fills that a
 //! write made meanwhile turns away (see the "no stale set" rule in the
-//! parent module's docs). `model.rs` and `query.rs` are the public faces.
+//! parent module's docs). It knows keys, values and a loader, not models:
+//! the model-aware faces (`get_cached`, cached queries) are `crate::cached`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,23 +13,24 @@ use serde::de::DeserializeOwned;
 use super::hooks::Snapshot;
 use super::{Cache, l1, row_id};
 use crate::error::{Error, Result};
-use crate::model::{Model, ModelExt};
 use crate::observe::counters::bump;
-use crate::pool::Db;
 
-/// How long `M`'s entries live; `None` when `M` is not cached (no
-/// `cache(..)` attribute) or the cache is off, so reads go to PostgreSQL.
-pub(super) fn ttl_of<M: Model>(cache: &Cache) -> Option<Duration> {
-    if cache.is_off() {
-        return None;
-    }
-    M::META.cache_ttl_secs.map(|s| {
-        if s == 0 {
-            cache.default_ttl
-        } else {
-            Duration::from_secs(s)
+impl Cache {
+    /// How long entries of a model with `cache(ttl_secs = secs)` live
+    /// (`Some(0)` is the configured default); `None` when the model is not
+    /// cached or the cache is off, so reads go to PostgreSQL.
+    pub(crate) fn ttl_for(&self, secs: Option<u64>) -> Option<Duration> {
+        if self.is_off() {
+            return None;
         }
-    })
+        secs.map(|s| {
+            if s == 0 {
+                self.default_ttl
+            } else {
+                Duration::from_secs(s)
+            }
+        })
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Option<Vec<u8>> {
@@ -49,8 +51,8 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
 /// finding nothing is `NotFound` naming `what`, the table as the model
 /// names it, as the uncached reads do.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn get_or_load<T, F, Fut>(
-    db: &Db,
+pub(crate) async fn get_or_load<T, F, Fut>(
+    cache: &Cache,
     table: &'static str,
     what: &'static str,
     id: &(dyn std::fmt::Debug + Sync),
@@ -63,7 +65,6 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
-    let cache = &db.inner.cache;
     let counters = &cache.counters;
     // One allocation on an L1 hit: the key is formatted straight from the
     // primary key (the same text `row_id` gives), the L2 id only on a miss.
@@ -89,9 +90,9 @@ where
     // Redis before the in-flight map: an L2 hit never reaches PostgreSQL,
     // so it need not be coalesced, and skipping the map's lock, key copy
     // and hashing is most of what an L2 hit costs over a raw GET.
-    let mut seen = match l2_read::<T>(db, table, &id, list).await {
+    let mut seen = match l2_read::<T>(cache, table, &id, list).await {
         Seen::Hit(value) => {
-            fill_l1(db, table, gens, &key, ttl, &value);
+            fill_l1(cache, table, gens, &key, ttl, &value);
             return Ok(value);
         }
         other => other,
@@ -118,9 +119,9 @@ where
     // ... and Redis, which is all there is without L1: read it again. With
     // L1, an uncontended miss has just read Redis and need not again.
     if waited || cache.l1.is_none() {
-        match l2_read::<T>(db, table, &id, list).await {
+        match l2_read::<T>(cache, table, &id, list).await {
             Seen::Hit(value) => {
-                fill_l1(db, table, gens, &key, ttl, &value);
+                fill_l1(cache, table, gens, &key, ttl, &value);
                 return Ok(value);
             }
             other => seen = other,
@@ -136,7 +137,7 @@ where
     bump(&counters.loads);
     let result = match load().await {
         Ok(Some(value)) => {
-            fill(db, table, (&id, list), ttl, (gens, wgen), &key, &value).await;
+            fill(cache, table, (&id, list), ttl, (gens, wgen), &key, &value).await;
             Ok(value)
         }
         Ok(None) => Err(Error::NotFound { what }),
@@ -157,12 +158,11 @@ enum Seen<T> {
 }
 
 async fn l2_read<T: DeserializeOwned>(
-    db: &Db,
+    cache: &Cache,
     table: &'static str,
     id: &str,
     list: bool,
 ) -> Seen<T> {
-    let cache = &db.inner.cache;
     let Some(l2) = &cache.l2 else {
         return Seen::Unavailable;
     };
@@ -186,14 +186,13 @@ async fn l2_read<T: DeserializeOwned>(
 
 /// Puts `value` in L1 unless a write to `table` happened since `gens`.
 fn fill_l1<T: Clone + Send + Sync + 'static>(
-    db: &Db,
+    cache: &Cache,
     table: &'static str,
     gens: super::Gens,
     l1_key: &str,
     ttl: Duration,
     value: &T,
 ) {
-    let cache = &db.inner.cache;
     if let Some(l1) = &cache.l1 {
         cache.fill_if_current(table, gens.write, || {
             l1.insert(l1_key.to_owned(), value.clone(), ttl);
@@ -205,7 +204,7 @@ fn fill_l1<T: Clone + Send + Sync + 'static>(
 /// happened since `snapshot` (taken before the load; see `hooks.rs` for
 /// the one place it can be otherwise). A refused Redis fill is counted.
 async fn fill<T: Serialize + Clone + Send + Sync + 'static>(
-    db: &Db,
+    cache: &Cache,
     table: &'static str,
     (id, list): (&str, bool),
     ttl: Duration,
@@ -213,7 +212,6 @@ async fn fill<T: Serialize + Clone + Send + Sync + 'static>(
     l1_key: &str,
     value: &T,
 ) {
-    let cache = &db.inner.cache;
     let counters = &cache.counters;
     let (gens, wgen) = cache.before_fill(table, id, list, snapshot).await;
     if let (Some(l2), Some(w)) = (&cache.l2, &wgen)
@@ -229,28 +227,36 @@ async fn fill<T: Serialize + Clone + Send + Sync + 'static>(
             bump(&counters.stale_sets_refused);
         }
     }
-    fill_l1(db, table, gens, l1_key, ttl, value);
+    fill_l1(cache, table, gens, l1_key, ttl, value);
 }
 
 /// The visible rows of `M` with these keys: L1 first, then one Redis
 /// round trip for the rest, then one SQL query for what is still missing.
 /// Order follows `keys`; missing keys are skipped.
-pub(super) async fn get_many<M>(db: &Db, keys: &[M::Key], ttl: Duration) -> Result<Vec<M>>
+pub(crate) async fn get_many<T, K, F, Fut>(
+    cache: &Cache,
+    table: &'static str,
+    keys: &[K],
+    ttl: Duration,
+    id_of: impl Fn(&T) -> String,
+    load: F,
+) -> Result<Vec<T>>
 where
-    M: Model + Serialize + DeserializeOwned + Clone,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    K: std::fmt::Debug + Clone,
+    F: FnOnce(Vec<K>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>>>,
 {
-    let cache = &db.inner.cache;
     let counters = &cache.counters;
-    let table = M::META.qualified;
     let gens = cache.gens(table);
     let ids: Vec<String> = keys.iter().map(row_id).collect();
-    let mut found: Vec<Option<M>> = vec![None; keys.len()];
+    let mut found: Vec<Option<T>> = vec![None; keys.len()];
     let mut missing: Vec<usize> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         match cache
             .l1
             .as_ref()
-            .and_then(|l1| l1.get::<M>(&l1::row_key(table, gens.row, id)))
+            .and_then(|l1| l1.get::<T>(&l1::row_key(table, gens.row, id)))
         {
             Some(v) => {
                 bump(&counters.l1_hits);
@@ -269,7 +275,7 @@ where
         if let Some((w, values)) = l2.get_rows(table, &wanted, counters).await {
             let mut still = Vec::new();
             for (&i, bytes) in missing.iter().zip(values) {
-                match bytes.as_deref().and_then(decode::<M>) {
+                match bytes.as_deref().and_then(decode::<T>) {
                     Some(v) => {
                         bump(&counters.l2_hits);
                         found[i] = Some(v);
@@ -286,11 +292,11 @@ where
         for _ in &missing {
             bump(&counters.misses);
         }
-        let wanted: Vec<M::Key> = missing.iter().map(|&i| keys[i].clone()).collect();
-        let rows = M::find_many(db, &wanted).await?;
+        let wanted: Vec<K> = missing.iter().map(|&i| keys[i].clone()).collect();
+        let rows = load(wanted).await?;
         let mut to_l2 = Vec::new();
         for row in rows {
-            let id = row_id(row.key());
+            let id = id_of(&row);
             if let (Some(_), Some(bytes)) = (&wgen, encode(&row)) {
                 to_l2.push((id.clone(), bytes));
             }

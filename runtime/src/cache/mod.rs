@@ -22,8 +22,8 @@
 //!
 //! Where each part lives: this file holds `Cache` (the local generations,
 //! the in-flight map, the counters); `invalidation.rs` what a write made
-//! stale; `load.rs` the read path, with `model.rs` and `query.rs` its
-//! public faces; `l1.rs` the in-process tier; `l2/` the Redis tier (the
+//! stale; `load.rs` the read path, whose model-aware faces are
+//! `crate::cached`; `l1.rs` the in-process tier; `l2/` the Redis tier (the
 //! store, its scripts, the client wrapper and the replay after an outage);
 //! `pubsub.rs` the cross-process messages and their acknowledgements;
 //! `store.rs` the general `db.cache()` API; `hooks.rs` the test hooks.
@@ -32,19 +32,17 @@ mod hooks;
 mod invalidation;
 mod l1;
 mod l2;
-mod load;
-mod model;
+pub(crate) mod load;
 mod pubsub;
-mod query;
 mod store;
 
+pub use crate::cached::{CachedModelExt, CachedQuery};
+pub use crate::observe::metrics::CacheMetrics;
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub use hooks::FillGate;
 pub(crate) use invalidation::row_id;
 pub use invalidation::{Invalidation, WriteGuard};
-pub use model::CachedModelExt;
-pub use query::CachedQuery;
 pub use store::CacheStore;
 
 use std::collections::HashMap;
@@ -67,42 +65,6 @@ pub(crate) struct CacheCounters {
     pub(crate) invalidations: AtomicU64,
     pub(crate) stale_sets_refused: AtomicU64,
     pub(crate) redis_errors: AtomicU64,
-}
-
-/// A snapshot of the cache counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct CacheMetrics {
-    /// Reads answered by the in-process tier.
-    pub l1_hits: u64,
-    /// Reads answered by Redis.
-    pub l2_hits: u64,
-    /// Reads that had to go to PostgreSQL.
-    pub misses: u64,
-    /// Loads from PostgreSQL made to fill the cache.
-    pub loads: u64,
-    /// Readers that waited for another reader's load of the same key.
-    pub coalesced: u64,
-    /// Invalidations applied by writes (here or, for L1, in other processes).
-    pub invalidations: u64,
-    /// Fills dropped because a write happened while they loaded.
-    pub stale_sets_refused: u64,
-    /// Redis calls that failed or timed out (each fell through).
-    pub redis_errors: u64,
-}
-
-impl CacheMetrics {
-    /// Hits over reads, in `[0, 1]`; 0 with no reads.
-    pub fn hit_rate(&self) -> f64 {
-        let hits = self.l1_hits + self.l2_hits;
-        let reads = hits + self.misses;
-        if reads == 0 {
-            0.0
-        } else {
-            #[allow(clippy::cast_precision_loss)]
-            let rate = hits as f64 / reads as f64;
-            rate
-        }
-    }
 }
 
 /// Local generation counters of one table.
@@ -154,6 +116,26 @@ pub(crate) struct CacheSettings {
     pub(crate) prefix: String,
     pub(crate) ttl: Duration,
     pub(crate) redis_timeout: Duration,
+}
+
+impl CacheSettings {
+    /// The cache's part of a `Config` (the Redis key prefix defaults to
+    /// `strata:<dbname>:<search_path>`).
+    pub(crate) fn from_config(config: &crate::config::Config) -> Self {
+        CacheSettings {
+            l1_capacity: config.cache_l1_capacity,
+            redis_url: config.redis_url.as_ref().map(|s| s.expose().to_owned()),
+            prefix: config.cache_prefix.clone().unwrap_or_else(|| {
+                format!(
+                    "strata:{}:{}",
+                    config.get_dbname(),
+                    config.search_path.as_deref().unwrap_or("public")
+                )
+            }),
+            ttl: config.cache_ttl,
+            redis_timeout: config.cache_redis_timeout,
+        }
+    }
 }
 
 impl Cache {

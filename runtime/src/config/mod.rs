@@ -222,22 +222,6 @@ impl Config {
         self
     }
 
-    pub(crate) fn cache_settings(&self) -> crate::cache::CacheSettings {
-        crate::cache::CacheSettings {
-            l1_capacity: self.cache_l1_capacity,
-            redis_url: self.redis_url.as_ref().map(|s| s.expose().to_owned()),
-            prefix: self.cache_prefix.clone().unwrap_or_else(|| {
-                format!(
-                    "strata:{}:{}",
-                    self.get_dbname(),
-                    self.search_path.as_deref().unwrap_or("public")
-                )
-            }),
-            ttl: self.cache_ttl,
-            redis_timeout: self.cache_redis_timeout,
-        }
-    }
-
     /// Sets `search_path` on every pooled connection at connect time, so
     /// unqualified table names resolve to this schema.
     #[must_use]

@@ -4,12 +4,12 @@
 //! A `;` ends a statement only outside quotes and comments: `'...'` (with
 //! `''`, and backslash escapes in `E'...'`), `"..."` identifiers, dollar
 //! quotes (`$$...$$`, `$tag$...$tag$`), `-- ...` line comments and nested
-//! `/* ... */` comments. SQL-standard function bodies
-//! (`CREATE FUNCTION ... BEGIN ATOMIC ...; ...; END`) are kept whole the way
-//! psql does it: inside a `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, `BEGIN`
-//! and `CASE` open a level that `END` closes.
+//! `/* ... */` comments; nor inside parentheses or a SQL-standard function
+//! body (`CREATE FUNCTION ... BEGIN ATOMIC ...; ...; END`), as psql splits
+//! (see `crate::sql::split`).
 
 use crate::sql::lex::{LexError, Token, spanned};
+use crate::sql::split::statements;
 
 /// One statement of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,81 +36,37 @@ impl Statement<'_> {
 }
 
 /// Splits `sql` into statements, dropping empty ones (only whitespace and
-/// comments). Reads the text with strata's SQL tokenizer ([`crate::sql`]),
-/// the same one the raw-SQL guards use.
+/// comments). Reads the text with strata's SQL tokenizer and splits it where
+/// the raw-SQL guards do ([`crate::sql::split`]).
 pub(crate) fn split(sql: &str) -> Vec<Statement<'_>> {
     let (tokens, error) = spanned(sql);
     let mut out = Vec::new();
-    let mut current = Current::default();
-    for t in &tokens {
-        match t.token {
-            Token::Semicolon if current.depth == 0 => {
-                current.finish(sql, t.start, &mut out);
-                current = Current::default();
-            }
-            Token::Word(word) => {
-                current.start.get_or_insert(t.start);
-                current.word(word);
-            }
-            _ => {
-                current.start.get_or_insert(t.start);
-            }
-        }
+    for range in statements(&tokens, |t| t.token) {
+        // A `;` ends the statement; else it runs to the end of the text.
+        let end = tokens.get(range.end).map_or(sql.len(), |t| t.start);
+        push(sql, tokens[range.start].start, end, &mut out);
     }
     // Text that does not lex (an unterminated quote or comment) belongs to
     // the statement it is in, up to the end: the server reports it.
-    if let Some((LexError::UnterminatedQuote, at)) = error {
-        current.start.get_or_insert(at);
+    // (An open last statement already runs to the end.)
+    let open_statement = tokens.last().is_some_and(|t| t.token != Token::Semicolon);
+    if let Some((LexError::UnterminatedQuote, at)) = error
+        && !open_statement
+    {
+        push(sql, at, sql.len(), &mut out);
     }
-    current.finish(sql, sql.len(), &mut out);
     out
 }
 
-/// The statement being read.
-#[derive(Default)]
-struct Current {
-    /// Byte of its first token.
-    start: Option<usize>,
-    /// Its leading words, up to four: `CREATE [OR REPLACE] FUNCTION`.
-    head: Vec<String>,
-    /// `BEGIN`/`CASE` ... `END` depth inside a function body.
-    depth: u32,
-}
-
-impl Current {
-    fn word(&mut self, word: &str) {
-        if self.head.len() < 4 {
-            self.head.push(word.to_ascii_lowercase());
-        }
-        if !self.in_routine() {
-            return;
-        }
-        if word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case") {
-            self.depth += 1;
-        } else if word.eq_ignore_ascii_case("end") {
-            self.depth = self.depth.saturating_sub(1);
-        }
+/// Adds `src[start..end]`, trimmed, with the line it starts on.
+fn push<'a>(src: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>) {
+    let sql = src[start..end].trim_end();
+    if sql.is_empty() {
+        return;
     }
-
-    fn in_routine(&self) -> bool {
-        let h: Vec<&str> = self.head.iter().map(String::as_str).collect();
-        matches!(
-            h.as_slice(),
-            ["create", "function" | "procedure", ..]
-                | ["create", "or", "replace", "function" | "procedure", ..]
-        )
-    }
-
-    fn finish<'a>(&self, src: &'a str, end: usize, out: &mut Vec<Statement<'a>>) {
-        let Some(start) = self.start else { return };
-        let sql = src[start..end].trim_end();
-        if sql.is_empty() {
-            return;
-        }
-        let newlines = src.as_bytes()[..start].iter().filter(|&&b| b == b'\n');
-        let line = 1 + u32::try_from(newlines.count()).unwrap_or(u32::MAX);
-        out.push(Statement { sql, line });
-    }
+    let newlines = src.as_bytes()[..start].iter().filter(|&&b| b == b'\n');
+    let line = 1 + u32::try_from(newlines.count()).unwrap_or(u32::MAX);
+    out.push(Statement { sql, line });
 }
 
 #[cfg(test)]
@@ -162,6 +118,15 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].0.ends_with("END"));
         assert_eq!(got[1], ("SELECT 3", 6));
+    }
+
+    #[test]
+    fn a_rule_with_several_actions_is_one_statement() {
+        let sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (\n  INSERT INTO a VALUES (1);\n  DELETE FROM b\n);\nSELECT 1";
+        let got = texts(sql);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].0.ends_with(')'));
+        assert_eq!(got[1], ("SELECT 1", 5));
     }
 
     #[test]

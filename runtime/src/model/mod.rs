@@ -52,8 +52,7 @@ use tokio_postgres::types::ToSql;
 use crate::error::Result;
 use crate::validate::ValidationErrors;
 
-/// A statement parameter list.
-pub type ParamList<'a> = Vec<&'a (dyn ToSql + Sync)>;
+pub use crate::executor::ParamList;
 
 /// One column of a model, as the derive saw it.
 #[derive(Debug, Clone, Copy)]

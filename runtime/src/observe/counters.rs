@@ -13,6 +13,11 @@ pub(crate) struct Counters {
     pub(crate) queries_failed: AtomicU64,
     pub(crate) failed_by_kind: [AtomicU64; FAILURE_KINDS.len()],
     pub(crate) reads_retried: AtomicU64,
+    /// Connection attempts that failed (refused, reset, timed out, or an
+    /// error from the server while connecting) on a caller's checkout.
+    pub(crate) connects_failed: AtomicU64,
+    /// Failed connection attempts that were made again.
+    pub(crate) connects_retried: AtomicU64,
     pub(crate) connections_discarded: AtomicU64,
     pub(crate) tx_committed: AtomicU64,
     pub(crate) tx_rolled_back: AtomicU64,
@@ -77,7 +82,7 @@ pub(crate) fn bump(counter: &AtomicU64) {
 /// The labels of failed statements by kind, as `strata_queries_failed_total`
 /// carries them (`kind="circuit_open"`, ..) and
 /// [`QueryMetrics::failed_by_kind`] lists them, in this order.
-pub const FAILURE_KINDS: [&str; 13] = [
+pub const FAILURE_KINDS: [&str; 14] = [
     "not_found",
     "constraint",
     "conflict",
@@ -90,6 +95,7 @@ pub const FAILURE_KINDS: [&str; 13] = [
     "decode",
     "transaction_done",
     "database",
+    "too_many_rows",
     "other",
 ];
 
@@ -113,7 +119,8 @@ fn failure_kind(err: &crate::Error) -> usize {
         E::Decode { .. } => 9,
         E::TransactionDone => 10,
         E::Database { .. } => 11,
-        _ => 12,
+        E::TooManyRows { .. } => 12,
+        _ => 13,
     }
 }
 

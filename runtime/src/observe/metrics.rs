@@ -36,6 +36,11 @@ pub struct PoolMetrics {
     pub max: usize,
     /// Checkouts so far.
     pub checkouts: u64,
+    /// Connection attempts made for a caller that failed (refused, reset,
+    /// timed out, or refused by the server), retried ones included.
+    pub connect_failures: u64,
+    /// Failed connection attempts that were repeated (`retry_attempts`).
+    pub connect_retries: u64,
     /// Median wait for a checkout.
     pub wait_p50: std::time::Duration,
     /// 99th-percentile wait for a checkout.
@@ -126,6 +131,54 @@ fn kind_index(kind: &str) -> Option<usize> {
     ROUND_TRIP_KINDS.iter().position(|k| *k == kind)
 }
 
+/// A snapshot of the cache counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct CacheMetrics {
+    /// Reads answered by the in-process tier.
+    pub l1_hits: u64,
+    /// Reads answered by Redis.
+    pub l2_hits: u64,
+    /// Reads that had to go to PostgreSQL.
+    pub misses: u64,
+    /// Loads from PostgreSQL made to fill the cache.
+    pub loads: u64,
+    /// Readers that waited for another reader's load of the same key.
+    pub coalesced: u64,
+    /// Invalidations applied by writes (here or, for L1, in other processes).
+    pub invalidations: u64,
+    /// Fills dropped because a write happened while they loaded.
+    pub stale_sets_refused: u64,
+    /// Redis calls that failed or timed out (each fell through).
+    pub redis_errors: u64,
+}
+
+impl CacheMetrics {
+    /// Hits over reads, in `[0, 1]`; 0 with no reads.
+    pub fn hit_rate(&self) -> f64 {
+        let hits = self.l1_hits + self.l2_hits;
+        let reads = hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let rate = hits as f64 / reads as f64;
+            rate
+        }
+    }
+}
+
+/// The breaker's state, for metrics and health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Calls go through.
+    Closed,
+    /// Calls fail fast until the cool-down ends.
+    Open,
+    /// One probe is in flight.
+    HalfOpen,
+}
+
 /// A point-in-time snapshot of a [`Db`](crate::Db)'s counters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[non_exhaustive]
@@ -139,9 +192,9 @@ pub struct Metrics {
     /// Round trips, by kind.
     pub round_trips: RoundTripMetrics,
     /// The model cache.
-    pub cache: crate::cache::CacheMetrics,
+    pub cache: CacheMetrics,
     /// The PostgreSQL circuit breaker.
-    pub breaker: crate::breaker::BreakerState,
+    pub breaker: BreakerState,
 }
 
 impl Counters {
@@ -149,8 +202,8 @@ impl Counters {
         &self,
         pool: PoolStatus,
         observer: &Observer,
-        cache: crate::cache::CacheMetrics,
-        breaker: crate::breaker::BreakerState,
+        cache: CacheMetrics,
+        breaker: BreakerState,
     ) -> Metrics {
         let get = |c: &AtomicU64| c.load(Relaxed);
         let [wait_p50, wait_p99] = observer.checkout_wait.percentiles([50.0, 99.0]);
@@ -163,6 +216,8 @@ impl Counters {
                 waiting: pool.waiting,
                 max: pool.max,
                 checkouts: get(&observer.checkouts),
+                connect_failures: get(&self.connects_failed),
+                connect_retries: get(&self.connects_retried),
                 wait_p50,
                 wait_p99,
             },

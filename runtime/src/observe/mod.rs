@@ -9,11 +9,10 @@ pub(crate) mod counters;
 mod health;
 mod histogram;
 mod history;
-#[cfg(feature = "http")]
-pub mod http;
-mod metrics;
-mod prometheus;
+pub(crate) mod metrics;
 
+#[cfg(feature = "http")]
+pub use crate::endpoints::http;
 pub use health::{Health, HealthReport, ServiceHealth};
 pub use history::QueryRecord;
 pub use metrics::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, RoundTripMetrics, TxMetrics};

@@ -36,8 +36,7 @@ pub(crate) mod send;
 use tokio_postgres::Row;
 
 use crate::error::Result;
-use crate::executor::{Executor, OpKind, Params};
-use crate::model::ParamList;
+use crate::executor::{Executor, OpKind, ParamList, Params};
 use crate::observe::counters::RoundTrip;
 pub(crate) use attempt::outcome_unknown;
 pub(crate) use guard::{Declared, Plan};

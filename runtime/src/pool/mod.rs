@@ -6,6 +6,9 @@
 //! pre-send check and its one-shot read retry instead, which keeps a checkout
 //! as cheap as a hand-written pool.
 
+#[cfg(feature = "test-hooks")]
+mod hooks;
+mod recovery;
 mod upkeep;
 
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use crate::config::{Config, SslMode};
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::Executor;
 use crate::executor::handle::Handle;
-use crate::observe::counters::Counters;
+use crate::observe::counters::{Counters, bump};
 use crate::observe::{Metrics, PoolStatus};
 use crate::observe::{Observer, QueryRecord};
 use crate::pipeline::conn::Conn;
@@ -130,7 +133,7 @@ impl Db {
                 reason: e.to_string(),
             })?;
         let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
-        let settings = config.cache_settings();
+        let settings = crate::cache::CacheSettings::from_config(&config);
         let cache_prefix = settings.prefix.clone();
         let cache = Cache::new(settings)?;
         let db = Db {
@@ -258,6 +261,7 @@ impl Db {
                     source: other.to_string().into(),
                 },
             };
+            bump(&inner.counters.connects_failed);
             if matches!(err, Error::Connection { .. } | Error::Timeout { .. }) {
                 std::mem::forget(probe);
                 inner.breaker.failure(&err);
@@ -266,7 +270,7 @@ impl Db {
                 // probe closes it as soon as the server accepts again.
                 if inner.breaker.is_open() {
                     if inner.breaker.start_probing() {
-                        tokio::spawn(crate::breaker::probe_until_closed(Arc::downgrade(inner)));
+                        tokio::spawn(recovery::probe_until_closed(Arc::downgrade(inner)));
                     }
                     return Err(err);
                 }
@@ -283,6 +287,7 @@ impl Db {
                 return Err(err);
             }
             tracing::debug!(attempt, error = %err, "connection attempt failed; retrying");
+            bump(&inner.counters.connects_retried);
             inner.backoff.sleep(attempt).await;
             attempt += 1;
         }

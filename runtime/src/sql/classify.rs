@@ -82,40 +82,15 @@ pub(crate) fn classify(sql: &str) -> Sql {
         Ok(t) => t,
         Err(e) => return Sql::Unlexable(e),
     };
-    let statements = split(&tokens);
+    let statements: Vec<&[Token<'_>]> = super::split::statements(&tokens, |t| *t)
+        .into_iter()
+        .map(|r| &tokens[r])
+        .collect();
     match statements.as_slice() {
         [] => Sql::Empty,
         [one] => Sql::One(statement(one)),
         many => Sql::Many(many.len()),
     }
-}
-
-/// Splits at top-level `;`, dropping empty statements. A `;` inside
-/// `BEGIN ATOMIC .. END` (a SQL-standard function body) does not split.
-fn split<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    // Depth of BEGIN ATOMIC / CASE blocks inside a CREATE statement.
-    let mut atomic = 0usize;
-    for (i, t) in tokens.iter().enumerate() {
-        let creating = tokens.get(start).is_some_and(|t| t.is("create"));
-        let opens_atomic =
-            creating && t.is("begin") && tokens.get(i + 1).is_some_and(|n| n.is("atomic"));
-        if opens_atomic || (atomic > 0 && t.is("case")) {
-            atomic += 1;
-        } else if atomic > 0 && t.is("end") {
-            atomic -= 1;
-        } else if *t == Token::Semicolon && atomic == 0 {
-            if i > start {
-                out.push(&tokens[start..i]);
-            }
-            start = i + 1;
-        }
-    }
-    if tokens.len() > start {
-        out.push(&tokens[start..]);
-    }
-    out
 }
 
 fn statement(t: &[Token<'_>]) -> Statement {

@@ -94,6 +94,13 @@ fn counts_statements_like_the_server() {
     assert_eq!(classify("SELECT 1; SELECT 2"), Sql::Many(2));
     assert_eq!(classify(";;"), Sql::Empty);
     assert_eq!(classify("-- only a comment"), Sql::Empty);
+    // psql and the server read a rule's action list as one statement.
+    assert!(matches!(
+        classify(
+            "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); DELETE FROM b)"
+        ),
+        Sql::One(_)
+    ));
     assert!(matches!(
         classify(
             "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END"

@@ -1,11 +1,12 @@
-//! Reading raw SQL: a real tokenizer ([`lex`]) and what a statement can do
-//! to its connection ([`classify`]). Every guard on raw SQL (transaction
+//! Reading raw SQL: a real tokenizer ([`lex`]), where statements end
+//! ([`split`]) and what a statement can do to its connection ([`classify`]). Every guard on raw SQL (transaction
 //! control, session state, declared reads) asks these two, never the first
 //! keyword of the text.
 
 mod catalog;
 pub(crate) mod classify;
 pub(crate) mod lex;
+pub(crate) mod split;
 pub(crate) mod values;
 
 pub(crate) use classify::{Class, Sql, classify};

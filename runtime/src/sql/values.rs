@@ -3,14 +3,16 @@
 //! sending, from the types the server gave the prepared statement, so the
 //! check covers model writes, query-builder filters and raw SQL alike.
 //!
-//! Only parameters the server types as text or `jsonb` are looked at, and
+//! Only parameters the server types as text-like (text, varchar, char, name,
+//! citext, json), `jsonb`, a domain over one of them, or an array of them
+//! are looked at, and
 //! each is encoded once more into a reused buffer: statements with none (a
 //! `get` by id, an integer filter) cost a walk over their parameter types.
 
 use std::cell::RefCell;
 
 use bytes::BytesMut;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{Kind, ToSql, Type};
 
 use super::lex::{Token, tokens};
 
@@ -18,31 +20,54 @@ thread_local! {
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-fn is_text(ty: &Type) -> bool {
-    matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME)
+/// What a value of one type is checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// A NUL byte: text, varchar, char, name, citext, json (stored as text).
+    Nul,
+    /// The JSON escape `\u0000`: jsonb (its binary form is a version byte
+    /// and the JSON text).
+    NulEscape,
 }
 
-fn is_text_array(ty: &Type) -> bool {
-    matches!(
-        *ty,
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY
-    )
+/// The check for a scalar type, domains resolved to their base type.
+fn scalar(ty: &Type) -> Option<Check> {
+    match *ty {
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON => Some(Check::Nul),
+        Type::JSONB => Some(Check::NulEscape),
+        _ => match ty.kind() {
+            Kind::Domain(base) => scalar(base),
+            // An extension type has no fixed OID: citext is text inside.
+            _ if ty.name() == "citext" => Some(Check::Nul),
+            _ => None,
+        },
+    }
+}
+
+/// The check for a parameter type, and whether it applies to each element
+/// of an array.
+fn check_of(ty: &Type) -> Option<(Check, bool)> {
+    if let Some(check) = scalar(ty) {
+        return Some((check, false));
+    }
+    match ty.kind() {
+        Kind::Array(element) => scalar(element).map(|c| (c, true)),
+        Kind::Domain(base) => check_of(base),
+        _ => None,
+    }
 }
 
 /// Whether any parameter is of a type [`nul_param`] looks into.
 pub(crate) fn checks_any(types: &[Type]) -> bool {
-    types
-        .iter()
-        .any(|ty| is_text(ty) || is_text_array(ty) || *ty == Type::JSONB)
+    types.iter().any(|ty| check_of(ty).is_some())
 }
 
 /// The index of the first parameter holding what its type cannot store.
 pub(crate) fn nul_param(types: &[Type], params: &[&(dyn ToSql + Sync)]) -> Option<usize> {
     types.iter().zip(params).position(|(ty, value)| {
-        let (text, array) = (is_text(ty), is_text_array(ty));
-        if !(text || array || *ty == Type::JSONB) {
+        let Some((check, array)) = check_of(ty) else {
             return false;
-        }
+        };
         SCRATCH.with(|buf| {
             let Ok(mut buf) = buf.try_borrow_mut() else {
                 return false;
@@ -55,12 +80,14 @@ pub(crate) fn nul_param(types: &[Type], params: &[&(dyn ToSql + Sync)]) -> Optio
             ) {
                 return false;
             }
-            if text {
-                buf.contains(&0)
-            } else if array {
-                array_has_nul(&buf)
+            let holds = |bytes: &[u8]| match check {
+                Check::Nul => bytes.contains(&0),
+                Check::NulEscape => has_nul_escape(bytes),
+            };
+            if array {
+                array_has(&buf, holds)
             } else {
-                has_nul_escape(&buf)
+                holds(&buf)
             }
         })
     })
@@ -68,8 +95,8 @@ pub(crate) fn nul_param(types: &[Type], params: &[&(dyn ToSql + Sync)]) -> Optio
 
 /// Whether an array in PostgreSQL's binary format (dimensions, a null
 /// flag, the element type, a size and lower bound per dimension, then a
-/// length and the bytes of each element) has an element holding a NUL.
-fn array_has_nul(buf: &[u8]) -> bool {
+/// length and the bytes of each element) has an element for which `holds`.
+fn array_has(buf: &[u8], holds: impl Fn(&[u8]) -> bool) -> bool {
     let int = |at: usize| {
         buf.get(at..at + 4)
             .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -82,7 +109,7 @@ fn array_has_nul(buf: &[u8]) -> bool {
         at += 4;
         // -1: a NULL element, no bytes.
         if let Ok(len) = usize::try_from(len) {
-            if buf.get(at..at + len).is_some_and(|e| e.contains(&0)) {
+            if buf.get(at..at + len).is_some_and(&holds) {
                 return true;
             }
             at += len;

@@ -839,3 +839,77 @@ async fn a_nul_character_is_refused_before_sending_naming_the_column() {
         .unwrap_err();
     refused(err, "name");
 }
+
+/// The NUL check reads the server's parameter types through domains,
+/// arrays of jsonb, json and extension types such as citext: each value is
+/// refused before sending, naming its column, and nothing is written.
+#[tokio::test]
+async fn a_nul_is_refused_through_domains_arrays_and_extension_types() {
+    let t = TestDb::new().await;
+    // In public, where it outlives this test's schema: extensions are per database.
+    t.execute("CREATE EXTENSION IF NOT EXISTS citext SCHEMA public", &[])
+        .await
+        .unwrap();
+    t.execute(
+        "CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100)",
+        &[],
+    )
+    .await
+    .unwrap();
+    t.execute(
+        "CREATE TABLE odd (id int, d short_text, ci public.citext, j json, jb jsonb[])",
+        &[],
+    )
+    .await
+    .unwrap();
+    let refused = |r: strata::Result<u64>, column: &str| {
+        let err = r.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput { reason } if reason.contains(&format!("`{column}`"))),
+            "{column}: {err:?}"
+        );
+    };
+    let nul = "a\0b".to_owned();
+    refused(
+        t.execute("INSERT INTO odd (id, d) VALUES (1, $1)", &[&nul])
+            .await,
+        "d",
+    );
+    refused(
+        t.execute("INSERT INTO odd (id, ci) VALUES (1, $1)", &[&nul])
+            .await,
+        "ci",
+    );
+    let json = serde_json::json!({"k": "x\u{0}"});
+    refused(
+        t.execute("INSERT INTO odd (id, j) VALUES (1, $1)", &[&json])
+            .await,
+        "j",
+    );
+    refused(
+        t.execute(
+            "INSERT INTO odd (id, jb) VALUES (1, $1)",
+            &[&vec![serde_json::json!(1), json.clone()]],
+        )
+        .await,
+        "jb",
+    );
+    let n: i64 = t
+        .query_one("SELECT count(*) FROM odd", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "nothing was written");
+    // Clean values of the same types go through.
+    t.execute(
+        "INSERT INTO odd (id, d, ci, j, jb) VALUES (1, $1, $2, $3, $4)",
+        &[
+            &"fine".to_owned(),
+            &"Case".to_owned(),
+            &serde_json::json!({"k": "\\u0000"}),
+            &vec![serde_json::json!({"k": 1})],
+        ],
+    )
+    .await
+    .unwrap();
+}

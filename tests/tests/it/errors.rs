@@ -294,4 +294,53 @@ async fn refused_connects_are_retried_exactly_retry_attempts_times() {
         .unwrap();
     db.query("SELECT 1", &[]).await.unwrap();
     assert_eq!(proxy.accepted() - before, 1);
+    let m = db.metrics().pool;
+    assert_eq!((m.connect_failures, m.connect_retries), (0, 0), "{m:?}");
+
+    // A call that must open a connection while connects are refused: each
+    // failed attempt and each retry is counted, as the proxy saw them.
+    let db = Db::connect(
+        t.config()
+            .port(proxy.port())
+            .pool_max(2)
+            .retry_attempts(2)
+            .retry_delay(std::time::Duration::from_millis(1))
+            .breaker_threshold(100),
+    )
+    .await
+    .unwrap();
+    let held = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let holder = tokio::spawn({
+        let (db, held, release) = (db.clone(), held.clone(), release.clone());
+        async move {
+            db.transaction(TxOptions::new(), |tx| {
+                let (held, release) = (held.clone(), release.clone());
+                async move {
+                    tx.execute("SELECT 1", &[]).await?;
+                    held.notify_one();
+                    release.notified().await;
+                    Ok(())
+                }
+            })
+            .await
+        }
+    });
+    held.notified().await;
+    proxy.set_mode(Mode::Reject);
+    let before = proxy.accepted();
+    let err = db.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    let m = db.metrics().pool;
+    println!(
+        "connect attempts at the proxy {}, connect_failures {}, connect_retries {}",
+        proxy.accepted() - before,
+        m.connect_failures,
+        m.connect_retries
+    );
+    assert_eq!(m.connect_failures, proxy.accepted() - before, "{m:?}");
+    assert_eq!((m.connect_failures, m.connect_retries), (3, 2), "{m:?}");
+    release.notify_one();
+    proxy.set_mode(Mode::Forward);
+    holder.await.unwrap().unwrap();
 }

@@ -364,6 +364,14 @@ async fn query_one_refuses_more_than_one_row() {
     assert_eq!(rows(t.query_opt(two, &[]).await.unwrap_err()), 2);
     assert_eq!(rows(t.query_read_one(two, &[]).await.unwrap_err()), 2);
     assert_eq!(rows(t.query_read_opt(two, &[]).await.unwrap_err()), 2);
+    // Each is a failure the caller saw, so each is counted as one.
+    let kind = strata::FAILURE_KINDS
+        .iter()
+        .position(|k| *k == "too_many_rows")
+        .unwrap();
+    let m = t.db().metrics();
+    assert_eq!(m.queries.failed, 4, "{m:?}");
+    assert_eq!(m.queries.failed_by_kind[kind], 4, "{m:?}");
     let err = t.query_one(two, &[]).await.unwrap_err();
     assert_eq!(
         err.to_string(),

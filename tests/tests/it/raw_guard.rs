@@ -490,3 +490,34 @@ async fn a_cancelled_statement_cannot_leak_session_state() {
         );
     }
 }
+
+/// A rule's parenthesised action list is one statement to the server and to
+/// psql, so it is not refused as "several statements".
+#[tokio::test]
+async fn a_rule_with_several_actions_is_one_statement() {
+    let t = TestDb::new().await;
+    t.execute("CREATE TABLE a (x int)", &[]).await.unwrap();
+    t.execute("CREATE TABLE b (y int)", &[]).await.unwrap();
+    t.execute(
+        "CREATE RULE copy_twice AS ON INSERT TO a DO ALSO (
+             INSERT INTO b VALUES (new.x);
+             INSERT INTO b VALUES (new.x + 1)
+         )",
+        &[],
+    )
+    .await
+    .unwrap();
+    t.execute("INSERT INTO a VALUES (1)", &[]).await.unwrap();
+    let got: i64 = t
+        .query_one("SELECT sum(y) FROM b", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(got, 3, "both actions ran");
+    // Two statements are still two.
+    let err = t
+        .execute("INSERT INTO a VALUES (2); INSERT INTO a VALUES (3)", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}

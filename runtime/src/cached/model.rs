@@ -1,6 +1,7 @@
 //! Cached reads of models: `User::get_cached(&db, id)`, `find_many_cached`,
 //! and the explicit invalidations raw SQL needs (`db.invalidate::<User>`).
-//! Cached list queries are `query.rs`'s; the read path is `load.rs`'s.
+//! Cached list queries are `query.rs`'s; the read path is the cache's
+//! (`crate::cache::load`).
 //!
 //! Only models with `#[model(cache(ttl_secs = N))]` are cached; for others
 //! these calls read PostgreSQL directly. Cached reads take `&Db`, never a
@@ -12,8 +13,9 @@ use std::future::Future;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::load::{get_many, get_or_load, ttl_of};
-use super::row_id;
+use super::ttl_of;
+use crate::cache::load::{get_many, get_or_load};
+use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelExt};
 use crate::pool::Db;
@@ -32,7 +34,7 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
             };
             let lookup = key.clone();
             get_or_load(
-                db,
+                &db.inner.cache,
                 Self::META.qualified,
                 Self::META.table,
                 &key,
@@ -64,7 +66,17 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
     ) -> impl Future<Output = Result<Vec<Self>>> + Send {
         async move {
             match ttl_of::<Self>(&db.inner.cache) {
-                Some(ttl) => get_many(db, keys, ttl).await,
+                Some(ttl) => {
+                    get_many(
+                        &db.inner.cache,
+                        Self::META.qualified,
+                        keys,
+                        ttl,
+                        |row: &Self| row_id(row.key()),
+                        |wanted| async move { Self::find_many(db, &wanted).await },
+                    )
+                    .await
+                }
                 None => Self::find_many(db, keys).await,
             }
         }
@@ -82,7 +94,7 @@ impl Db {
     pub async fn invalidate<M: Model>(&self, key: &M::Key) {
         if M::META.cache_ttl_secs.is_some() {
             use crate::executor::handle::Handle;
-            self.__invalidate(super::Invalidation::row(M::META.qualified, row_id(key)))
+            self.__invalidate(Invalidation::row(M::META.qualified, row_id(key)))
                 .await;
         }
     }
@@ -92,7 +104,7 @@ impl Db {
     pub async fn invalidate_all<M: Model>(&self) {
         if M::META.cache_ttl_secs.is_some() {
             use crate::executor::handle::Handle;
-            self.__invalidate(super::Invalidation::all(M::META.qualified))
+            self.__invalidate(Invalidation::all(M::META.qualified))
                 .await;
         }
     }

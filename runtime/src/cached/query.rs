@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::load::{get_or_load, ttl_of};
+use super::ttl_of;
+use crate::cache::load::get_or_load;
 use crate::error::Result;
 use crate::model::{Model, Page, Query};
 use crate::pool::Db;
@@ -91,7 +92,7 @@ where
         let id = query_id(kind, &sql, &values);
         let query = &self.query;
         get_or_load(
-            db,
+            &db.inner.cache,
             M::META.qualified,
             M::META.table,
             &Raw(&id),

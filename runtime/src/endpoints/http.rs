@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! | --- | --- |
-//! | `GET /health` | the [`HealthReport`](super::HealthReport) as JSON; 200, or 503 when unhealthy |
+//! | `GET /health` | the [`HealthReport`](crate::observe::HealthReport) as JSON; 200, or 503 when unhealthy |
 //! | `GET /metrics` | Prometheus text exposition |
 //! | `GET /metrics.json` | [`Metrics`](crate::Metrics) as JSON |
 //! | `GET /slow-queries` | recent slow statements as JSON |
@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 
-use super::Health;
+use crate::observe::Health;
 use crate::pool::Db;
 
 #[derive(Clone)]

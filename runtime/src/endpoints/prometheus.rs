@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::breaker::BreakerState;
+use crate::observe::metrics::BreakerState;
 use crate::pool::Db;
 
 /// Histogram bucket bounds: microseconds, and the `le` label in seconds.
@@ -58,7 +58,10 @@ impl Db {
             "Statements run.",
             &[("", m.queries.total)],
         );
-        let failed = labelled(&super::counters::FAILURE_KINDS, &m.queries.failed_by_kind);
+        let failed = labelled(
+            &crate::observe::counters::FAILURE_KINDS,
+            &m.queries.failed_by_kind,
+        );
         metric(
             &mut out,
             "strata_queries_failed_total",
@@ -66,7 +69,7 @@ impl Db {
             "Statements that failed, by kind (refused before sending included).",
             &pairs(&failed),
         );
-        let kinds = &super::counters::ROUND_TRIP_KINDS;
+        let kinds = &crate::observe::counters::ROUND_TRIP_KINDS;
         let sent = labelled(kinds, &m.round_trips.sent);
         metric(
             &mut out,
@@ -150,6 +153,20 @@ impl Db {
             "counter",
             "Connections checked out.",
             &[("", p.checkouts)],
+        );
+        metric(
+            &mut out,
+            "strata_pool_connect_failures_total",
+            "counter",
+            "Connection attempts for a caller that failed, retried ones included.",
+            &[("", p.connect_failures)],
+        );
+        metric(
+            &mut out,
+            "strata_pool_connect_retries_total",
+            "counter",
+            "Failed connection attempts that were made again.",
+            &[("", p.connect_retries)],
         );
 
         let t = &m.transactions;

@@ -1,0 +1,24 @@
+//! Cached reads of models, the layer above both the cache and the models:
+//! `User::get_cached(&db, id)`, `find_many_cached`, cached list queries, and
+//! the explicit invalidations raw SQL needs.
+//!
+//! Why a module of its own: the cache (`crate::cache`) sits below the
+//! models, because every model write invalidates through it, so it knows
+//! keys, values and loaders but not `Model`. What needs both lives here.
+
+mod model;
+mod query;
+
+pub use model::CachedModelExt;
+pub use query::CachedQuery;
+
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::model::Model;
+
+/// How long `M`'s entries live; `None` when `M` is not cached (no
+/// `cache(..)` attribute) or the cache is off, so reads go to PostgreSQL.
+fn ttl_of<M: Model>(cache: &Cache) -> Option<Duration> {
+    cache.ttl_for(M::META.cache_ttl_secs)
+}
