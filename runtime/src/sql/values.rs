@@ -219,6 +219,13 @@ mod tests {
         assert_eq!(nul_param(&[Type::TEXT_ARRAY], &[&fine]), None);
         // `json` (not jsonb) stores \u0000 as written.
         assert_eq!(nul_param(&[Type::JSON], &[&json]), None);
+        // jsonb[]: each element's escapes.
+        let docs = vec![serde_json::json!(1), json.clone()];
+        assert_eq!(nul_param(&[Type::JSONB_ARRAY], &[&docs]), Some(0));
+        assert_eq!(nul_param(&[Type::JSONB_ARRAY], &[&vec![clean]]), None);
+        // An extension type, found by name.
+        let citext = Type::new("citext".into(), 90_001, Kind::Simple, "public".into());
+        assert_eq!(nul_param(&[citext], &[&bad]), Some(0));
     }
 
     #[test]
