@@ -1,0 +1,469 @@
+//! The change feed (`db.changes::<M>()`) and its cache channel, against
+//! real PostgreSQL. Writers and listeners are separate `Db` handles with
+//! their own connections.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata::changes::{ChangeEvent, ChangeKind, Changes};
+use strata::prelude::*;
+use strata_tests::{TestDb, admin};
+use tokio::sync::Mutex;
+
+use super::models::*;
+
+/// Text keys, for payloads that outgrow NOTIFY before they reach 1000 keys.
+#[derive(strata::Model, Debug, Clone, PartialEq)]
+#[model(table = "tags")]
+struct Tag {
+    #[model(primary_key)]
+    name: String,
+    n: i32,
+}
+
+/// A table whose `schema.table` is far past the 63 bytes of a channel name.
+#[derive(strata::Model, Debug, Clone, PartialEq)]
+#[model(table = "a_table_whose_name_is_long_enough_to_overflow_any_channel_name")]
+struct Long {
+    id: i64,
+}
+
+/// A schema with `ddl` and the feed's triggers on `M`.
+async fn with_feed<M: Model>(ddl: &str, tune: impl FnOnce(Config) -> Config) -> TestDb {
+    let t = TestDb::with(tune).await;
+    t.execute(ddl, &[]).await.unwrap();
+    t.install_changes::<M>().await.unwrap();
+    t
+}
+
+/// The next event, bounded so a missing one fails the test instead of hanging it.
+async fn next<M: Model>(feed: &mut Changes<M>) -> ChangeEvent<M::Key>
+where
+    M::Key: serde::de::DeserializeOwned,
+{
+    tokio::time::timeout(Duration::from_secs(20), feed.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the feed is open")
+}
+
+fn row<K>(key: K, kind: ChangeKind) -> ChangeEvent<K> {
+    ChangeEvent::Row { key, kind }
+}
+
+/// A plain connection on the test's schema, outside strata.
+async fn raw(t: &TestDb) -> tokio_postgres::Client {
+    let c = admin().await;
+    c.batch_execute(&format!("SET search_path = \"{}\"", t.schema()))
+        .await
+        .unwrap();
+    c
+}
+
+#[tokio::test]
+async fn events_arrive_on_commit_and_never_after_a_rollback() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c).await;
+    let listener = Db::connect(t.config()).await.unwrap();
+    let feed = Arc::new(Mutex::new(listener.changes::<Product>().await.unwrap()));
+    let db = t.db().clone();
+
+    // Inside the transaction, a write made meanwhile in autocommit arrives,
+    // and the transaction's own does not: events come in commit order, so
+    // had the insert of 1 been sent at once, it would come first.
+    let (f, other) = (feed.clone(), db.clone());
+    t.transaction(TxOptions::default(), move |tx| {
+        let (f, other) = (f.clone(), other.clone());
+        async move {
+            Product::insert(&tx, product(1)).await?;
+            Product::insert(&other, product(1000)).await?;
+            let mut f = f.lock().await;
+            assert_eq!(next(&mut f).await, row(1000, ChangeKind::Insert));
+            Ok(())
+        }
+    })
+    .await
+    .unwrap();
+    let mut f = feed.lock().await;
+    assert_eq!(next(&mut f).await, row(1, ChangeKind::Insert), "at COMMIT");
+    drop(f);
+
+    // A rolled-back transaction sends nothing: the next event is the marker.
+    let rolled_back = t
+        .transaction(TxOptions::default(), |tx| async move {
+            Product::insert(&tx, product(2)).await?;
+            Err::<(), _>(Error::InvalidInput {
+                reason: "roll back".into(),
+            })
+        })
+        .await;
+    assert!(rolled_back.is_err());
+    Product::insert(&db, product(1001)).await.unwrap();
+    let mut f = feed.lock().await;
+    assert_eq!(next(&mut f).await, row(1001, ChangeKind::Insert));
+    assert_eq!(listener.metrics().changes.gaps, 0);
+}
+
+#[tokio::test]
+async fn every_kind_of_write_with_its_typed_key_raw_sql_included() {
+    let t = with_feed::<User>(USERS, |c| c).await;
+    let listener = Db::connect(t.config()).await.unwrap();
+    let mut feed = listener.changes::<User>().await.unwrap();
+    assert_eq!(feed.channel().len(), 39);
+
+    let u = User::insert(t.db(), new_user(1)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Insert));
+    let patch = UserPatch {
+        age: Some(40),
+        ..Default::default()
+    };
+    User::patch(t.db(), u.id, patch).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Update));
+    User::delete(t.db(), u.id).await.unwrap(); // soft
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Update));
+    User::restore(t.db(), u.id).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Update));
+    // Raw SQL, and another client altogether.
+    t.execute("UPDATE users SET age = 41 WHERE id = $1", &[&u.id])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Update));
+    raw(&t)
+        .await
+        .execute("UPDATE users SET age = 42 WHERE id = $1", &[&u.id])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Update));
+    // A statement that changes nothing sends nothing.
+    t.execute("UPDATE users SET age = 1 WHERE id = -1", &[])
+        .await
+        .unwrap();
+    User::hard_delete(t.db(), u.id).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(u.id, ChangeKind::Delete));
+    // An update that changes the key names the old and the new one.
+    let v = User::insert(t.db(), new_user(2)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(v.id, ChangeKind::Insert));
+    t.execute("UPDATE users SET id = 777 WHERE id = $1", &[&v.id])
+        .await
+        .unwrap();
+    let mut keys = vec![next(&mut feed).await, next(&mut feed).await];
+    keys.sort_by_key(|e| format!("{e:?}"));
+    let mut want = vec![row(777, ChangeKind::Update), row(v.id, ChangeKind::Update)];
+    want.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(keys, want);
+    t.execute("TRUNCATE users", &[]).await.unwrap();
+    assert_eq!(
+        next(&mut feed).await,
+        ChangeEvent::Table {
+            kind: ChangeKind::Delete
+        }
+    );
+
+    // Uuid keys arrive typed too.
+    t.execute(DOCS, &[]).await.unwrap();
+    t.install_changes::<Doc>().await.unwrap();
+    let mut docs = listener.changes::<Doc>().await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    t.execute("INSERT INTO docs (id, title) VALUES ($1, 'x')", &[&id])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut docs).await, row(id, ChangeKind::Insert));
+}
+
+#[tokio::test]
+async fn a_write_too_big_for_one_notification_is_a_table_event() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c).await;
+    t.execute(
+        "CREATE TABLE tags (name text PRIMARY KEY, n int NOT NULL)",
+        &[],
+    )
+    .await
+    .unwrap();
+    t.install_changes::<Tag>().await.unwrap();
+    let listener = Db::connect(t.config()).await.unwrap();
+    let mut feed = listener.changes::<Product>().await.unwrap();
+    let mut tags = listener.changes::<Tag>().await.unwrap();
+
+    // 500 integer keys fit: one row event each.
+    let rows: Vec<NewProduct> = (1..=500).map(product).collect();
+    Product::insert_many(t.db(), &rows).await.unwrap();
+    for id in 1..=500 {
+        assert_eq!(next(&mut feed).await, row(id, ChangeKind::Insert));
+    }
+    // 2000 (through COPY) do not.
+    let rows: Vec<NewProduct> = (501..=2500).map(product).collect();
+    Product::insert_many(t.db(), &rows).await.unwrap();
+    assert_eq!(
+        next(&mut feed).await,
+        ChangeEvent::Table {
+            kind: ChangeKind::Insert
+        }
+    );
+    t.execute("UPDATE products SET price = price + 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut feed).await,
+        ChangeEvent::Table {
+            kind: ChangeKind::Update
+        }
+    );
+    // 100 keys of 100 bytes are past NOTIFY's 8000-byte payload.
+    t.execute(
+        "INSERT INTO tags SELECT repeat('x', 96) || lpad(g::text, 4, '0'), g FROM generate_series(1, 100) g",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut tags).await,
+        ChangeEvent::Table {
+            kind: ChangeKind::Insert
+        }
+    );
+    t.execute("DELETE FROM tags WHERE n = 1", &[])
+        .await
+        .unwrap();
+    let gone = format!("{}0001", "x".repeat(96));
+    assert_eq!(next(&mut tags).await, row(gone, ChangeKind::Delete));
+}
+
+#[tokio::test]
+async fn a_long_schema_and_table_name_still_has_a_channel() {
+    let t = with_feed::<Long>(
+        "CREATE TABLE a_table_whose_name_is_long_enough_to_overflow_any_channel_name (id bigint PRIMARY KEY)",
+        |c| c,
+    )
+    .await;
+    assert!(t.schema().len() + Long::META.table.len() > 63);
+    let listener = Db::connect(t.config()).await.unwrap();
+    let mut feed = listener.changes::<Long>().await.unwrap();
+    Long::insert(t.db(), NewLong { id: 5 }).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(5, ChangeKind::Insert));
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_gets_a_gap_not_silence() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c).await;
+    let listener = Db::connect(t.config()).await.unwrap();
+    let mut feed = listener.changes::<Product>().await.unwrap();
+    // 1500 statements in one transaction: 1500 notifications at COMMIT,
+    // more than the subscriber's buffer holds while it is not reading.
+    t.transaction(TxOptions::default(), |tx| async move {
+        for id in 1..=1500 {
+            Product::insert(&tx, product(id)).await?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    // A marker after the burst, dropped with the rest of the overflow.
+    let other = Db::connect(t.config()).await.unwrap();
+    Product::insert(&other, product(9999)).await.unwrap();
+    let mut before_gap = Vec::new();
+    loop {
+        match next(&mut feed).await {
+            ChangeEvent::Row { key, .. } => before_gap.push(key),
+            ChangeEvent::Gap => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // What came before the gap is a prefix, in commit order.
+    assert!(!before_gap.is_empty() && before_gap.len() < 1500);
+    assert_eq!(
+        before_gap,
+        (1..=before_gap.len() as i64).collect::<Vec<_>>()
+    );
+    // Once the subscriber has caught up, events flow again.
+    Product::insert(&other, product(10_000)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(10_000, ChangeKind::Insert));
+    println!(
+        "lagging subscriber: 1501 writes unread, {} events before the gap",
+        before_gap.len()
+    );
+}
+
+/// A listener's backend killed while four tasks insert: every committed
+/// write is delivered, or a `Gap` covers it.
+///
+/// The check: events come in commit order, so a write that was not
+/// delivered must have committed after the last event delivered before
+/// some `Gap` was written (its insert returned after that event's insert
+/// started), and before that `Gap` arrived (its insert started before the
+/// `Gap` was received). A write outside every such window that was not
+/// delivered is a lost change.
+#[tokio::test]
+async fn a_listener_killed_during_a_write_storm_loses_nothing_silently() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c.pool_max(8)).await;
+    let listener = Db::connect(t.config()).await.unwrap();
+    let mut feed = listener.changes::<Product>().await.unwrap();
+    let pid = listener.metrics().changes.listener_pid.expect("connected");
+
+    const TASKS: i64 = 4;
+    const PER_TASK: i64 = 400;
+    let epoch = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..TASKS {
+        let db = t.db().clone();
+        writers.push(tokio::spawn(async move {
+            let mut spans = Vec::new();
+            for i in 0..PER_TASK {
+                let id = w * PER_TASK + i + 1;
+                let started = epoch.elapsed();
+                Product::insert(&db, product(id)).await.unwrap();
+                spans.push((id, started, epoch.elapsed()));
+            }
+            spans
+        }));
+    }
+    // Events as they come: (key or gap, when received).
+    let mut seen: Vec<(Option<i64>, Duration)> = Vec::new();
+    let mut killed_at = None;
+    let total = TASKS * PER_TASK;
+    let admin = admin().await;
+    while seen.iter().filter(|(k, _)| k.is_some()).count() < total as usize {
+        let event = tokio::time::timeout(Duration::from_secs(5), feed.next()).await;
+        let Ok(Some(event)) = event else {
+            break; // nothing more: the storm is over and some were missed
+        };
+        let at = epoch.elapsed();
+        match event {
+            ChangeEvent::Row { key, .. } => seen.push((Some(key), at)),
+            ChangeEvent::Gap => seen.push((None, at)),
+            other => panic!("unexpected {other:?}"),
+        }
+        if killed_at.is_none() && seen.len() == 200 {
+            admin
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .await
+                .unwrap();
+            killed_at = Some(epoch.elapsed());
+        }
+    }
+    let mut spans = Vec::new();
+    for w in writers {
+        spans.extend(w.await.unwrap());
+    }
+    let started_of: std::collections::HashMap<i64, Duration> =
+        spans.iter().map(|(id, s, _)| (*id, *s)).collect();
+    // Each gap's window: from the start of the insert of the last event
+    // before it (or the beginning), to its arrival.
+    let mut windows = Vec::new();
+    let mut last_key = None;
+    for (key, at) in &seen {
+        match key {
+            Some(k) => last_key = Some(*k),
+            None => windows.push((last_key.map_or(Duration::ZERO, |k| started_of[&k]), *at)),
+        }
+    }
+    let delivered: std::collections::HashSet<i64> = seen.iter().filter_map(|(k, _)| *k).collect();
+    let missed: Vec<_> = spans
+        .iter()
+        .filter(|(id, _, _)| !delivered.contains(id))
+        .collect();
+    let uncovered: Vec<_> = missed
+        .iter()
+        .filter(|(_, started, returned)| {
+            !windows
+                .iter()
+                .any(|(from, gap)| *returned >= *from && *started <= *gap)
+        })
+        .collect();
+    let gap_at = seen.iter().find(|(k, _)| k.is_none()).map(|(_, at)| *at);
+    println!(
+        "write storm: {total} writes by {TASKS} tasks, {} events, {} gaps, {} not delivered \
+         (all inside a gap's window: {}), reconnect (kill -> Gap) {:?}, reconnects {}",
+        delivered.len(),
+        windows.len(),
+        missed.len(),
+        uncovered.is_empty(),
+        gap_at.zip(killed_at).map(|(g, k)| g.saturating_sub(k)),
+        listener.metrics().changes.reconnects,
+    );
+    assert!(killed_at.is_some(), "the listener was killed mid-storm");
+    assert!(!windows.is_empty(), "a Gap after the kill");
+    assert!(uncovered.is_empty(), "lost without a Gap: {uncovered:?}");
+    assert_ne!(listener.metrics().changes.listener_pid, Some(pid));
+    assert!(listener.metrics().changes.live);
+}
+
+/// `Config::cache_feed`: two handles with L1 only and no Redis.
+#[tokio::test]
+async fn the_cache_channel_keeps_another_handles_l1_fresh_without_redis() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c.cache_feed(true)).await;
+    for id in 1..=3 {
+        Product::insert(t.db(), product(id)).await.unwrap();
+    }
+    let b = Db::connect(t.config()).await.unwrap();
+    // The same setup without the channel: what L1 did before it.
+    let plain = Db::connect(t.config().cache_feed(false)).await.unwrap();
+    // The first cached read starts B's channel for the model and skips
+    // L1; once a feed of B's is subscribed (queued after it), it listens.
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 100);
+    let mut feed = b.changes::<Product>().await.unwrap();
+    for db in [&b, &plain] {
+        Product::get_cached(db, 1).await.unwrap();
+        Product::get_cached(db, 1).await.unwrap();
+        assert_eq!(db.metrics().cache.l1_hits, 1, "B and the control use L1");
+    }
+
+    // A row event: B drops the row before its own subscribers see it.
+    let patched = Instant::now();
+    let patch = ProductPatch {
+        price: Some(200),
+        ..Default::default()
+    };
+    Product::patch(t.db(), 1, patch).await.unwrap();
+    let returned = patched.elapsed();
+    assert_eq!(next(&mut feed).await, row(1, ChangeKind::Update));
+    let lag = patched.elapsed() - returned;
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 200);
+    assert_eq!(
+        Product::get_cached(&plain, 1).await.unwrap().price,
+        100,
+        "without the channel, L1 keeps the old row"
+    );
+    println!("cache channel: patch returned in {returned:?}; B applied it {lag:?} later");
+
+    // A gap flushes B's L1. A write the triggers do not see (replica
+    // mode) leaves B's entry stale; killing B's listener must drop it.
+    Product::get_cached(&b, 2).await.unwrap();
+    let hidden = raw(&t).await;
+    hidden
+        .batch_execute(
+            "SET session_replication_role = replica;
+             UPDATE products SET price = 300 WHERE id IN (1, 2)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        Product::get_cached(&b, 2).await.unwrap().price,
+        100,
+        "stale"
+    );
+    let pid = b.metrics().changes.listener_pid.unwrap();
+    admin()
+        .await
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut feed).await, ChangeEvent::Gap);
+    assert_eq!(Product::get_cached(&b, 1).await.unwrap().price, 300);
+    assert_eq!(Product::get_cached(&b, 2).await.unwrap().price, 300);
+    assert_eq!(b.metrics().changes.gaps, 1);
+
+    // A table event drops every row of the model.
+    Product::get_cached(&b, 3).await.unwrap();
+    hidden
+        .batch_execute("UPDATE products SET price = 400 WHERE id = 3")
+        .await
+        .unwrap();
+    let rows: Vec<NewProduct> = (10..2010).map(product).collect();
+    Product::insert_many(t.db(), &rows).await.unwrap();
+    assert_eq!(
+        next(&mut feed).await,
+        ChangeEvent::Table {
+            kind: ChangeKind::Insert
+        }
+    );
+    assert_eq!(Product::get_cached(&b, 3).await.unwrap().price, 400);
+}
