@@ -271,7 +271,7 @@ async fn a_subscriber_that_falls_behind_gets_a_gap_not_silence() {
     assert!(!before_gap.is_empty() && before_gap.len() < 1500);
     assert_eq!(
         before_gap,
-        (1..=before_gap.len() as i64).collect::<Vec<_>>()
+        (1..=i64::try_from(before_gap.len()).unwrap()).collect::<Vec<_>>()
     );
     // Once the subscriber has caught up, events flow again.
     Product::insert(&other, product(10_000)).await.unwrap();
@@ -320,7 +320,7 @@ async fn a_listener_killed_during_a_write_storm_loses_nothing_silently() {
     let mut killed_at = None;
     let total = TASKS * PER_TASK;
     let admin = admin().await;
-    while seen.iter().filter(|(k, _)| k.is_some()).count() < total as usize {
+    while seen.iter().filter(|(k, _)| k.is_some()).count() < usize::try_from(total).unwrap() {
         let event = tokio::time::timeout(Duration::from_secs(5), feed.next()).await;
         let Ok(Some(event)) = event else {
             break; // nothing more: the storm is over and some were missed
