@@ -15,6 +15,7 @@
 mod alloc;
 mod compile_cost;
 mod derived;
+mod feed;
 mod harness;
 mod moka_raw;
 mod raw;
@@ -200,6 +201,21 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         baseline: "redis GET".into(),
         contenders: vec![strata.clone(), redis_get.clone()],
     });
+    // The change feed's cost to writers (issue 16): with and without its
+    // triggers, on two copies of `bench_users`; `--only feed` selects them.
+    let feed = feed::setup(&url, POOL).await?;
+    for (op, name) in [(Op::Insert, "feed insert"), (Op::Patch, "feed patch")] {
+        for c in [1, POOL] {
+            cases.push(Case {
+                label: format!("{name} c={c}"),
+                op,
+                concurrency: c,
+                budget: timed,
+                baseline: "tokio-postgres".into(),
+                contenders: feed.contenders.clone(),
+            });
+        }
+    }
     if let Some(only) = &o.only {
         cases.retain(|c| c.label.contains(only.as_str()));
     }
@@ -253,6 +269,10 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         "\nallocations per operation (counting allocator, all threads; includes the harness's one boxed future):"
     );
     print!("{allocs}");
+    println!(
+        "\nchange feed: {} row events received by the subscriber of feed_on",
+        feed.events.load(std::sync::atomic::Ordering::Relaxed)
+    );
     println!("\ntargets:");
     print!("{}", targets(&report));
     Ok(())
