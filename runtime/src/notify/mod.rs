@@ -21,16 +21,20 @@ mod task;
 pub(crate) use payload::{Kind, Raw};
 pub(crate) use sub::Subscription;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::Cache;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::observe::metrics::ChangeMetrics;
+
+/// How long a table without the feed's triggers stays out of L1 before the
+/// cache channel looks for them again.
+const RECHECK_REFUSED: Duration = Duration::from_secs(10);
 
 /// Turns a key of the payload into the cache's row id (`None`: unknown key
 /// type, so the whole table is dropped instead).
@@ -75,6 +79,8 @@ pub(crate) struct Hub {
     cmds: Mutex<Option<mpsc::UnboundedSender<Cmd>>>,
     /// Tables whose notifications reach L1 (only with the cache channel).
     watched: RwLock<HashSet<&'static str>>,
+    /// Tables refused by the cache channel (no triggers), and when.
+    refused: Mutex<HashMap<&'static str, Instant>>,
     next_id: AtomicU64,
 }
 
@@ -95,6 +101,7 @@ impl Hub {
             counters: FeedCounters::default(),
             cmds: Mutex::new(None),
             watched: RwLock::new(HashSet::new()),
+            refused: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })
     }
@@ -155,7 +162,13 @@ impl Hub {
         if watched {
             return self.counters.live.load(Ordering::Acquire);
         }
-        self.send(Cmd::Watch { table, row_id });
+        let refused = self.refused.lock().is_ok_and(|r| {
+            r.get(table)
+                .is_some_and(|at| at.elapsed() < RECHECK_REFUSED)
+        });
+        if !refused {
+            self.send(Cmd::Watch { table, row_id });
+        }
         false
     }
 

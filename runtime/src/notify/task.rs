@@ -26,6 +26,11 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESOLVE: &str = "SELECT 'strata_' || md5(quote_ident(n.nspname) || '.' || quote_ident(c.relname)) \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)";
 
+/// How many of the feed's triggers the table has, enabled.
+const TRIGGERS: &str = "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) \
+     AND tgname IN ('strata_changes_i', 'strata_changes_u', 'strata_changes_d', 'strata_changes_t') \
+     AND tgenabled <> 'D'";
+
 struct Watch {
     table: &'static str,
     row_id: RowIdFn,
@@ -274,8 +279,18 @@ impl Task {
                 if hub.watched.read().is_ok_and(|w| w.contains(table)) {
                     return true;
                 }
-                match self.listen(client, table).await {
-                    Ok(channel) => {
+                match self.listen_with_triggers(client, table).await {
+                    Ok(None) => {
+                        tracing::warn!(
+                            table,
+                            "cache channel: the table has no change-feed triggers \
+                             (db.install_changes); its rows stay out of L1"
+                        );
+                        if let Ok(mut r) = hub.refused.lock() {
+                            r.insert(table, std::time::Instant::now());
+                        }
+                    }
+                    Ok(Some(channel)) => {
                         self.watches
                             .entry(channel)
                             .or_default()
@@ -292,6 +307,24 @@ impl Task {
             }
         }
         true
+    }
+
+    /// [`Task::listen`] for the cache channel, only if the table has its
+    /// four triggers, enabled: without them L1 would never hear of a write.
+    async fn listen_with_triggers(
+        &self,
+        client: &Client,
+        table: &str,
+    ) -> Result<Option<String>, Error> {
+        let n: i64 = client
+            .query_one(TRIGGERS, &[&table])
+            .await
+            .map_err(Error::from_pg)?
+            .get(0);
+        if n < 4 {
+            return Ok(None);
+        }
+        self.listen(client, table).await.map(Some)
     }
 
     /// Resolves a table's channel and listens on it (if not already).

@@ -467,3 +467,64 @@ async fn the_cache_channel_keeps_another_handles_l1_fresh_without_redis() {
     );
     assert_eq!(Product::get_cached(&b, 3).await.unwrap().price, 400);
 }
+
+/// Without the triggers nothing would tell L1 of a write: the cache
+/// channel keeps such a model out of L1.
+#[tokio::test]
+async fn the_cache_channel_keeps_a_table_without_triggers_out_of_l1() {
+    let t = TestDb::with(|c| c.cache_feed(true)).await;
+    t.execute(PRODUCTS, &[]).await.unwrap();
+    Product::insert(t.db(), product(1)).await.unwrap();
+    Product::get_cached(t.db(), 1).await.unwrap(); // starts the channel
+    // Queued after the channel's check: once this returns, it was made.
+    let _feed = t.changes::<Product>().await.unwrap();
+    for _ in 0..3 {
+        Product::get_cached(t.db(), 1).await.unwrap();
+    }
+    let m = t.metrics().cache;
+    assert_eq!(m.l1_hits, 0, "{m:?}");
+
+    // With the triggers, a later handle caches it.
+    t.install_changes::<Product>().await.unwrap();
+    let b = Db::connect(t.config()).await.unwrap();
+    Product::get_cached(&b, 1).await.unwrap();
+    let _feed = b.changes::<Product>().await.unwrap();
+    Product::get_cached(&b, 1).await.unwrap();
+    Product::get_cached(&b, 1).await.unwrap();
+    assert_eq!(b.metrics().cache.l1_hits, 1);
+}
+
+#[tokio::test]
+async fn dropping_the_last_feed_closes_the_listeners_connection() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c).await;
+    let feed = t.changes::<Product>().await.unwrap();
+    let pid = t.metrics().changes.listener_pid.unwrap();
+    let admin = admin().await;
+    let alive = async |pid: i32| -> bool {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n > 0
+    };
+    assert!(alive(pid).await);
+    drop(feed);
+    // The backend goes away on its own schedule: poll for it, bounded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(pid).await {
+        assert!(
+            Instant::now() < deadline,
+            "the listener's backend is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(t.metrics().changes.listener_pid, None);
+    // A new feed opens a new connection.
+    let mut feed = t.changes::<Product>().await.unwrap();
+    Product::insert(t.db(), product(1)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(1, ChangeKind::Insert));
+}
