@@ -1,6 +1,6 @@
 //! What the triggers send, as the listener reads it.
 //!
-//! The payload is JSON written by `strata_changes_notify()` (see
+//! The payload is JSON written by the table's trigger function (see
 //! `crate::changes::sql`): `{"k":"u","keys":[1,2]}` for rows, or
 //! `{"k":"u","table":true}` when the keys would not fit in a notification.
 

@@ -21,7 +21,7 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `'strata_' || md5(quote_ident(schema) || '.' || quote_ident(table))`,
-/// the channel `strata_changes_notify()` sends on: 39 bytes whatever the
+/// the channel the trigger functions send on: 39 bytes whatever the
 /// names' lengths (identifiers are cut at 63).
 const RESOLVE: &str = "SELECT 'strata_' || md5(quote_ident(n.nspname) || '.' || quote_ident(c.relname)) \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)";

@@ -167,6 +167,15 @@ async fn every_kind_of_write_with_its_typed_key_raw_sql_included() {
         .await
         .unwrap();
     assert_eq!(next(&mut docs).await, row(id, ChangeKind::Insert));
+
+    // Without the triggers, writes are silent; installing again is enough.
+    t.uninstall_changes::<User>().await.unwrap();
+    let silent = User::insert(t.db(), new_user(3)).await.unwrap();
+    t.install_changes::<User>().await.unwrap();
+    t.install_changes::<User>().await.unwrap(); // idempotent
+    let heard = User::insert(t.db(), new_user(4)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(heard.id, ChangeKind::Insert));
+    assert_ne!(silent.id, heard.id);
 }
 
 #[tokio::test]
