@@ -1,7 +1,12 @@
 //! The change feed's cost to writers (issue 16): `insert` and `patch` on
-//! two copies of `bench_users`, one with the feed's triggers installed and
-//! a subscriber listening, one without, each by strata and by hand-written
-//! tokio-postgres, in the same rounds.
+//! two identical tables shaped like `bench_users`, one with the feed's
+//! triggers installed and a subscriber listening, one without, each by
+//! strata and by hand-written tokio-postgres, in the same rounds; and a
+//! third table with the triggers but no listener (`strata+triggers`).
+//!
+//! The tables live in schema `strata_bench_feed`, seeded here, so `--only
+//! feed` needs nothing else (and another run recreating `strata_bench`
+//! cannot pull the tables away mid-run).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,14 +18,17 @@ use strata::prelude::*;
 use strata::{Config, Db};
 use tokio_postgres::NoTls;
 
-use crate::harness::{BoxError, BoxFut, Contender, Op, OpResult, age_of, fresh_email, seeded_id};
+use crate::harness::{
+    BoxError, BoxFut, Case, Contender, Op, OpResult, SEED_ROWS, TENANTS, age_of, fresh_email,
+    seeded_id,
+};
 
 macro_rules! feed_model {
     ($name:ident, $new:ident, $patch:ident, $table:literal) => {
-        /// A copy of `bench_users`.
+        /// A table shaped like `bench_users`.
         #[derive(Model, Debug, Clone)]
         #[allow(dead_code)] // Decoded to pay the cost; not every field is read.
-        #[model(schema = "strata_bench", table = $table)]
+        #[model(schema = "strata_bench_feed", table = $table)]
         pub(crate) struct $name {
             #[model(primary_key, generated)]
             pub(crate) id: i64,
@@ -65,6 +73,7 @@ trait FeedWrite {
 
 feed_model!(FeedPlain, NewFeedPlain, FeedPlainPatch, "feed_plain");
 feed_model!(FeedOn, NewFeedOn, FeedOnPatch, "feed_on");
+feed_model!(FeedQuiet, NewFeedQuiet, FeedQuietPatch, "feed_quiet");
 
 /// The contenders of the feed cases, and the subscriber's event count.
 pub(crate) struct Feed {
@@ -82,30 +91,69 @@ impl std::fmt::Debug for Feed {
     }
 }
 
-/// Creates `feed_plain` and `feed_on` (copies of the seeded `bench_users`),
+/// The four feed cases: insert and patch at concurrency 1 and `pool`.
+pub(crate) fn cases(feed: &Feed, pool: usize, budget: crate::harness::Budget) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (op, name) in [(Op::Insert, "feed insert"), (Op::Patch, "feed patch")] {
+        for c in [1, pool] {
+            cases.push(Case {
+                label: format!("{name} c={c}"),
+                op,
+                concurrency: c,
+                budget,
+                baseline: "tokio-postgres".into(),
+                contenders: feed.contenders.clone(),
+            });
+        }
+    }
+    cases
+}
+
+/// Creates `feed_plain` and `feed_on` (shaped and seeded like `bench_users`),
 /// installs the triggers on `feed_on` and subscribes to it.
-pub(crate) async fn setup(url: &str, pool: usize) -> Result<Feed, BoxError> {
+pub(crate) async fn setup(url: &str, pool: usize, logged: bool) -> Result<Feed, BoxError> {
+    let unlogged = if logged { "" } else { "UNLOGGED" };
     let config = Config::from_url(url)?.pool_max(pool);
     let plain_db = Db::connect(config.clone()).await?;
     let on_db = Db::connect(config.clone()).await?;
-    for table in ["feed_plain", "feed_on"] {
+    plain_db
+        .execute("DROP SCHEMA IF EXISTS strata_bench_feed CASCADE", &[])
+        .await?;
+    plain_db
+        .execute("CREATE SCHEMA strata_bench_feed", &[])
+        .await?;
+    for table in ["feed_plain", "feed_on", "feed_quiet"] {
         plain_db
             .execute(
                 &format!(
-                    "CREATE UNLOGGED TABLE strata_bench.{table} \
-                     (LIKE strata_bench.bench_users INCLUDING ALL)"
+                    "CREATE {unlogged} TABLE strata_bench_feed.{table} (
+                         id bigserial PRIMARY KEY,
+                         tenant_id int NOT NULL,
+                         email text NOT NULL UNIQUE,
+                         name text NOT NULL,
+                         age int NOT NULL,
+                         active bool NOT NULL,
+                         created_at timestamptz NOT NULL DEFAULT now())"
                 ),
                 &[],
             )
             .await?;
         plain_db
             .execute(
-                &format!("INSERT INTO strata_bench.{table} SELECT * FROM strata_bench.bench_users"),
+                &format!(
+                    "INSERT INTO strata_bench_feed.{table} (tenant_id, email, name, age, active, created_at) \
+                     SELECT g % {TENANTS}, 'seed' || g || '@bench.example', 'User ' || g, g % 90, \
+                            g % 2 = 0, now() - g * interval '1 second' \
+                     FROM generate_series(1, {SEED_ROWS}) AS g"
+                ),
                 &[],
             )
             .await?;
     }
     on_db.install_changes::<FeedOn>().await?;
+    // The same triggers with nobody listening: what the writer pays
+    // without a listener backend to wake.
+    on_db.install_changes::<FeedQuiet>().await?;
     let listener = Db::connect(config).await?;
     let mut changes = listener.changes::<FeedOn>().await?;
     let events = Arc::new(AtomicU64::new(0));
@@ -129,12 +177,12 @@ pub(crate) async fn setup(url: &str, pool: usize) -> Result<Feed, BoxError> {
         Ok(Arc::new(RawFeed {
             pool: Pool::builder(manager).max_size(pool).build()?,
             insert: format!(
-                "INSERT INTO strata_bench.{table} (tenant_id, email, name, age, active) \
+                "INSERT INTO strata_bench_feed.{table} (tenant_id, email, name, age, active) \
                  VALUES ($1, $2, $3, $4, $5) \
                  RETURNING id, tenant_id, email, name, age, active, created_at"
             ),
             patch: format!(
-                "UPDATE strata_bench.{table} SET age = $2 WHERE id = $1 \
+                "UPDATE strata_bench_feed.{table} SET age = $2 WHERE id = $1 \
                  RETURNING id, tenant_id, email, name, age, active, created_at"
             ),
             name,
@@ -149,6 +197,11 @@ pub(crate) async fn setup(url: &str, pool: usize) -> Result<Feed, BoxError> {
         Arc::new(StrataFeed::<FeedOn> {
             db: on_db,
             name: "strata+feed",
+            _m: std::marker::PhantomData,
+        }),
+        Arc::new(StrataFeed::<FeedQuiet> {
+            db: Db::connect(Config::from_url(url)?.pool_max(pool)).await?,
+            name: "strata+triggers",
             _m: std::marker::PhantomData,
         }),
         raw("feed_plain", "tokio-postgres")?,
