@@ -82,6 +82,8 @@ pub(crate) struct Hub {
     /// Tables refused by the cache channel (no triggers), and when.
     refused: Mutex<HashMap<&'static str, Instant>>,
     next_id: AtomicU64,
+    /// Set by `Db::close`: no listener starts again.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -103,6 +105,7 @@ impl Hub {
             watched: RwLock::new(HashSet::new()),
             refused: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -119,7 +122,7 @@ impl Hub {
             },
             None => cmd,
         };
-        if matches!(cmd, Cmd::Unsubscribe { .. }) {
+        if matches!(cmd, Cmd::Unsubscribe { .. }) || self.closed.load(Ordering::Acquire) {
             return;
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -136,6 +139,9 @@ impl Hub {
     /// connect within twice the connect timeout, and the database error if
     /// the table does not exist.
     pub(crate) async fn subscribe(self: &Arc<Self>, qualified: &str) -> Result<Subscription> {
+        if self.is_closed() {
+            return Err(Error::PoolClosed);
+        }
         let (done, answer) = oneshot::channel();
         self.send(Cmd::Subscribe {
             qualified: qualified.to_owned(),
@@ -170,6 +176,20 @@ impl Hub {
             self.send(Cmd::Watch { table, row_id });
         }
         false
+    }
+
+    /// Stops the listener for good (`Db::close`): its connection closes,
+    /// every feed ends (`next` returns `None`) and new ones fail.
+    pub(crate) fn shutdown(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Ok(mut slot) = self.cmds.lock() {
+            slot.take();
+        }
+    }
+
+    /// True after [`Hub::shutdown`].
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     pub(crate) fn metrics(&self) -> ChangeMetrics {

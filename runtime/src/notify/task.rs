@@ -77,6 +77,9 @@ pub(super) async fn run(hub: Weak<Hub>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         let Some(hub) = task.hub.upgrade() else {
             return;
         };
+        if hub.is_closed() {
+            return;
+        }
         let live = match connect(&hub, task.channels()).await {
             Ok(live) => live,
             Err(e) => {

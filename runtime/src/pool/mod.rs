@@ -302,10 +302,13 @@ impl Db {
     /// to come back (in-flight statements and transactions finish), then
     /// closes every connection.
     ///
-    /// Calls made after `close` starts fail with `Error::PoolClosed`.
+    /// Calls made after `close` starts fail with `Error::PoolClosed`; change
+    /// feeds end (their `next` returns `None`) and the listener's connection
+    /// closes.
     /// Returns how many connections were still in use when `drain` ran out.
     pub async fn close_within(&self, drain: Duration) -> usize {
         self.inner.closing.store(true, Ordering::Release);
+        self.inner.hub.shutdown();
         let deadline = Instant::now() + drain;
         let mut in_use = self.pool_status().in_use;
         while in_use > 0 && Instant::now() < deadline {

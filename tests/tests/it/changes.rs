@@ -537,3 +537,17 @@ async fn dropping_the_last_feed_closes_the_listeners_connection() {
     Product::insert(t.db(), product(1)).await.unwrap();
     assert_eq!(next(&mut feed).await, row(1, ChangeKind::Insert));
 }
+
+#[tokio::test]
+async fn closing_the_db_ends_its_feeds() {
+    let t = with_feed::<Product>(PRODUCTS, |c| c).await;
+    let db = Db::connect(t.config()).await.unwrap();
+    let mut feed = db.changes::<Product>().await.unwrap();
+    db.close().await;
+    let end = tokio::time::timeout(Duration::from_secs(20), feed.next()).await;
+    assert_eq!(end.expect("the feed ends"), None);
+    assert!(matches!(
+        db.changes::<Product>().await,
+        Err(Error::PoolClosed)
+    ));
+}
