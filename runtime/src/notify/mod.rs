@@ -14,6 +14,7 @@
 //! (and flushes L1), before any new event. The typed face is
 //! `crate::changes`; this module knows channels and JSON keys, not models.
 
+mod conn;
 mod payload;
 mod sub;
 mod task;

@@ -6,10 +6,10 @@ use std::sync::Weak;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
+use tokio_postgres::{Client, Notification};
 
+use super::conn::{Live, RESOLVE, TRIGGERS, connect};
 use super::sub::{Slot, pair};
 use super::{Cmd, Hub, Raw, RowIdFn};
 use crate::error::Error;
@@ -19,17 +19,6 @@ use crate::observe::counters::bump;
 /// a silently dead connection is found within this plus the timeout.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// `'strata_' || md5(quote_ident(schema) || '.' || quote_ident(table))`,
-/// the channel the trigger functions send on: 39 bytes whatever the
-/// names' lengths (identifiers are cut at 63).
-const RESOLVE: &str = "SELECT 'strata_' || md5(quote_ident(n.nspname) || '.' || quote_ident(c.relname)) \
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)";
-
-/// How many of the feed's triggers the table has, enabled.
-const TRIGGERS: &str = "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) \
-     AND tgname IN ('strata_changes_i', 'strata_changes_u', 'strata_changes_d', 'strata_changes_t') \
-     AND tgenabled <> 'D'";
 
 struct Watch {
     table: &'static str,
@@ -42,20 +31,6 @@ struct Task {
     watches: HashMap<String, Vec<Watch>>,
     /// Commands taken off the queue while no connection was open.
     pending: VecDeque<Cmd>,
-}
-
-/// One open connection: the client, its notifications, and the task
-/// that drives it (aborted on drop, which closes the connection).
-struct Live {
-    client: Client,
-    notes: mpsc::UnboundedReceiver<Notification>,
-    driver: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.driver.abort();
-    }
 }
 
 enum End {
@@ -129,50 +104,6 @@ pub(super) async fn run(hub: Weak<Hub>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         }
         tracing::warn!("change feed listener lost its connection; reconnecting");
     }
-}
-
-async fn connect(hub: &Hub, channels: Vec<String>) -> Result<Live, Error> {
-    let bound = hub.connect_timeout;
-    let (client, mut connection) = tokio::time::timeout(bound, hub.pg.connect(NoTls))
-        .await
-        .map_err(|_| Error::Timeout {
-            kind: crate::error::TimeoutKind::Connect,
-            source: None,
-        })?
-        .map_err(Error::from_pg)?;
-    let (tx, notes) = mpsc::unbounded_channel();
-    let driver = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notification(n) = message
-                && tx.send(n).is_err()
-            {
-                return;
-            }
-        }
-    });
-    let live = Live {
-        client,
-        notes,
-        driver,
-    };
-    let mut sql = String::from("SELECT pg_backend_pid();");
-    for channel in channels {
-        sql.push_str(&format!("LISTEN \"{channel}\";"));
-    }
-    let answer = tokio::time::timeout(bound, live.client.simple_query(&sql))
-        .await
-        .map_err(|_| Error::Timeout {
-            kind: crate::error::TimeoutKind::Statement,
-            source: None,
-        })?
-        .map_err(Error::from_pg)?;
-    let pid = answer.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|p| p.parse().ok()),
-        _ => None,
-    });
-    hub.counters.pid.store(pid.unwrap_or(0), Ordering::Relaxed);
-    Ok(live)
 }
 
 impl Task {
