@@ -551,3 +551,68 @@ async fn closing_the_db_ends_its_feeds() {
         Err(Error::PoolClosed)
     ));
 }
+
+/// A listener whose connection is cut, and whose reconnects are refused
+/// for a while, keeps retrying by itself; once it is back, `Gap` comes
+/// before any new event. A connection that goes silent (every byte
+/// swallowed) is found by the heartbeat, and recovers the same way.
+#[tokio::test]
+async fn the_listener_reconnects_with_backoff_after_a_cut_and_a_black_hole() {
+    use strata_tests::proxy::{FaultProxy, Mode};
+    let t = with_feed::<Product>(PRODUCTS, |c| c).await;
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    let via_proxy = t.config().host("127.0.0.1").port(proxy.port());
+    let listener = Db::connect(via_proxy.connect_timeout(Duration::from_millis(500)))
+        .await
+        .unwrap();
+    let mut feed = listener.changes::<Product>().await.unwrap();
+    Product::insert(t.db(), product(1)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(1, ChangeKind::Insert));
+
+    // Cut, and refuse reconnects: the listener retries on its own.
+    let before = proxy.accepted();
+    proxy.set_mode(Mode::Reject);
+    proxy.cut_all();
+    let started = Instant::now();
+    while proxy.accepted() < before + 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no reconnect attempts"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!listener.metrics().changes.live);
+    for id in 2..=20 {
+        Product::insert(t.db(), product(id)).await.unwrap(); // missed
+    }
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(next(&mut feed).await, ChangeEvent::Gap);
+    let attempts = proxy.accepted() - before;
+    Product::insert(t.db(), product(21)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(21, ChangeKind::Insert));
+    println!(
+        "cut: back after {:?} and {attempts} connection attempts",
+        started.elapsed()
+    );
+
+    // A black hole: nothing errors, the heartbeat must notice.
+    let holed = Instant::now();
+    proxy.set_mode(Mode::Stall);
+    Product::insert(t.db(), product(22)).await.unwrap(); // swallowed
+    let wait = async {
+        while listener.metrics().changes.live {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("the heartbeat notices a silent connection");
+    let noticed = holed.elapsed();
+    proxy.set_mode(Mode::Forward);
+    proxy.cut_all(); // the stalled connection itself never closes
+    assert_eq!(next(&mut feed).await, ChangeEvent::Gap);
+    Product::insert(t.db(), product(23)).await.unwrap();
+    assert_eq!(next(&mut feed).await, row(23, ChangeKind::Insert));
+    println!("black hole: noticed after {noticed:?}");
+    assert_eq!(listener.metrics().changes.gaps, 2);
+}
