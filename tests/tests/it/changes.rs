@@ -615,4 +615,7 @@ async fn the_listener_reconnects_with_backoff_after_a_cut_and_a_black_hole() {
     assert_eq!(next(&mut feed).await, row(23, ChangeKind::Insert));
     println!("black hole: noticed after {noticed:?}");
     assert_eq!(listener.metrics().changes.gaps, 2);
+    let text = listener.prometheus();
+    assert!(text.contains("strata_changes_gaps_total 2"), "{text}");
+    assert!(text.contains("strata_changes_listener_up 1"), "{text}");
 }
