@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use strata::changes::{ChangeEvent, ChangeKind, Changes};
 use strata::prelude::*;
 use strata_tests::{TestDb, admin};
@@ -245,9 +246,13 @@ async fn a_long_schema_and_table_name_still_has_a_channel() {
     .await;
     assert!(t.schema().len() + Long::META.table.len() > 63);
     let listener = Db::connect(t.config()).await.unwrap();
-    let mut feed = listener.changes::<Long>().await.unwrap();
+    let feed = listener.changes::<Long>().await.unwrap();
+    assert_eq!(feed.channel().len(), 39);
+    // As a `futures` stream.
+    let mut stream = std::pin::pin!(feed.into_stream());
     Long::insert(t.db(), NewLong { id: 5 }).await.unwrap();
-    assert_eq!(next(&mut feed).await, row(5, ChangeKind::Insert));
+    let event = tokio::time::timeout(Duration::from_secs(20), stream.next()).await;
+    assert_eq!(event.unwrap(), Some(row(5, ChangeKind::Insert)));
 }
 
 #[tokio::test]
