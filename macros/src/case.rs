@@ -60,6 +60,28 @@ impl Case {
             Case::Verbatim => ident.to_owned(),
         }
     }
+
+    /// `ident` as the first releases spelled it, when that differs from
+    /// [`Case::apply`]: they put a separator before every capital
+    /// (`HTTPError` → `h_t_t_p_error`), where heck keeps acronyms whole
+    /// (`http_error`). Decoding accepts this spelling too, so rows written
+    /// before the change still read; see the README's "Upgrading".
+    pub(crate) fn apply_legacy(self, ident: &str) -> Option<String> {
+        let mut snake = String::new();
+        for (i, c) in ident.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                snake.push('_');
+            }
+            snake.extend(c.to_lowercase());
+        }
+        let legacy = match self {
+            Case::Snake => snake,
+            Case::ScreamingSnake => snake.to_uppercase(),
+            Case::Kebab => snake.replace('_', "-"),
+            Case::Lower | Case::Verbatim => return None,
+        };
+        (legacy != self.apply(ident)).then_some(legacy)
+    }
 }
 
 /// English plural of a snake_case word, enough for table names.
@@ -131,6 +153,26 @@ mod tests {
             table_name("HTTPRequest"),
             format!("{}s", Case::Snake.apply("HTTPRequest"))
         );
+    }
+
+    /// The old splitter's spelling, offered only where it differs.
+    #[test]
+    fn legacy_spellings() {
+        assert_eq!(
+            Case::Snake.apply_legacy("HTTPError").as_deref(),
+            Some("h_t_t_p_error")
+        );
+        assert_eq!(
+            Case::ScreamingSnake.apply_legacy("HTTPError").as_deref(),
+            Some("H_T_T_P_ERROR")
+        );
+        assert_eq!(
+            Case::Kebab.apply_legacy("HTTPError").as_deref(),
+            Some("h-t-t-p-error")
+        );
+        assert_eq!(Case::Snake.apply_legacy("PaidInFull"), None);
+        assert_eq!(Case::Lower.apply_legacy("HTTPError"), None);
+        assert_eq!(Case::Verbatim.apply_legacy("HTTPError"), None);
     }
 
     #[test]

@@ -121,6 +121,11 @@ pub trait ColumnType: Sized {
 
     /// A patch field as a statement parameter: NULL when absent.
     fn param_opt(value: &Option<Self>) -> &(dyn ToSql + Sync);
+
+    /// Several values as one array parameter (`= ANY($1)`). A `&Vec`, not
+    /// a slice: the parameter is the `Vec` itself (`Vec<T>: ToSql`).
+    #[allow(clippy::ptr_arg)]
+    fn param_array(values: &Vec<Self>) -> &(dyn ToSql + Sync);
 }
 
 #[diagnostic::do_not_recommend]
@@ -143,6 +148,44 @@ impl<T: ToSql + for<'a> FromSql<'a> + Send + Sync> ColumnType for T {
     #[inline]
     fn param_opt(value: &Option<Self>) -> &(dyn ToSql + Sync) {
         value
+    }
+
+    #[inline]
+    fn param_array(values: &Vec<Self>) -> &(dyn ToSql + Sync) {
+        values
+    }
+}
+
+/// The primary key's column-type functions, reached through the model:
+/// generic over `M`, they rely on `Model::Key`'s `ColumnType` bound, so
+/// the derive's uses of the key add no obligation on its type beyond that
+/// bound (one error for a key type PostgreSQL cannot store).
+#[derive(Debug)]
+pub struct KeyColumn<M>(core::marker::PhantomData<M>);
+
+impl<M: Model> KeyColumn<M> {
+    /// [`ColumnType::accepts`] of the key.
+    #[inline]
+    pub fn accepts(ty: &Type) -> bool {
+        <M::Key as ColumnType>::accepts(ty)
+    }
+
+    /// [`ColumnType::decode`] of the key.
+    #[inline]
+    pub fn decode(row: &Row, idx: usize, column: &'static str) -> Result<M::Key> {
+        <M::Key as ColumnType>::decode(row, idx, column)
+    }
+
+    /// [`ColumnType::param`] of the key.
+    #[inline]
+    pub fn param(key: &M::Key) -> &(dyn ToSql + Sync) {
+        key.param()
+    }
+
+    /// [`ColumnType::param_opt`] of the key.
+    #[inline]
+    pub fn param_opt(key: &Option<M::Key>) -> &(dyn ToSql + Sync) {
+        <M::Key as ColumnType>::param_opt(key)
     }
 }
 

@@ -29,9 +29,9 @@ impl Expand<'_> {
             quote!(&self.#key_ident)
         });
         let params = self.body(|pk| {
-            let mut params = vec![field_ref(pk)];
-            params.extend(self.model.writable().map(field_ref));
-            params.extend(self.model.version().map(field_ref));
+            let mut params = vec![self.field_ref(pk)];
+            params.extend(self.model.writable().map(|f| self.field_ref(f)));
+            params.extend(self.model.version().map(|f| self.field_ref(f)));
             self.param_list(params)
         });
         let validate = self.body(|_| self.expand_validate_model());
@@ -95,9 +95,9 @@ impl Expand<'_> {
             let generated = f.generated.is_some();
             let primary_key = m.is_primary_key(f);
             let unique = f.unique.is_some();
-            let ty = f.ty;
             // At the field's type, like the other type checks.
-            let accepts = quote_spanned!(ty.span()=> <#ty as #p::ColumnType>::accepts);
+            let ty = self.column_type(f);
+            let accepts = quote_spanned!(f.ty.span()=> #ty::accepts);
             quote! {
                 #p::ColumnMeta {
                     field: #field,
@@ -218,9 +218,9 @@ impl Expand<'_> {
             }
             let i = index;
             index += 1;
-            let ty = f.ty;
+            let ty = self.column_type(f);
             let column = &f.column;
-            quote_spanned!(span=> #ident: <#ty as ::strata::__private::ColumnType>::decode(__strata_row, #i, #column)?)
+            quote_spanned!(span=> #ident: #ty::decode(__strata_row, #i, #column)?)
         });
         quote! {
             ::core::result::Result::Ok(Self {
@@ -230,21 +230,40 @@ impl Expand<'_> {
     }
 }
 
-/// `self.<field>` as a parameter, through `ColumnType` at the field's type
-/// like every other use of it, so a type that cannot be bound is reported
-/// once, at the user's field.
-pub(super) fn field_ref(field: &Field<'_>) -> TokenStream {
-    let ident = field.ident;
-    let ty = field.ty;
-    quote_spanned!(ty.span()=> <#ty as ::strata::__private::ColumnType>::param(&self.#ident))
-}
+impl Expand<'_> {
+    /// What generated code calls a field's column-type functions on
+    /// (`accepts`, `decode`, `param`, `param_opt`), spanned at the field's
+    /// type so a type that cannot be stored is reported once, there.
+    /// Usually `<T as ColumnType>`; for the primary key
+    /// `__private::KeyColumn<Model>`, whose functions are generic over the
+    /// model and lean on `Model::Key`'s own `ColumnType` bound: that bound
+    /// is then the key type's only obligation, so a bad key type is one
+    /// error too.
+    pub(super) fn column_type(&self, field: &Field<'_>) -> TokenStream {
+        let p = &self.private;
+        let ty = field.ty;
+        if self.model.is_primary_key(field) {
+            let model = self.model.ident;
+            quote_spanned!(ty.span()=> #p::KeyColumn::<#model>)
+        } else {
+            quote_spanned!(ty.span()=> <#ty as #p::ColumnType>)
+        }
+    }
 
-/// `self.<field>: Option<T>` of a patch as a parameter (NULL when absent),
-/// through `ColumnType` as in [`field_ref`].
-pub(super) fn patch_field_ref(field: &Field<'_>) -> TokenStream {
-    let ident = field.ident;
-    let ty = field.ty;
-    quote_spanned!(ty.span()=> <#ty as ::strata::__private::ColumnType>::param_opt(&self.#ident))
+    /// `self.<field>` as a parameter (see [`Expand::column_type`]).
+    pub(super) fn field_ref(&self, field: &Field<'_>) -> TokenStream {
+        let ident = field.ident;
+        let ty = self.column_type(field);
+        quote_spanned!(field.ty.span()=> #ty::param(&self.#ident))
+    }
+
+    /// `self.<field>: Option<T>` of a patch as a parameter (NULL when
+    /// absent), through [`Expand::column_type`] as in [`Expand::field_ref`].
+    pub(super) fn patch_field_ref(&self, field: &Field<'_>) -> TokenStream {
+        let ident = field.ident;
+        let ty = self.column_type(field);
+        quote_spanned!(field.ty.span()=> #ty::param_opt(&self.#ident))
+    }
 }
 
 /// `Some("x")` / `None` as a constant expression.

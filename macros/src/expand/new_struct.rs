@@ -4,7 +4,6 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::Expand;
-use super::model_impl::field_ref;
 
 impl Expand<'_> {
     /// `V struct NewUser { <insertable fields> }`, at item level.
@@ -49,8 +48,9 @@ impl Expand<'_> {
         let p = &self.private;
         let model = self.model.ident;
         let ident = &self.new_ident;
-        let params =
-            self.body(|_| self.param_list(self.model.insertable().map(field_ref).collect()));
+        let params = self.body(|_| {
+            self.param_list(self.model.insertable().map(|f| self.field_ref(f)).collect())
+        });
         let validate = self.body(|_| self.expand_validate_new());
         quote! {
             #[automatically_derived]

@@ -5,7 +5,6 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::Expand;
-use super::model_impl::patch_field_ref;
 use crate::model::Field;
 
 impl Expand<'_> {
@@ -99,9 +98,9 @@ impl Expand<'_> {
         for f in self.model.writable() {
             let name = f.ident;
             params.push(quote!(#p::flag(&self.#name)));
-            params.push(patch_field_ref(f));
+            params.push(self.patch_field_ref(f));
         }
-        params.extend(self.model.version().map(patch_field_ref));
+        params.extend(self.model.version().map(|f| self.patch_field_ref(f)));
         self.param_list(params)
     }
 
@@ -134,7 +133,7 @@ impl Expand<'_> {
         let capacity = optional.len() + 1;
         let present = optional.iter().map(|f| {
             let name = f.ident;
-            let value = patch_field_ref(f);
+            let value = self.patch_field_ref(f);
             quote_spanned!(f.ty.span()=> if self.#name.is_some() {
                 __strata_params.push(#value);
             })

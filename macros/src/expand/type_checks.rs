@@ -32,7 +32,8 @@ impl Expand<'_> {
             // That the type is a column type at all: the same obligation,
             // at the same span, as every other use of the type, so it is
             // reported once (see `__private::ColumnType`).
-            checks.push(quote_spanned!(span=> let _ = <#ty as #p::ColumnType>::accepts;));
+            let column_type = self.column_type(f);
+            checks.push(quote_spanned!(span=> let _ = #column_type::accepts;));
             if let Some(inner) = nested_array(ty) {
                 checks.push(quote_spanned!(span=> #p::assert_array_element::<#ty, #inner>();));
             }

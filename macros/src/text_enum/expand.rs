@@ -14,6 +14,19 @@ pub(crate) fn expand(e: &TextEnum<'_>) -> TokenStream {
     let ident = e.ident;
     let variants: Vec<_> = e.variants.iter().map(|v| v.ident).collect();
     let texts: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
+    // Old spellings decode too, unless a variant is stored that way or an
+    // earlier variant had the same old spelling.
+    let mut legacy_variants = Vec::new();
+    let mut legacy_texts: Vec<&str> = Vec::new();
+    for v in &e.variants {
+        if let Some(old) = v.legacy.as_deref()
+            && !texts.contains(&old)
+            && !legacy_texts.contains(&old)
+        {
+            legacy_variants.push(v.ident);
+            legacy_texts.push(old);
+        }
+    }
     let p = quote!(::strata::__private);
     impls(
         e,
@@ -29,6 +42,7 @@ pub(crate) fn expand(e: &TextEnum<'_>) -> TokenStream {
             fn from_text(text: &str) -> #p::Option<Self> {
                 match text {
                     #(#texts => #p::Option::Some(#ident::#variants),)*
+                    #(#legacy_texts => #p::Option::Some(#ident::#legacy_variants),)*
                     _ => #p::Option::None,
                 }
             }

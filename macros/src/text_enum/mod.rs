@@ -37,6 +37,10 @@ pub(crate) struct Variant<'a> {
     pub(crate) name: String,
     /// Where the stored text comes from: the `rename` literal or the name.
     pub(crate) name_span: Span,
+    /// The spelling of `name` before case conversion moved to heck, when it
+    /// differs; read, never written (`expand` drops one another variant
+    /// is stored as).
+    pub(crate) legacy: Option<String>,
 }
 
 impl<'a> TextEnum<'a> {
@@ -57,15 +61,22 @@ impl<'a> TextEnum<'a> {
             .variants
             .iter()
             .map(|variant| {
-                let (name, name_span) = match VariantAttrs::from_ast(cx, &variant.attrs).rename {
-                    Some(rename) => (rename.value, rename.span),
-                    None => (case.apply(&variant.ident.to_string()), variant.ident.span()),
-                };
+                let ident = variant.ident.to_string();
+                let (name, name_span, legacy) =
+                    match VariantAttrs::from_ast(cx, &variant.attrs).rename {
+                        Some(rename) => (rename.value, rename.span, None),
+                        None => (
+                            case.apply(&ident),
+                            variant.ident.span(),
+                            case.apply_legacy(&ident),
+                        ),
+                    };
                 Variant {
                     ident: &variant.ident,
                     fields: &variant.fields,
                     name,
                     name_span,
+                    legacy,
                 }
             })
             .collect();

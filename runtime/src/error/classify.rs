@@ -172,11 +172,7 @@ fn key_columns(detail: &str) -> Vec<String> {
         return Vec::new();
     };
     list.split(", ")
-        .map(|c| {
-            c.strip_prefix('"')
-                .and_then(|c| c.strip_suffix('"'))
-                .map_or_else(|| c.to_owned(), |c| c.replace("\"\"", "\""))
-        })
+        .map(|c| crate::sql::ident::unquote(c).unwrap_or_else(|| c.to_owned()))
         .collect()
 }
 

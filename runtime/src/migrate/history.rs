@@ -5,6 +5,7 @@ use crate::pipeline::round_trip::Link;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
+use crate::sql::ident;
 
 use super::source::Migration;
 
@@ -30,10 +31,6 @@ pub(crate) struct Applied {
     pub(crate) execution_ms: i64,
 }
 
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 impl History {
     /// Qualifies `table` with the connection's current schema.
     ///
@@ -55,7 +52,7 @@ impl History {
         })?;
         Ok(History {
             name: format!("{schema}.{table}"),
-            quoted: format!("{}.{}", quote_ident(&schema), quote_ident(table)),
+            quoted: format!("{}.{}", ident::quote(&schema), ident::quote(table)),
         })
     }
 

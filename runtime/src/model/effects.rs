@@ -6,6 +6,7 @@
 
 use super::ops::{decode_one, not_found};
 use super::{Model, NewModel, unique_field};
+use crate::__private::ColumnType;
 use crate::cache::{Invalidation, row_id};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
@@ -53,7 +54,7 @@ pub(super) async fn write_key<M: Model, E: Executor + ?Sized>(
     key: &M::Key,
 ) -> Result<()> {
     let guard = arm::<M, E>(e, Touches::Row(key));
-    let n = run_execute(e, sql, &[key], OpKind::Write).await;
+    let n = run_execute(e, sql, &[key.param()], OpKind::Write).await;
     if let Ok(n) = n
         && n > 0
     {

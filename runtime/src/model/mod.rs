@@ -47,8 +47,8 @@ pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_t
 pub(crate) use unique::{offending_row, unique_field};
 
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
+use crate::__private::ColumnType;
 use crate::error::Result;
 use crate::validate::ValidationErrors;
 
@@ -162,7 +162,7 @@ pub struct ModelMeta {
 /// (`insert`, `get`, `query`, ...) come from the blanket [`ModelExt`].
 pub trait Model: Sized + Send + Sync + 'static {
     /// The primary key's Rust type.
-    type Key: ToSql + Sync + Send + Clone + std::fmt::Debug + 'static;
+    type Key: ColumnType + Sync + Send + Clone + std::fmt::Debug + 'static;
     /// The insert input (`NewUser`).
     type New: NewModel<Model = Self>;
     /// The partial update (`UserPatch`).

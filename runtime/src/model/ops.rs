@@ -17,6 +17,7 @@ use super::{
     Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete, offending_row,
     unique_field,
 };
+use crate::__private::ColumnType;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
 use crate::pipeline::{CopyRows, run_copy, run_execute, run_query, run_query_opt};
@@ -39,7 +40,7 @@ async fn missing_or_stale<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) -
     if M::META.version.is_none() {
         return not_found(M::META);
     }
-    match run_query_opt(e, M::META.sql.exists, &[key], OpKind::Read).await {
+    match run_query_opt(e, M::META.sql.exists, &[key.param()], OpKind::Read).await {
         Ok(row) if row.as_ref().is_some_and(|r| r.get::<_, bool>(0)) => Error::StaleVersion {
             table: M::META.table,
         },
@@ -143,7 +144,7 @@ pub trait ModelExt: Model {
         key: Self::Key,
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
         async move {
-            let row = run_query_opt(e, Self::META.sql.get, &[&key], OpKind::Read).await?;
+            let row = run_query_opt(e, Self::META.sql.get, &[key.param()], OpKind::Read).await?;
             decode_one(row)
         }
     }
@@ -159,7 +160,13 @@ pub trait ModelExt: Model {
                 return Ok(Vec::new());
             }
             let keys: Vec<Self::Key> = keys.to_vec();
-            let rows = run_query(e, Self::META.sql.find_many, &[&keys], OpKind::Read).await?;
+            let rows = run_query(
+                e,
+                Self::META.sql.find_many,
+                &[ColumnType::param_array(&keys)],
+                OpKind::Read,
+            )
+            .await?;
             rows.iter().map(Self::from_row).collect()
         }
     }
@@ -246,9 +253,14 @@ pub trait ModelExt: Model {
                     ),
                 });
             }
-            write_row(e, Self::META.sql.restore, &[&key], Touches::Row(&key))
-                .await?
-                .ok_or_else(|| not_found(Self::META))
+            write_row(
+                e,
+                Self::META.sql.restore,
+                &[key.param()],
+                Touches::Row(&key),
+            )
+            .await?
+            .ok_or_else(|| not_found(Self::META))
         })
     }
 
@@ -267,7 +279,7 @@ pub trait ModelExt: Model {
         key: Self::Key,
     ) -> impl Future<Output = Result<bool>> + Send {
         async move {
-            let row = run_query_opt(e, Self::META.sql.exists, &[&key], OpKind::Read).await?;
+            let row = run_query_opt(e, Self::META.sql.exists, &[key.param()], OpKind::Read).await?;
             Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
         }
     }
@@ -299,9 +311,7 @@ async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push('"');
-        sql.push_str(&c.replace('"', "\"\""));
-        sql.push('"');
+        crate::sql::ident::push_quoted(&mut sql, c);
     }
     sql.push_str(") VALUES ");
     let mut n = 0;

@@ -7,6 +7,7 @@
 //! data-driven shapes from preparing a statement per combination of fields;
 //! past it, and for an empty patch, the fixed `sql.patch` runs instead.
 
+use crate::__private::ColumnType;
 use std::hash::Hash;
 
 use super::shape::{self, Fingerprint};
@@ -32,11 +33,11 @@ pub(crate) fn statement<'a, M: Model>(
         && let Some(sql) = cached::<M>(bits)
     {
         let mut params = patch.present_params();
-        params.insert(0, key);
+        params.insert(0, key.param());
         return (sql, params);
     }
     let mut params = patch.patch_params();
-    params.insert(0, key);
+    params.insert(0, key.param());
     (M::META.sql.patch, params)
 }
 

@@ -158,8 +158,13 @@ async fn prepare(conn: &Conn<'_>, req: Request<'_>) -> Result<Statement> {
 /// After a raw statement the SQL guard could not vouch for: the server says
 /// whether the connection may go back to the pool; if not (or if it cannot
 /// say, or this future is dropped first), the connection is closed.
+///
+/// Boxed: the probe's future is about 5 KB, more than the rest of a
+/// statement's state together, and only raw statements the guard cannot
+/// vouch for run it. Inline, every statement's future would carry (and
+/// move) those bytes.
 async fn keep_if_clean(mut conn: Lent<'_, '_>, db: &Db, bound: Option<Duration>) {
-    if super::guard::check_session(&conn, db, bound).await {
+    if Box::pin(super::guard::check_session(&conn, db, bound)).await {
         conn.armed = false;
     }
 }

@@ -232,7 +232,14 @@ async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     let started = std::time::Instant::now();
     crate::observe::counters::bump(&db.inner.counters.queries);
     let sql = req.sql;
-    let result = round_trip::traced(sql, req.round_trip(), attempt::attempt(e, db, req)).await;
+    // Not `round_trip::traced`: its `Either` moves the statement's future
+    // twice more before the first poll; each branch here awaits it in place.
+    let span = round_trip::span(sql, req.round_trip());
+    let result = if span.is_disabled() {
+        attempt::attempt(e, db, req).await
+    } else {
+        tracing::Instrument::instrument(attempt::attempt(e, db, req), span).await
+    };
     let params = match req.op {
         Op::Copy(rows) => rows.width(),
         _ => req.params.len(),

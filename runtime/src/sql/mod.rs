@@ -5,6 +5,7 @@
 
 mod catalog;
 pub(crate) mod classify;
+pub(crate) mod ident;
 pub(crate) mod lex;
 pub(crate) mod split;
 pub(crate) mod values;

@@ -165,7 +165,7 @@ pub(crate) fn column_of(sql: &str, n: u32) -> Option<String> {
     let name = |t: &Token<'_>| match t {
         Token::Word(w) if KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k)) => None,
         Token::Word(w) => Some(w.to_string()),
-        Token::QuotedIdent(q) => Some(q[1..q.len() - 1].replace("\"\"", "\"")),
+        Token::QuotedIdent(q) => super::ident::unquote(q),
         _ => None,
     };
     if t.first().is_some_and(|t| t.is("insert")) {

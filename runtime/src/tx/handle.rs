@@ -257,7 +257,14 @@ impl Tx {
             return;
         }
         let (client, db) = (self.client(), &self.shared.db);
-        if crate::pipeline::guard::check_session(client, db, self.shared.bound).await {
+        // Boxed: a 5 KB future on a path only some transactions take.
+        if Box::pin(crate::pipeline::guard::check_session(
+            client,
+            db,
+            self.shared.bound,
+        ))
+        .await
+        {
             self.shared.discard.store(false, Ordering::Release);
         }
     }

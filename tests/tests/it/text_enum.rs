@@ -114,3 +114,57 @@ async fn enums_round_trip_filter_and_update() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Stored names from before case conversion moved to heck: an acronym was
+/// split letter by letter.
+#[derive(TextEnum, Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Failure {
+    HTTPError,
+    DNSTimeout,
+    Other,
+}
+
+#[derive(TextEnum, Debug, Clone, Copy, PartialEq)]
+#[model(rename_all = "kebab-case")]
+pub(crate) enum Kebab {
+    HTTPError,
+}
+
+#[tokio::test]
+async fn acronyms_are_stored_whole_and_the_old_spelling_still_reads() {
+    let t = TestDb::new().await;
+    let to_text = |v: &dyn strata::ToSql| {
+        let mut out = bytes::BytesMut::new();
+        v.to_sql_checked(&tokio_postgres::types::Type::TEXT, &mut out)
+            .unwrap();
+        String::from_utf8(out.to_vec()).unwrap()
+    };
+    assert_eq!(to_text(&Failure::HTTPError), "http_error");
+    assert_eq!(to_text(&Failure::DNSTimeout), "dns_timeout");
+    assert_eq!(to_text(&Kebab::HTTPError), "http-error");
+    assert_eq!(
+        <Failure as strata::TextEnum>::VARIANTS,
+        ["http_error", "dns_timeout", "other"]
+    );
+    for (sql, want) in [
+        ("SELECT 'h_t_t_p_error'::text", Failure::HTTPError),
+        ("SELECT 'http_error'::text", Failure::HTTPError),
+        ("SELECT 'd_n_s_timeout'::text", Failure::DNSTimeout),
+        ("SELECT 'other'::text", Failure::Other),
+    ] {
+        let row = t.db().query_one(sql, &[]).await.unwrap();
+        assert_eq!(row.get::<_, Failure>(0), want, "{sql}");
+    }
+    let row = t
+        .db()
+        .query_one("SELECT 'h-t-t-p-error'::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Kebab>(0), Kebab::HTTPError);
+    let bad = t
+        .db()
+        .query_one("SELECT 'h_t_t_p'::text", &[])
+        .await
+        .unwrap();
+    assert!(bad.try_get::<_, Failure>(0).is_err());
+}

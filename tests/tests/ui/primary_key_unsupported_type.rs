@@ -1,7 +1,6 @@
-// A primary key of a type PostgreSQL cannot store is reported at the
-// field's type. Known gap: `Model::Key`'s own bounds (`ToSql + Sync + ..`,
-// in the runtime's `Model` trait) add a second error at the same span,
-// until that bound is written as `ColumnType`.
+// A primary key of a type PostgreSQL cannot store is one error, at the
+// field's type: `Model::Key` is bound by `ColumnType`, and the derive's
+// other uses of the key go through `KeyColumn<Model>`, which adds none.
 use strata::Model;
 
 #[derive(Debug, Clone)]
