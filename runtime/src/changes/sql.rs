@@ -3,6 +3,7 @@
 //! [`Db::install_changes`](crate::Db::install_changes).
 
 use crate::model::{Model, ModelMeta};
+use crate::sql::ident::quote;
 
 /// The trigger function of one table. Its queries are static (the key
 /// column is written into them), so PL/pgSQL plans each once per session:
@@ -77,10 +78,6 @@ const TRIGGERS: [(&str, &str, &str); 4] = [
     ("strata_changes_t", "TRUNCATE", ""),
 ];
 
-fn quoted(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
 /// The table's trigger function, in the model's schema (or the first
 /// schema of `search_path` for a model without one, where its table is
 /// too): `strata_changes_` and 16 hex digits of the SHA-256 of the quoted
@@ -90,7 +87,7 @@ fn function(meta: &ModelMeta) -> String {
     let hash = Sha256::digest(meta.qualified.as_bytes());
     let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
     match meta.schema {
-        Some(schema) => format!("{}.strata_changes_{hex}", quoted(schema)),
+        Some(schema) => format!("{}.strata_changes_{hex}", quote(schema)),
         None => format!("strata_changes_{hex}"),
     }
 }
@@ -104,7 +101,7 @@ pub(crate) fn install_statements(meta: &ModelMeta) -> Vec<String> {
         "SELECT pg_advisory_xact_lock(hashtext('strata_changes_install'))".to_owned(),
         format!(
             "CREATE OR REPLACE FUNCTION {f}() {}",
-            function_body(&quoted(meta.primary_key))
+            function_body(&quote(meta.primary_key))
         ),
     ];
     for (name, event, referencing) in TRIGGERS {

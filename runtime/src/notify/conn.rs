@@ -10,6 +10,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 
 use super::Hub;
 use crate::error::{Error, TimeoutKind};
+use crate::sql::ident::quote;
 
 /// `'strata_' || md5(quote_ident(schema) || '.' || quote_ident(table))`,
 /// the channel the trigger functions send on: 39 bytes whatever the
@@ -65,7 +66,7 @@ pub(super) async fn connect(hub: &Hub, channels: Vec<String>) -> Result<Live, Er
     };
     let mut sql = String::from("SELECT pg_backend_pid();");
     for channel in channels {
-        sql.push_str(&format!("LISTEN \"{channel}\";"));
+        sql.push_str(&format!("LISTEN {};", quote(&channel)));
     }
     let answer = tokio::time::timeout(bound, live.client.simple_query(&sql))
         .await

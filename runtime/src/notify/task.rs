@@ -14,6 +14,7 @@ use super::sub::{Slot, pair};
 use super::{Cmd, Hub, Raw, RowIdFn};
 use crate::error::Error;
 use crate::observe::counters::bump;
+use crate::sql::ident::quote;
 
 /// How often an idle listener checks that its connection still answers:
 /// a silently dead connection is found within this plus the timeout.
@@ -202,7 +203,7 @@ impl Task {
                     }
                 }
                 if !self.is_listening(&channel) {
-                    let sql = format!("UNLISTEN \"{channel}\"");
+                    let sql = format!("UNLISTEN {}", quote(&channel));
                     return client.batch_execute(&sql).await.is_ok();
                 }
             }
@@ -275,7 +276,7 @@ impl Task {
         let channel: String = row.get(0);
         if !self.is_listening(&channel) {
             client
-                .batch_execute(&format!("LISTEN \"{channel}\""))
+                .batch_execute(&format!("LISTEN {}", quote(&channel)))
                 .await
                 .map_err(Error::from_pg)?;
         }
