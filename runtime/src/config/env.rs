@@ -252,6 +252,8 @@ mod tests {
         assert_eq!(c.pool_max, 20);
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.get_ssl(), SslMode::Disable);
+        assert!(!c.cache_feed);
+        assert!(from(&[("CACHE_FEED", "true")]).unwrap().cache_feed);
     }
 
     #[test]
@@ -263,6 +265,7 @@ mod tests {
             ("DB_RETRY_ATTEMPTS", "three"),
             ("DB_SSL", "maybe"),
             ("CACHE_L1_CAPACITY", "1e9"),
+            ("CACHE_FEED", "yes"),
             ("DATABASE_URL", "postgres://a:b@h:notaport/db"),
         ] {
             let err = from(&[(var, value)]).unwrap_err();
