@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) observer: Observer,
     pub(crate) breaker: Breaker,
     pub(crate) leases: Leases,
+    /// The change feed's listener (started on first use).
+    pub(crate) hub: Arc<crate::notify::Hub>,
     closing: AtomicBool,
     reaper: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -136,6 +138,7 @@ impl Db {
         let settings = crate::cache::CacheSettings::from_config(&config);
         let cache_prefix = settings.prefix.clone();
         let cache = Cache::new(settings)?;
+        let hub = crate::notify::Hub::new(&config, &cache);
         let db = Db {
             inner: Arc::new(Inner {
                 pool,
@@ -144,6 +147,7 @@ impl Db {
                 observer: Observer::new(config.slow_query),
                 breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
                 leases: Leases::default(),
+                hub,
                 config,
                 backoff,
                 counters: Counters::default(),
@@ -192,6 +196,7 @@ impl Db {
             &self.inner.observer,
             self.inner.cache.metrics(),
             self.inner.breaker.state(),
+            self.inner.hub.metrics(),
         )
     }
 
@@ -297,10 +302,13 @@ impl Db {
     /// to come back (in-flight statements and transactions finish), then
     /// closes every connection.
     ///
-    /// Calls made after `close` starts fail with `Error::PoolClosed`.
+    /// Calls made after `close` starts fail with `Error::PoolClosed`; change
+    /// feeds end (their `next` returns `None`) and the listener's connection
+    /// closes.
     /// Returns how many connections were still in use when `drain` ran out.
     pub async fn close_within(&self, drain: Duration) -> usize {
         self.inner.closing.store(true, Ordering::Release);
+        self.inner.hub.shutdown();
         let deadline = Instant::now() + drain;
         let mut in_use = self.pool_status().in_use;
         while in_use > 0 && Instant::now() < deadline {
