@@ -2,6 +2,7 @@
 //! module per area, so the dependency tree links once.
 
 mod cache;
+mod cache_consistency;
 mod crud;
 mod drift;
 mod errors;
