@@ -250,7 +250,10 @@ impl TestRedis {
     pub fn replicate(&self, primary: &TestRedis) {
         self.cli(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
         for _ in 0..500 {
-            if self.cli(&["INFO", "replication"]).contains("master_link_status:up") {
+            if self
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up")
+            {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -269,7 +272,12 @@ impl TestRedis {
     }
 
     fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().expect("redis is running").id().to_string();
+        let pid = self
+            .child
+            .as_ref()
+            .expect("redis is running")
+            .id()
+            .to_string();
         let status = std::process::Command::new("kill")
             .args([sig, &pid])
             .status()

@@ -192,6 +192,7 @@ impl Config {
         vars.set("CACHE_L1_CAPACITY", &mut c.cache_l1_capacity)?;
         c.cache_prefix = vars.text("CACHE_PREFIX").or(c.cache_prefix);
         vars.set_millis("CACHE_REDIS_TIMEOUT_MS", &mut c.cache_redis_timeout)?;
+        vars.set_millis("CACHE_LEASE_MS", &mut c.cache_lease)?;
         c.validate()?;
         Ok(c)
     }

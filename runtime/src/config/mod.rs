@@ -57,6 +57,7 @@ pub struct Config {
     pub(crate) cache_l1_capacity: u64,
     pub(crate) cache_prefix: Option<String>,
     pub(crate) cache_redis_timeout: Duration,
+    pub(crate) cache_lease: Duration,
     pub(crate) breaker_threshold: u32,
     pub(crate) breaker_cooldown: Duration,
     pub(crate) leak_threshold: Duration,
@@ -87,6 +88,7 @@ impl fmt::Debug for Config {
             .field("cache_l1_capacity", &self.cache_l1_capacity)
             .field("cache_prefix", &self.cache_prefix)
             .field("cache_redis_timeout", &self.cache_redis_timeout)
+            .field("cache_lease", &self.cache_lease)
             .field("breaker_threshold", &self.breaker_threshold)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("leak_threshold", &self.leak_threshold)
@@ -131,6 +133,7 @@ impl Config {
             cache_l1_capacity: 10_000,
             cache_prefix: None,
             cache_redis_timeout: Duration::from_millis(250),
+            cache_lease: Duration::from_secs(1),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(1),
             leak_threshold: Duration::from_secs(30),
@@ -152,6 +155,12 @@ impl Config {
                     "{} is larger than DB_POOL_MAX ({})",
                     self.pool_min, self.pool_max
                 ),
+            });
+        }
+        if self.cache_lease < Duration::from_millis(50) {
+            return Err(Error::Config {
+                var: "CACHE_LEASE_MS",
+                reason: format!("{:?} is too short; at least 50 ms", self.cache_lease),
             });
         }
         Ok(())
@@ -212,6 +221,13 @@ impl Config {
     setter!(
         /// Bound on one Redis call before it falls through (`CACHE_REDIS_TIMEOUT_MS`, default 250 ms).
         cache_redis_timeout: Duration
+    );
+    setter!(
+        /// How long a process trusts its caches after PostgreSQL last confirmed them (`CACHE_LEASE_MS`, default 1 s; with Redis only).
+        ///
+        /// It is also what a write waits, at most, when it cannot confirm that every other
+        /// process dropped the old row: see "Cache consistency" in the README.
+        cache_lease: Duration
     );
 
     /// Key prefix in Redis (`CACHE_PREFIX`); default `strata:<dbname>:<search_path>`,

@@ -65,8 +65,15 @@ async fn redis_down_serves_no_stale_row() {
     })
     .await;
     let hammered = hammer.await.unwrap();
-    println!("redis down: {hammered} reads under the kill, {} failed", errors.load(Ordering::Relaxed));
-    assert_eq!(errors.load(Ordering::Relaxed), 0, "reads failed while redis died");
+    println!(
+        "redis down: {hammered} reads under the kill, {} failed",
+        errors.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        errors.load(Ordering::Relaxed),
+        0,
+        "reads failed while redis died"
+    );
     rig.sample(1).await;
     rig.report("redis down");
 }
