@@ -234,7 +234,7 @@ async fn fill<T: Serialize + Clone + Send + Sync + 'static>(
 ) {
     let counters = &cache.counters;
     let (gens, wgen) = cache.before_fill(table, id, list, snapshot).await;
-    if let (Some(l2), Some(w)) = (&cache.l2, &wgen)
+    if let (Some(l2), Some(w), true) = (&cache.l2, &wgen, cache.trusted())
         && let Some(bytes) = encode(value)
     {
         let stored = if list {

@@ -12,6 +12,16 @@
 //!   is unchanged: atomically in Redis (a Lua script), and under the local
 //!   generation lock in L1. A reader that loaded the old row before a write
 //!   therefore cannot put it back after the write's invalidation.
+//! - **Bounded generations.** The generation keys live in Redis with a
+//!   TTL, so a retired epoch's keys and an idle table's go away. Nothing
+//!   may come back when one expires (and reads as 0 again): a write gives
+//!   the counters it bumps at least a day (or the longest entry TTL used,
+//!   if longer) plus a minute, and every fill makes the generation it
+//!   filled under outlive its entries. So a generation expires only once
+//!   no entry stored under it or an older one is alive, and the ABA case
+//!   (a reader snapshots `wgen` = 0, a write makes it 1, it expires back
+//!   to 0, the reader's stale fill matches) needs a fill to land a day
+//!   after its snapshot.
 //! - **One load per key.** Concurrent misses on one key wait for the first
 //!   loader, then read what it stored.
 //! - **Redis down is not an error.** L2 sits behind a breaker and a short

@@ -139,6 +139,7 @@ impl L2 {
         if rows.is_empty() {
             return true;
         }
+        self.stored_for(ttl);
         let base = self.base(*epoch);
         self.call(counters, Some(*epoch), |mut conn| async move {
             let mut inv = self.scripts.set_rows.arg(&base);
@@ -161,6 +162,7 @@ impl L2 {
         (hash, bytes): (&str, &[u8]),
         counters: &CacheCounters,
     ) -> bool {
+        self.stored_for(ttl);
         let base = self.base(*epoch);
         self.call(counters, Some(*epoch), |mut conn| async move {
             self.scripts

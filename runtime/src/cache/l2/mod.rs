@@ -54,6 +54,8 @@ pub(crate) struct L2 {
     row_gens: std::sync::RwLock<std::collections::HashMap<String, u64>>,
     /// The epoch, and the check of a new connection's server.
     lease: std::sync::Arc<Lease>,
+    /// The longest TTL stored, in seconds (see [`L2::generation_ttl`]).
+    longest_ttl: std::sync::atomic::AtomicU64,
 }
 
 /// `(wgen, bytes)`: an entry and the write generation it was read under.
@@ -87,7 +89,25 @@ impl L2 {
             row_gens: std::sync::RwLock::default(),
             scripts: Scripts::new(),
             lease,
+            longest_ttl: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// How long a generation key lives after a write bumped it, in
+    /// seconds: longer than any entry under an older generation can (a
+    /// day, or the longest TTL this process stored, if longer), so a
+    /// generation that expired back to 0 cannot bring an old entry back.
+    fn generation_ttl(&self) -> u64 {
+        self.longest_ttl
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(86_400)
+            + 60
+    }
+
+    /// Notes that an entry was stored for `ttl` (see [`L2::generation_ttl`]).
+    fn stored_for(&self, ttl: Duration) {
+        self.longest_ttl
+            .fetch_max(ttl.as_secs(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The key prefix of the model cache under `epoch`.
@@ -235,6 +255,7 @@ impl L2 {
             .arg(row)
             .arg(message)
             .arg(self.channel())
+            .arg(self.generation_ttl())
             .invoke_async(conn)
             .await
     }

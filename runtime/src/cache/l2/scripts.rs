@@ -11,6 +11,15 @@
 
 use redis::Script;
 
+/// Lua shared by the scripts that write: `keep(key, secs)` makes an
+/// existing key live at least `secs` more (a key without a TTL gets one).
+const KEEP: &str = r"
+local function keep(k, s)
+  local t = redis.call('TTL', k)
+  if t ~= -2 and t < tonumber(s) then redis.call('EXPIRE', k, s) end
+end
+";
+
 /// `KEYS`: none. `ARGV`: base, table, row key. Returns
 /// `{wgen, value-or-false}` for the row under the current row generation.
 const GET_ROW: &str = r"
@@ -55,19 +64,22 @@ const SET_LIST: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 if (redis.call('GET', base .. ':wgen') or '0') ~= ARGV[3] then return 0 end
 redis.call('SET', base .. ':q' .. ARGV[3] .. ':' .. ARGV[5], ARGV[6], 'EX', ARGV[4])
+keep(base .. ':wgen', ARGV[4] + 60)
 return 1
 ";
 
 /// `ARGV`: base, table, mode (`row`, `lists`, `all`), row key, message,
-/// channel.
+/// channel, and how long a generation it bumps must live at least.
 /// Bumps the write generation (every cached list goes stale), drops the row
 /// (`row`) or bumps the row generation (`all`), and tells the other
 /// processes; returns how many subscribers received the message.
 const INVALIDATE: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 redis.call('INCR', base .. ':wgen')
+keep(base .. ':wgen', ARGV[7])
 if ARGV[3] == 'all' then
   redis.call('INCR', base .. ':rgen')
+  keep(base .. ':rgen', ARGV[7])
 elseif ARGV[3] == 'row' then
   local rgen = redis.call('GET', base .. ':rgen') or '0'
   redis.call('DEL', base .. ':r' .. rgen .. ':' .. ARGV[4])
@@ -90,10 +102,10 @@ impl Scripts {
         Scripts {
             get_row: Script::new(GET_ROW),
             get_rows: Script::new(GET_ROWS),
-            set_rows: Script::new(SET_ROWS),
+            set_rows: Script::new(&format!("{KEEP}{SET_ROWS}")),
             get_list: Script::new(GET_LIST),
-            set_list: Script::new(SET_LIST),
-            invalidate: Script::new(INVALIDATE),
+            set_list: Script::new(&format!("{KEEP}{SET_LIST}")),
+            invalidate: Script::new(&format!("{KEEP}{INVALIDATE}")),
         }
     }
 }

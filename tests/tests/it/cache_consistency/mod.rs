@@ -11,6 +11,7 @@
 //! write latency during the outage) and asserts 0 stale and 0 failed reads
 //! over at least 10⁴ sampled reads.
 
+mod memory;
 mod modes;
 
 use std::collections::HashMap;
