@@ -224,6 +224,7 @@ impl Cache {
                 tokio::spawn(pubsub::listen(Arc::downgrade(&cache))),
                 tokio::spawn(l2::replay_missed(Arc::downgrade(&cache))),
                 tokio::spawn(lease::task::confirm(lease.clone())),
+                tokio::spawn(pubsub::heartbeat(Arc::downgrade(&cache))),
             ];
             if let Ok(mut slot) = cache.subscriber.lock() {
                 *slot = tasks;

@@ -189,6 +189,12 @@ pub(super) async fn listen(cache: Weak<Cache>) {
             let Some(cache) = cache.upgrade() else { return };
             let Some(l2) = cache.l2.clone() else { return };
             if msg.get_channel_name() == acks {
+                if let Some(sent) = payload.strip_prefix("hb|") {
+                    if let (Ok(sent), Some(lease)) = (sent.parse(), &cache.lease) {
+                        lease.heard(sent);
+                    }
+                    continue;
+                }
                 // `seq|instance|epoch`
                 let mut parts = payload.splitn(3, '|').map(str::parse::<u64>);
                 if let (Some(Ok(seq)), Some(Ok(from)), Some(Ok(epoch))) =
@@ -225,5 +231,25 @@ pub(super) async fn listen(cache: Weak<Cache>) {
             }
         }
         tracing::warn!("redis subscription lost; in-process cache flushed; resubscribing");
+    }
+}
+
+/// Publishes a heartbeat to this process's own ack channel every `L/4`
+/// (see `lease/`): hearing it back is what proves the subscription alive.
+pub(super) async fn heartbeat(cache: Weak<Cache>) {
+    loop {
+        let Some((l2, every)) = cache.upgrade().and_then(|c| {
+            let every = c.lease.as_ref()?.heartbeat_every();
+            Some((c.l2.clone()?, every))
+        }) else {
+            return;
+        };
+        let Some(counters) = cache.upgrade().map(|c| c.counters.clone()) else {
+            return;
+        };
+        l2.heartbeat(super::lease::Lease::heartbeat(), &counters)
+            .await;
+        drop(l2);
+        tokio::time::sleep(every).await;
     }
 }

@@ -151,6 +151,16 @@ impl L2 {
         .await;
     }
 
+    /// Publishes a heartbeat (`hb|<sent>`) to this process's own ack channel.
+    pub(crate) async fn heartbeat(&self, sent: u64, counters: &CacheCounters) {
+        let channel = self.ack_channel(&self.instance.to_string());
+        self.call(counters, None, |mut conn| async move {
+            conn.publish::<_, _, i64>(channel, format!("hb|{sent}"))
+                .await
+        })
+        .await;
+    }
+
     /// The `run_id` of the server behind `conn` (`INFO server`).
     async fn run_id(
         &self,

@@ -10,7 +10,11 @@
 //! refreshes this process's row in `strata_cache_members` and reads the
 //! epoch and the members seen within `2L`. Trust also needs the
 //! invalidation subscription: when it is lost, L1 is flushed and trust
-//! withdrawn at once; it comes back with the next confirmation.
+//! withdrawn at once; it comes back with the next confirmation. And the
+//! subscription must be heard from: every `L/4` the process publishes a
+//! heartbeat to itself, and trust also ends `L` after the last heartbeat
+//! heard was sent (a black-holed connection never reports its loss). A
+//! heartbeat heard after such a lapse flushes L1 before trust resumes.
 //!
 //! **Joining.** A chain of confirmations is unbroken while each is sent
 //! before the previous one's lease ran out. The first of a chain (at start,
@@ -92,6 +96,8 @@ struct State {
     members: Vec<u64>,
     /// When the confirmation that read `members` was sent.
     list_sent: u64,
+    /// When the last heartbeat heard back was sent (0: none yet).
+    heard: u64,
 }
 
 impl std::fmt::Debug for Lease {
@@ -180,10 +186,48 @@ impl Lease {
         self.adopt(epoch);
         st.members = members;
         st.list_sent = sent;
-        let trusted = now >= joined + self.join() && self.listening.load(Ordering::Acquire);
-        self.until
-            .store(if trusted { sent + length } else { 0 }, Ordering::Release);
+        self.refresh(&st, now >= joined + self.join());
+    }
+
+    /// Sets `until` from the last confirmation and the last heartbeat
+    /// (whichever was sent earlier), if `joined` and listening.
+    fn refresh(&self, st: &State, joined: bool) {
+        let trusted = joined && st.heard > 0 && self.listening.load(Ordering::Acquire);
+        let until = match st.chain {
+            Some((_, last)) if trusted => last.min(st.heard) + clock::nanos(self.length),
+            _ => 0,
+        };
+        self.until.store(until, Ordering::Release);
         self.changed.notify_waiters();
+    }
+
+    /// This process heard its own heartbeat, sent at `sent`.
+    pub(crate) fn heard(&self, sent: u64) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if sent <= st.heard {
+            return;
+        }
+        if st.heard > 0 && clock::now() >= st.heard + clock::nanos(self.length) {
+            // Trust lapsed meanwhile: whatever was missed goes now.
+            self.flush();
+        }
+        st.heard = sent;
+        let joined = st
+            .chain
+            .is_some_and(|(first, _)| clock::now() >= first + self.join());
+        self.refresh(&st, joined);
+    }
+
+    /// A heartbeat's payload: its send time on this process's clock.
+    pub(crate) fn heartbeat() -> u64 {
+        clock::now()
+    }
+
+    /// How often heartbeats go out.
+    pub(crate) fn heartbeat_every(&self) -> Duration {
+        self.length / 4
     }
 
     /// When the task should confirm next: at the join if one is pending.

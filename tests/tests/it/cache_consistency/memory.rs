@@ -70,16 +70,9 @@ async fn redis_memory_is_bounded_after_a_million_rows_were_written() {
                 let keys: Vec<i64> = (id..rows).step_by(32).take(200).collect();
                 Blip::find_many_cached(&db, &keys).await.unwrap();
                 for k in &keys {
-                    Blip::patch(
-                        &db,
-                        *k,
-                        BlipPatch {
-                            v: Some(1),
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    Blip::patch(&db, *k, BlipPatch { v: Some(1) })
+                        .await
+                        .unwrap();
                 }
                 id = keys.last().copied().unwrap_or(rows) + 32;
             }
