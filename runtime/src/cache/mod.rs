@@ -134,6 +134,13 @@ impl Drop for Cache {
                 task.abort();
             }
         }
+        // Leave the members, so other processes' writes stop waiting for
+        // this one's acknowledgements (else they would for two leases).
+        if let (Some(lease), Ok(runtime)) =
+            (self.lease.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move { lease.link.leave().await });
+        }
     }
 }
 

@@ -27,7 +27,8 @@ impl L2 {
     ) -> Option<Entry> {
         for _ in 0..2 {
             let rgen = self.row_gen(table);
-            let (keys, [k1, k2, k3]) = row_keys((&self.prefix, epoch), table, rgen, row);
+            let (keys, [k1, k2, k3]) =
+                self.with_base(epoch, |base| row_keys(base, table, rgen, row));
             let (now, wgen, value): (Option<String>, Option<String>, Option<Vec<u8>>) = self
                 .call(counters, Some(epoch), |mut conn| async move {
                     redis::cmd("MGET")
@@ -181,21 +182,22 @@ impl L2 {
 }
 
 /// `<base>:rgen`, `<base>:wgen` and `<base>:r<rgen>:<row>` (the keys
-/// the `GET_ROW` script reads, `<base>` being `<prefix>:e<epoch>:<table>`),
+/// the `GET_ROW` script reads, `<base>` being `<prefix>:e<epoch>:<table>`;
+/// `prefix` is [`L2::with_base`]'s),
 /// written into one buffer.
 fn row_keys(
-    (prefix, epoch): (&str, u64),
+    prefix: &str,
     table: &str,
     rgen: u64,
     row: &str,
 ) -> (String, [std::ops::Range<usize>; 3]) {
     use std::fmt::Write as _;
-    let base = prefix.len() + 24 + table.len();
+    let base = prefix.len() + 1 + table.len();
     let mut keys = String::with_capacity(3 * base + row.len() + 32);
     let key = |keys: &mut String, tail: &dyn Fn(&mut String)| {
         let start = keys.len();
         keys.push_str(prefix);
-        let _ = write!(keys, ":e{epoch}:");
+        keys.push(':');
         keys.push_str(table);
         tail(keys);
         start..keys.len()

@@ -56,6 +56,8 @@ pub(crate) struct L2 {
     lease: std::sync::Arc<Lease>,
     /// The longest TTL stored, in seconds (see [`L2::generation_ttl`]).
     longest_ttl: std::sync::atomic::AtomicU64,
+    /// The last epoch's key prefix (see [`L2::with_base`]).
+    bases: std::sync::RwLock<(u64, String)>,
 }
 
 /// `(wgen, bytes)`: an entry and the write generation it was read under.
@@ -90,6 +92,7 @@ impl L2 {
             scripts: Scripts::new(),
             lease,
             longest_ttl: std::sync::atomic::AtomicU64::new(0),
+            bases: std::sync::RwLock::new((0, String::new())),
         })
     }
 
@@ -112,7 +115,24 @@ impl L2 {
 
     /// The key prefix of the model cache under `epoch`.
     fn base(&self, epoch: u64) -> String {
-        format!("{}:e{epoch}", self.prefix)
+        self.with_base(epoch, str::to_owned)
+    }
+
+    /// Runs `f` on the key prefix under `epoch`, formatted once per epoch
+    /// (a row hit then builds its keys without formatting a number).
+    pub(super) fn with_base<R>(&self, epoch: u64, f: impl FnOnce(&str) -> R) -> R {
+        if let Ok(cached) = self.bases.read()
+            && cached.0 == epoch
+            && !cached.1.is_empty()
+        {
+            return f(&cached.1);
+        }
+        let base = format!("{}:e{epoch}", self.prefix);
+        let out = f(&base);
+        if let Ok(mut cached) = self.bases.write() {
+            *cached = (epoch, base);
+        }
+        out
     }
 
     /// Why Redis last failed, since it last answered.

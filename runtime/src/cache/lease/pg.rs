@@ -57,6 +57,9 @@ const VERIFY: &str = "WITH up AS (
     RETURNING epoch)
 SELECT coalesce((SELECT epoch FROM up), (SELECT epoch FROM strata_cache_epoch WHERE prefix = $1))";
 
+/// A process that closes leaves: writers stop waiting for it at once.
+const LEAVE: &str = "DELETE FROM strata_cache_members WHERE prefix = $1 AND instance = $2";
+
 /// Members whose row is older than this are deleted when the link connects.
 const FORGET_AFTER: &str = "DELETE FROM strata_cache_members
 WHERE prefix = $1 AND seen < now() - interval '1 hour'";
@@ -161,6 +164,13 @@ impl Link {
             members.push(self.instance());
         }
         Ok((u64::try_from(epoch).unwrap_or(0), members))
+    }
+
+    /// Removes this process from the members (it is closing).
+    pub(crate) async fn leave(&self) {
+        let _ = self
+            .run(|c| async move { c.execute(LEAVE, &[&self.prefix, &self.instance]).await })
+            .await;
     }
 
     /// A new epoch; returns it.
