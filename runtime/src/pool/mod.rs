@@ -154,11 +154,7 @@ impl Db {
         // With Redis, the caches serve nothing until their lease begins
         // (see `cache/lease/`): wait for it, bounded, so a new handle's
         // first reads can be cache hits.
-        let lease = db.inner.config.cache_lease;
-        db.inner
-            .cache
-            .ready(lease * 2 + db.inner.config.get_connect_timeout())
-            .await;
+        db.inner.cache.ready(db.inner.config.cache_lease * 2).await;
         let warm = db.inner.config.pool_min.max(1);
         let mut held = Vec::with_capacity(warm);
         for _ in 0..warm {
