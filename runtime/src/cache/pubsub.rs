@@ -253,3 +253,37 @@ pub(super) async fn heartbeat(cache: Weak<Cache>) {
         tokio::time::sleep(every).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write is confirmed only when every member named acknowledged and
+    /// as many as Redis counted did; the newest epoch seen comes back.
+    #[tokio::test]
+    async fn a_write_is_confirmed_only_by_every_member() {
+        let acks = Acks::new(Duration::from_millis(50));
+        acks.set_listening(true);
+        // Two of three members answer, though the count is met: not confirmed.
+        let m = acks.expect();
+        acks.received(m.seq, 1, 4);
+        acks.received(m.seq, 2, 4);
+        assert_eq!(acks.wait(m, Some(2), Some(vec![1, 2, 3])).await, (false, 4));
+        // All three answer, one on a newer epoch.
+        let m = acks.expect();
+        for (from, epoch) in [(1, 4), (2, 5), (3, 4)] {
+            acks.received(m.seq, from, epoch);
+        }
+        assert_eq!(acks.wait(m, Some(3), Some(vec![1, 2, 3])).await, (true, 5));
+        // No member list (stale), or not sent, or not listening: never confirmed.
+        let m = acks.expect();
+        acks.received(m.seq, 1, 4);
+        assert!(!acks.wait(m, Some(1), None).await.0);
+        let m = acks.expect();
+        assert!(!acks.wait(m, None, Some(vec![])).await.0);
+        acks.set_listening(false);
+        let m = acks.expect();
+        acks.received(m.seq, 1, 4);
+        assert!(!acks.wait(m, Some(1), Some(vec![1])).await.0);
+    }
+}
