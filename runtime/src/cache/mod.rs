@@ -350,7 +350,7 @@ impl Cache {
         let (mode, row) = inv.mode();
         self.invalidate_local(inv.table, mode, row);
         if let (Some(l2), Some(lease)) = (&self.l2, &self.lease) {
-            let members = lease.members_for_write();
+            let members = lease.members_now().await;
             let delivered = l2.invalidate(inv, members, &self.counters).await;
             if !delivered {
                 lease.retire_everything().await;

@@ -66,14 +66,17 @@ impl Acks {
 
     /// Numbers a new message and starts counting its acknowledgements,
     /// before it is sent (an ack may arrive before the send returns).
-    pub(crate) fn expect(&self) -> Expected {
+    /// The writer counts as having acknowledged its own message (`me`): it
+    /// applied the invalidation before sending it, and its own
+    /// subscription is the one every other acknowledgement arrives on.
+    pub(crate) fn expect(&self, me: u64) -> Expected {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let notify = Arc::new(Notify::new());
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.insert(
                 seq,
                 Ack {
-                    from: HashSet::new(),
+                    from: HashSet::from([me]),
                     newest: 0,
                     notify: notify.clone(),
                 },
@@ -215,11 +218,21 @@ pub(super) async fn listen(cache: Weak<Cache>) {
             ) else {
                 continue;
             };
-            if from != instance {
-                cache.invalidate_local(table, mode, row);
+            if from == instance {
+                continue;
             }
+            cache.invalidate_local(table, mode, row);
+            // Applied; the acknowledgement goes out on its own, so that a
+            // burst of writes elsewhere is not acknowledged one round trip
+            // after another (nor delays the heartbeats behind it).
             if seq != "0" {
-                l2.acknowledge(from, seq, &cache.counters).await;
+                let (from, seq) = (from.to_owned(), seq.to_owned());
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    if let Some(l2) = &cache.l2 {
+                        l2.acknowledge(&from, &seq, &cache.counters).await;
+                    }
+                });
             }
         }
         if let Some(cache) = cache.upgrade() {
@@ -263,27 +276,34 @@ mod tests {
     #[tokio::test]
     async fn a_write_is_confirmed_only_by_every_member() {
         let acks = Acks::new(Duration::from_millis(50));
+        let me = 9;
         acks.set_listening(true);
         // Two of three members answer, though the count is met: not confirmed.
-        let m = acks.expect();
+        let m = acks.expect(me);
         acks.received(m.seq, 1, 4);
         acks.received(m.seq, 2, 4);
-        assert_eq!(acks.wait(m, Some(2), Some(vec![1, 2, 3])).await, (false, 4));
+        assert_eq!(
+            acks.wait(m, Some(3), Some(vec![me, 1, 2, 3])).await,
+            (false, 4)
+        );
         // All three answer, one on a newer epoch.
-        let m = acks.expect();
+        let m = acks.expect(me);
         for (from, epoch) in [(1, 4), (2, 5), (3, 4)] {
             acks.received(m.seq, from, epoch);
         }
-        assert_eq!(acks.wait(m, Some(3), Some(vec![1, 2, 3])).await, (true, 5));
+        assert_eq!(
+            acks.wait(m, Some(4), Some(vec![me, 1, 2, 3])).await,
+            (true, 5)
+        );
         // No member list (stale), or not sent, or not listening: never confirmed.
-        let m = acks.expect();
+        let m = acks.expect(me);
         acks.received(m.seq, 1, 4);
-        assert!(!acks.wait(m, Some(1), None).await.0);
-        let m = acks.expect();
+        assert!(!acks.wait(m, Some(2), None).await.0);
+        let m = acks.expect(me);
         assert!(!acks.wait(m, None, Some(vec![])).await.0);
         acks.set_listening(false);
-        let m = acks.expect();
+        let m = acks.expect(me);
         acks.received(m.seq, 1, 4);
-        assert!(!acks.wait(m, Some(1), Some(vec![1])).await.0);
+        assert!(!acks.wait(m, Some(2), Some(vec![me, 1])).await.0);
     }
 }

@@ -306,7 +306,7 @@ impl L2 {
         members: Option<Vec<u64>>,
         counters: &CacheCounters,
     ) -> bool {
-        let message = self.acks.expect();
+        let message = self.acks.expect(self.instance);
         let seq = message.seq;
         let epoch = self.lease.epoch();
         let done = self

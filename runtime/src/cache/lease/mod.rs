@@ -268,6 +268,22 @@ impl Lease {
         (clock::now() < st.list_sent + self.join()).then(|| st.members.clone())
     }
 
+    /// [`Lease::members_for_write`], confirming first if this process is
+    /// trusted but its member list is too old for the fast path (cheaper
+    /// than the slow path, which a busy machine would otherwise take).
+    pub(crate) async fn members_now(&self) -> Option<Vec<u64>> {
+        if let Some(members) = self.members_for_write() {
+            return Some(members);
+        }
+        if !self.is_trusted() {
+            return None;
+        }
+        let sent = clock::now();
+        let (epoch, members) = self.link.confirm(self.length * 2).await.ok()?;
+        self.confirmed(sent, epoch, members);
+        self.members_for_write()
+    }
+
     /// The slow path: a new epoch, then `L` (and a margin) after it was
     /// answered, so every other process has either confirmed since (seen
     /// the new epoch, flushed L1) or stopped trusting its caches.
