@@ -45,7 +45,13 @@ async fn redis_memory_is_bounded_after_a_million_rows_were_written() {
         .unwrap_or(1_000_000);
     let redis = TestRedis::start();
     let url = redis.url();
-    let t = TestDb::with(move |c| c.redis_url(url).cache_l1_capacity(0).pool_max(16)).await;
+    let t = TestDb::with(move |c| {
+        c.redis_url(url)
+            .cache_l1_capacity(0)
+            .pool_max(32)
+            .acquire_timeout(Duration::from_secs(10))
+    })
+    .await;
     t.execute(
         "CREATE TABLE blips (id bigint PRIMARY KEY, v int NOT NULL)",
         &[],
@@ -99,6 +105,14 @@ async fn redis_memory_is_bounded_after_a_million_rows_were_written() {
          after the writes {} bytes / {} keys; TTLs passed {} bytes / {} keys",
         before.0, before.1, written.0, written.1, after.0, after.1
     );
+    // How many writes could not confirm delivery and bumped the epoch
+    // (there is no epoch table before the leases).
+    let epoch = t
+        .query_read_one("SELECT epoch FROM strata_cache_epoch", &[])
+        .await
+        .map(|r| r.get::<_, i64>(0).to_string())
+        .unwrap_or_else(|_| "none".into());
+    println!("cache epoch at the end: {epoch}");
     assert!(after.1 < 100, "keys left in redis: {}", after.1);
     // What is left (the generation counters) expires too: no key is kept
     // for ever (on main, `wgen` and `rgen` had no TTL).
