@@ -26,7 +26,9 @@
 //! the Redis timeout for acknowledgements from every member in its list
 //! and from as many subscribers as `PUBLISH` counted. That fast path is
 //! taken only if the writer is itself trusted, listening, and its member
-//! list was read by a confirmation sent within the last `D`. Otherwise (no
+//! list was read by a confirmation sent within the last `D` (a trusted
+//! writer with an older list confirms once more first; it counts as having
+//! acknowledged its own message). Otherwise (no
 //! Redis, a timeout, a member silent) the writer bumps the epoch in
 //! PostgreSQL and returns only `L` after the bump was answered.
 //!
