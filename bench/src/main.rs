@@ -117,13 +117,21 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     eprintln!("warming caches ...");
     strata.warm().await?;
     let moka = Arc::new(MokaGet::warm(&raw).await?);
-    let redis_get = Arc::new(
-        RedisGet::connect(
-            &redis,
-            format!("{prefix}:{}:r0:", CachedUser::META.qualified),
-        )
-        .await?,
-    );
+    // Row keys carry the cache epoch (`<prefix>:e<epoch>:<table>:r0:<id>`),
+    // which the lease read from PostgreSQL: find the one strata filled.
+    let row_prefix = {
+        let pattern = format!("{prefix}:e*:{}:r0:1", CachedUser::META.qualified);
+        let mut conn = redis::Client::open(redis.as_str())?
+            .get_multiplexed_async_connection()
+            .await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut conn)
+            .await?;
+        let key = keys.first().ok_or("no L2 entry for id 1")?;
+        key[..key.len() - 1].to_owned()
+    };
+    let redis_get = Arc::new(RedisGet::connect(&redis, row_prefix).await?);
     // The baseline must read the very entry strata reads.
     let bytes = redis_get
         .get_bytes(1)

@@ -189,6 +189,8 @@ pub fn redis_url() -> String {
 pub struct TestRedis {
     port: u16,
     child: Option<std::process::Child>,
+    /// With persistence: the directory of its dump file (removed on drop).
+    dir: Option<std::path::PathBuf>,
 }
 
 impl TestRedis {
@@ -198,9 +200,94 @@ impl TestRedis {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let mut redis = TestRedis { port, child: None };
+        let mut redis = TestRedis {
+            port,
+            child: None,
+            dir: None,
+        };
         redis.restart();
         redis
+    }
+
+    /// Like [`TestRedis::start`], but with a dump file of its own: a
+    /// [`TestRedis::save`] before [`TestRedis::kill`] makes
+    /// [`TestRedis::restart`] come back with the saved data.
+    pub fn start_persistent() -> TestRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let dir = std::env::temp_dir().join(format!("strata-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a dump directory");
+        let mut redis = TestRedis {
+            port,
+            child: None,
+            dir: Some(dir),
+        };
+        redis.restart();
+        redis
+    }
+
+    /// Runs one `redis-cli` command against this server; its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        assert!(out.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `SAVE`: writes the dump file now (persistent servers only).
+    pub fn save(&self) {
+        assert!(self.dir.is_some(), "save needs start_persistent");
+        assert!(self.cli(&["SAVE"]).contains("OK"), "SAVE failed");
+    }
+
+    /// Makes this server a replica of `primary` and waits until it has
+    /// synced (`master_link_status:up`).
+    pub fn replicate(&self, primary: &TestRedis) {
+        self.cli(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+        for _ in 0..500 {
+            if self
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up")
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("replica on port {} did not sync", self.port);
+    }
+
+    /// Stops the process (SIGSTOP): connections stay open, nothing answers.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen process (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("redis is running")
+            .id()
+            .to_string();
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    }
+
+    /// `REPLICAOF NO ONE`: a replica becomes a primary (a failover).
+    pub fn promote(&self) {
+        self.cli(&["REPLICAOF", "NO", "ONE"]);
     }
 
     /// The port it listens on.
@@ -216,6 +303,10 @@ impl TestRedis {
     /// Kills the server (SIGKILL): connections drop at once.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A frozen process dies of SIGKILL too; CONT first is harmless.
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -224,9 +315,14 @@ impl TestRedis {
     /// Starts the server again on the same port (empty: nothing persists).
     pub fn restart(&mut self) {
         self.kill();
-        let child = std::process::Command::new("redis-server")
+        let mut command = std::process::Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"]);
+        if let Some(dir) = &self.dir {
+            command.arg("--dir").arg(dir);
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -263,5 +359,8 @@ impl TestRedis {
 impl Drop for TestRedis {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -75,6 +75,7 @@ pub struct FaultProxy {
     accepted: Arc<AtomicU64>,
     commits: Arc<CommitCuts>,
     cut: watch::Sender<u64>,
+    target: Arc<std::sync::Mutex<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -96,9 +97,10 @@ impl FaultProxy {
         let accepted = Arc::new(AtomicU64::new(0));
         let commits = Arc::new(CommitCuts::default());
         let (cut, _) = watch::channel(0u64);
+        let target = Arc::new(std::sync::Mutex::new(target.to_owned()));
         let task = tokio::spawn(serve(
             listener,
-            target.to_owned(),
+            target.clone(),
             mode.clone(),
             accepted.clone(),
             commits.clone(),
@@ -110,8 +112,16 @@ impl FaultProxy {
             accepted,
             commits,
             cut,
+            target,
             task,
         }
+    }
+
+    /// Sends new connections to `target` (`host:port`) from now on, as a
+    /// failover behind a stable address does; open ones stay where they are
+    /// until [`FaultProxy::cut_all`].
+    pub fn retarget(&self, target: &str) {
+        *self.target.lock().unwrap_or_else(|p| p.into_inner()) = target.to_owned();
     }
 
     /// The port strata should connect to.
@@ -167,7 +177,7 @@ impl Drop for FaultProxy {
 
 async fn serve(
     listener: TcpListener,
-    target: String,
+    target: Arc<std::sync::Mutex<String>>,
     mode: Arc<AtomicU8>,
     accepted: Arc<AtomicU64>,
     commits: Arc<CommitCuts>,
@@ -182,7 +192,7 @@ async fn serve(
             drop(client);
             continue;
         }
-        let target = target.clone();
+        let target = target.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mode = mode.clone();
         let commits = commits.clone();
         let mut cut = cut.subscribe();

@@ -16,8 +16,8 @@
 use super::{Cache, Gens};
 
 /// What a fill is checked against: the local generations, and the Redis
-/// write generation (`None`: no Redis snapshot, so no Redis fill).
-pub(super) type Snapshot = (Gens, Option<String>);
+/// epoch and write generation (`None`: no Redis snapshot, so no Redis fill).
+pub(super) type Snapshot = (Gens, Option<super::l2::Snap>);
 
 #[cfg(not(feature = "test-hooks"))]
 impl Cache {
@@ -90,12 +90,13 @@ mod on {
             }
             let (mut gens, wgen) = taken;
             gens.write = self.gens(table).write;
+            let epoch = wgen.as_ref().map_or(0, |(e, _)| *e);
             let wgen = match (&self.l2, wgen) {
-                (Some(l2), Some(_)) if list => l2.get_list(table, id, &self.counters).await,
-                (Some(l2), Some(_)) => l2.get_row(table, id, &self.counters).await,
+                (Some(l2), Some(_)) if list => l2.get_list(epoch, table, id, &self.counters).await,
+                (Some(l2), Some(_)) => l2.get_row(epoch, table, id, &self.counters).await,
                 _ => None,
             };
-            (gens, wgen.map(|(now, _)| now))
+            (gens, wgen.map(|(now, _)| (epoch, now)))
         }
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::hooks::Snapshot;
+use super::l2::Snap;
 use super::{Cache, l1, row_id};
 use crate::error::{Error, Result};
 use crate::observe::counters::bump;
@@ -77,7 +78,14 @@ where
     };
     let mut gens = cache.gens(table);
     let mut key = l1_key(gens);
-    if let Some(v) = cache.l1.as_ref().and_then(|l1| l1.get::<T>(&key)) {
+    // Served only under a valid lease (always, without Redis): see `lease/`.
+    let trusted = cache.trusted();
+    if let Some(v) = cache
+        .l1
+        .as_ref()
+        .filter(|_| trusted)
+        .and_then(|l1| l1.get::<T>(&key))
+    {
         bump(&counters.l1_hits);
         // A hit awaits nothing that can be pending: without taking part in
         // tokio's cooperative budget, a loop of hits would starve every
@@ -112,7 +120,12 @@ where
     // unless a write intervened ...
     gens = cache.gens(table);
     key = l1_key(gens);
-    if let Some(v) = cache.l1.as_ref().and_then(|l1| l1.get::<T>(&key)) {
+    if let Some(v) = cache
+        .l1
+        .as_ref()
+        .filter(|_| cache.trusted())
+        .and_then(|l1| l1.get::<T>(&key))
+    {
         bump(&counters.l1_hits);
         return Ok(v);
     }
@@ -151,8 +164,9 @@ where
 enum Seen<T> {
     /// A value that decodes.
     Hit(T),
-    /// No usable value; the write generation seen, which guards the fill.
-    Miss(String),
+    /// No usable value; the epoch and write generation seen, which guard
+    /// the fill.
+    Miss(Snap),
     /// No Redis, or Redis did not answer: load without filling it.
     Unavailable,
 }
@@ -166,11 +180,17 @@ async fn l2_read<T: DeserializeOwned>(
     let Some(l2) = &cache.l2 else {
         return Seen::Unavailable;
     };
+    // The epoch is read after the lease is checked: an epoch at least as
+    // new as the confirmation that granted it.
+    if !cache.trusted() {
+        return Seen::Unavailable;
+    }
+    let epoch = cache.epoch();
     let counters = &cache.counters;
     let found = if list {
-        l2.get_list(table, id, counters).await
+        l2.get_list(epoch, table, id, counters).await
     } else {
-        l2.get_row(table, id, counters).await
+        l2.get_row(epoch, table, id, counters).await
     };
     match found {
         Some((w, bytes)) => match bytes.as_deref().and_then(decode::<T>) {
@@ -178,7 +198,7 @@ async fn l2_read<T: DeserializeOwned>(
                 bump(&counters.l2_hits);
                 Seen::Hit(value)
             }
-            None => Seen::Miss(w),
+            None => Seen::Miss((epoch, w)),
         },
         None => Seen::Unavailable,
     }
@@ -194,7 +214,7 @@ fn fill_l1<T: Clone + Send + Sync + 'static>(
     value: &T,
 ) {
     if let Some(l1) = &cache.l1 {
-        cache.fill_if_current(table, gens.write, || {
+        cache.fill_if_current(table, gens, || {
             l1.insert(l1_key.to_owned(), value.clone(), ttl);
         });
     }
@@ -214,11 +234,11 @@ async fn fill<T: Serialize + Clone + Send + Sync + 'static>(
 ) {
     let counters = &cache.counters;
     let (gens, wgen) = cache.before_fill(table, id, list, snapshot).await;
-    if let (Some(l2), Some(w)) = (&cache.l2, &wgen)
+    if let (Some(l2), Some(w), true) = (&cache.l2, &wgen, cache.trusted())
         && let Some(bytes) = encode(value)
     {
         let stored = if list {
-            l2.set_list(table, w, ttl, id, &bytes, counters).await
+            l2.set_list(table, w, ttl, (id, &bytes), counters).await
         } else {
             l2.set_rows(table, w, ttl, &[(id.to_owned(), bytes)], counters)
                 .await
@@ -249,6 +269,8 @@ where
 {
     let counters = &cache.counters;
     let gens = cache.gens(table);
+    let trusted = cache.trusted();
+    let epoch = cache.epoch();
     let ids: Vec<String> = keys.iter().map(row_id).collect();
     let mut found: Vec<Option<T>> = vec![None; keys.len()];
     let mut missing: Vec<usize> = Vec::new();
@@ -256,6 +278,7 @@ where
         match cache
             .l1
             .as_ref()
+            .filter(|_| trusted)
             .and_then(|l1| l1.get::<T>(&l1::row_key(table, gens.row, id)))
         {
             Some(v) => {
@@ -270,9 +293,9 @@ where
         tokio::task::coop::consume_budget().await;
     }
     let mut wgen = None;
-    if let (Some(l2), false) = (&cache.l2, missing.is_empty()) {
+    if let (Some(l2), false, true) = (&cache.l2, missing.is_empty(), trusted) {
         let wanted: Vec<String> = missing.iter().map(|&i| ids[i].clone()).collect();
-        if let Some((w, values)) = l2.get_rows(table, &wanted, counters).await {
+        if let Some((w, values)) = l2.get_rows(epoch, table, &wanted, counters).await {
             let mut still = Vec::new();
             for (&i, bytes) in missing.iter().zip(values) {
                 match bytes.as_deref().and_then(decode::<T>) {
@@ -284,7 +307,7 @@ where
                 }
             }
             missing = still;
-            wgen = Some(w);
+            wgen = Some((epoch, w));
         }
     }
     if !missing.is_empty() {
@@ -303,7 +326,7 @@ where
             if let Some(l1) = &cache.l1 {
                 let key = l1::row_key(table, gens.row, &id);
                 let value = row.clone();
-                cache.fill_if_current(table, gens.write, || l1.insert(key, value, ttl));
+                cache.fill_if_current(table, gens, || l1.insert(key, value, ttl));
             }
             for &i in &missing {
                 if ids[i] == id {

@@ -12,13 +12,27 @@
 //!   is unchanged: atomically in Redis (a Lua script), and under the local
 //!   generation lock in L1. A reader that loaded the old row before a write
 //!   therefore cannot put it back after the write's invalidation.
+//! - **Bounded generations.** The generation keys live in Redis with a
+//!   TTL, so a retired epoch's keys and an idle table's go away. Nothing
+//!   may come back when one expires (and reads as 0 again): a write gives
+//!   the counters it bumps at least a day (or the longest entry TTL used,
+//!   if longer) plus a minute, and every fill makes the generation it
+//!   filled under outlive its entries. So a generation expires only once
+//!   no entry stored under it or an older one is alive, and the ABA case
+//!   (a reader snapshots `wgen` = 0, a write makes it 1, it expires back
+//!   to 0, the reader's stale fill matches) needs a fill to land a day
+//!   after its snapshot.
 //! - **One load per key.** Concurrent misses on one key wait for the first
 //!   loader, then read what it stored.
 //! - **Redis down is not an error.** L2 sits behind a breaker and a short
 //!   timeout; calls fall through to PostgreSQL. Invalidations Redis missed are
 //!   replayed when it answers again.
 //! - **Other processes** drop their L1 entries on the invalidation messages
-//!   published with each write; after a lost subscription, L1 is flushed.
+//!   published with each write, and acknowledge them; a write returns once
+//!   every live process did, or once it has retired every cached entry
+//!   everywhere (a new epoch, and a lease's wait). With Redis, caches are
+//!   trusted only under a lease that PostgreSQL keeps confirming; a lost
+//!   subscription flushes L1 at once. `lease/` holds the argument.
 //!
 //! Where each part lives: this file holds `Cache` (the local generations,
 //! the in-flight map, the counters); `invalidation.rs` what a write made
@@ -26,12 +40,14 @@
 //! `crate::cached`; `l1.rs` the in-process tier; `l2/` the Redis tier (the
 //! store, its scripts, the client wrapper and the replay after an outage);
 //! `pubsub.rs` the cross-process messages and their acknowledgements;
+//! `lease/` the leases, the epoch and the members (PostgreSQL's side);
 //! `store.rs` the general `db.cache()` API; `hooks.rs` the test hooks.
 
 mod hooks;
 mod invalidation;
 mod l1;
 mod l2;
+mod lease;
 pub(crate) mod load;
 mod pubsub;
 mod store;
@@ -53,6 +69,7 @@ use std::time::Duration;
 use crate::observe::counters::bump;
 use l1::L1;
 use l2::L2;
+use lease::Lease;
 
 /// Cache counters, bumped without locks.
 #[derive(Debug, Default)]
@@ -67,11 +84,21 @@ pub(crate) struct CacheCounters {
     pub(crate) redis_errors: AtomicU64,
 }
 
-/// Local generation counters of one table.
+/// Local generation counters of one table, and the number of whole-L1
+/// flushes when they were read (a flush retires every snapshot, also of
+/// tables this process never invalidated).
 #[derive(Debug, Default, Clone, Copy)]
 struct Gens {
     write: u64,
     row: u64,
+    flush: u64,
+}
+
+/// Every table's local generations, and the flush count.
+#[derive(Debug, Default)]
+struct GenTable {
+    flushes: u64,
+    tables: HashMap<String, Gens>,
 }
 
 /// The cache of one [`Db`](crate::Db).
@@ -81,7 +108,9 @@ pub(crate) struct Cache {
     pub(crate) default_ttl: Duration,
     pub(crate) counters: Arc<CacheCounters>,
     /// Guards check-and-fill against bump-and-evict in L1.
-    gens: Mutex<HashMap<String, Gens>>,
+    gens: Mutex<GenTable>,
+    /// With Redis: when the caches may be trusted, and the epoch.
+    pub(crate) lease: Option<Arc<Lease>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     subscriber: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Only with the `test-hooks` feature; see `hooks.rs`.
@@ -105,6 +134,13 @@ impl Drop for Cache {
                 task.abort();
             }
         }
+        // Leave the members, so other processes' writes stop waiting for
+        // this one's acknowledgements (else they would for two leases).
+        if let (Some(lease), Ok(runtime)) =
+            (self.lease.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move { lease.link.leave().await });
+        }
     }
 }
 
@@ -116,6 +152,9 @@ pub(crate) struct CacheSettings {
     pub(crate) prefix: String,
     pub(crate) ttl: Duration,
     pub(crate) redis_timeout: Duration,
+    /// The lease's dedicated connection's settings.
+    pub(crate) pg: tokio_postgres::Config,
+    pub(crate) lease: Duration,
 }
 
 impl CacheSettings {
@@ -134,6 +173,8 @@ impl CacheSettings {
             }),
             ttl: config.cache_ttl,
             redis_timeout: config.cache_redis_timeout,
+            pg: config.to_pg(),
+            lease: config.cache_lease,
         }
     }
 }
@@ -141,27 +182,37 @@ impl CacheSettings {
 impl Cache {
     pub(crate) fn new(settings: CacheSettings) -> crate::Result<Arc<Cache>> {
         let instance: u64 = rand::random();
-        let l2 = match &settings.redis_url {
-            None => None,
-            Some(url) => Some(Arc::new(
+        let lease = settings.redis_url.as_ref().map(|_| {
+            Arc::new(Lease::new(
+                settings.pg.clone(),
+                settings.prefix.clone(),
+                instance,
+                settings.lease,
+            ))
+        });
+        let l2 = match (&settings.redis_url, &lease) {
+            (Some(url), Some(lease)) => Some(Arc::new(
                 L2::new(
                     url,
                     settings.prefix.clone(),
                     instance,
                     settings.redis_timeout,
+                    lease.clone(),
                 )
                 .map_err(|e| crate::Error::Config {
                     var: "REDIS_URL",
                     reason: format!("not a Redis URL ({e})"),
                 })?,
             )),
+            _ => None,
         };
         let cache = Arc::new(Cache {
             l1: (settings.l1_capacity > 0).then(|| L1::new(settings.l1_capacity)),
             l2,
             default_ttl: settings.ttl,
             counters: Arc::new(CacheCounters::default()),
-            gens: Mutex::new(HashMap::new()),
+            gens: Mutex::new(GenTable::default()),
+            lease,
             inflight: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(Vec::new()),
             #[cfg(feature = "test-hooks")]
@@ -169,10 +220,18 @@ impl Cache {
         });
         // The listener applies other processes' invalidations to L1 and
         // receives acknowledgements of ours, so it runs whenever Redis does.
-        if cache.l2.is_some() {
+        if let Some(lease) = &cache.lease {
+            let weak = Arc::downgrade(&cache);
+            lease.on_flush(Box::new(move || {
+                if let Some(cache) = weak.upgrade() {
+                    cache.flush_local();
+                }
+            }));
             let tasks = vec![
                 tokio::spawn(pubsub::listen(Arc::downgrade(&cache))),
                 tokio::spawn(l2::replay_missed(Arc::downgrade(&cache))),
+                tokio::spawn(lease::task::confirm(lease.clone())),
+                tokio::spawn(pubsub::heartbeat(Arc::downgrade(&cache))),
             ];
             if let Ok(mut slot) = cache.subscriber.lock() {
                 *slot = tasks;
@@ -201,20 +260,45 @@ impl Cache {
         }
     }
 
+    /// Waits (at most `bound`) until the caches are trusted: a new handle
+    /// with Redis serves from its caches only once its lease began.
+    pub(crate) async fn ready(&self, bound: Duration) {
+        if let Some(lease) = &self.lease {
+            lease.ready(bound).await;
+        }
+    }
+
+    /// Whether cached entries may be served (and stored) now: always
+    /// without Redis, else while the lease holds.
+    #[inline]
+    pub(crate) fn trusted(&self) -> bool {
+        self.lease.as_ref().is_none_or(|l| l.is_trusted())
+    }
+
+    /// The L2 epoch to snapshot before a read (0 without a lease).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |l| l.epoch())
+    }
+
     fn gens(&self, table: &str) -> Gens {
         self.gens
             .lock()
-            .map(|g| g.get(table).copied().unwrap_or_default())
+            .map(|g| Gens {
+                flush: g.flushes,
+                ..g.tables.get(table).copied().unwrap_or_default()
+            })
             .unwrap_or_default()
     }
 
-    /// Runs `fill` only if the table's local write generation is still
-    /// `write`, under the lock that invalidation takes.
-    fn fill_if_current(&self, table: &str, write: u64, fill: impl FnOnce()) -> bool {
+    /// Runs `fill` only if the table's local write generation and the
+    /// flush count are still those of `snap` and the caches are trusted,
+    /// under the lock that invalidation and flushes take.
+    fn fill_if_current(&self, table: &str, snap: Gens, fill: impl FnOnce()) -> bool {
         let Ok(gens) = self.gens.lock() else {
             return false;
         };
-        if gens.get(table).copied().unwrap_or_default().write != write {
+        let now = gens.tables.get(table).copied().unwrap_or_default();
+        if now.write != snap.write || gens.flushes != snap.flush || !self.trusted() {
             bump(&self.counters.stale_sets_refused);
             return false;
         }
@@ -229,7 +313,7 @@ impl Cache {
         let Ok(mut gens) = self.gens.lock() else {
             return;
         };
-        let entry = gens.entry(table.to_owned()).or_default();
+        let entry = gens.tables.entry(table.to_owned()).or_default();
         entry.write += 1;
         match mode {
             "row" => {
@@ -242,16 +326,19 @@ impl Cache {
         }
     }
 
-    /// Drops everything this process holds (after a lost subscription).
+    /// Drops everything this process holds (after a lost subscription, a
+    /// lapsed lease, a new epoch), under the generation lock, so no fill
+    /// that snapshotted before can land after.
     pub(crate) fn flush_local(&self) {
         if let Ok(mut gens) = self.gens.lock() {
-            for g in gens.values_mut() {
+            gens.flushes += 1;
+            for g in gens.tables.values_mut() {
                 g.write += 1;
                 g.row += 1;
             }
-        }
-        if let Some(l1) = &self.l1 {
-            l1.clear();
+            if let Some(l1) = &self.l1 {
+                l1.clear();
+            }
         }
     }
 
@@ -262,8 +349,12 @@ impl Cache {
         }
         let (mode, row) = inv.mode();
         self.invalidate_local(inv.table, mode, row);
-        if let Some(l2) = &self.l2 {
-            l2.invalidate(inv, &self.counters).await;
+        if let (Some(l2), Some(lease)) = (&self.l2, &self.lease) {
+            let members = lease.members_now().await;
+            let delivered = l2.invalidate(inv, members, &self.counters).await;
+            if !delivered {
+                lease.retire_everything().await;
+            }
         }
     }
 }

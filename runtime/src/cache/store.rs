@@ -45,7 +45,7 @@ impl<'a> CacheStore<'a> {
 
     async fn run<T, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(redis::aio::ConnectionManager) -> Fut,
+        F: FnOnce(redis::aio::MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         self.l2()?.raw(&self.cache.counters, f).await.map_err(err)

@@ -194,6 +194,7 @@ impl Config {
         c.cache_prefix = vars.text("CACHE_PREFIX").or(c.cache_prefix);
         vars.set_millis("CACHE_REDIS_TIMEOUT_MS", &mut c.cache_redis_timeout)?;
         vars.set("CACHE_FEED", &mut c.cache_feed)?;
+        vars.set_millis("CACHE_LEASE_MS", &mut c.cache_lease)?;
         c.validate()?;
         Ok(c)
     }

@@ -58,6 +58,7 @@ pub struct Config {
     pub(crate) cache_prefix: Option<String>,
     pub(crate) cache_redis_timeout: Duration,
     pub(crate) cache_feed: bool,
+    pub(crate) cache_lease: Duration,
     pub(crate) breaker_threshold: u32,
     pub(crate) breaker_cooldown: Duration,
     pub(crate) leak_threshold: Duration,
@@ -89,6 +90,7 @@ impl fmt::Debug for Config {
             .field("cache_prefix", &self.cache_prefix)
             .field("cache_redis_timeout", &self.cache_redis_timeout)
             .field("cache_feed", &self.cache_feed)
+            .field("cache_lease", &self.cache_lease)
             .field("breaker_threshold", &self.breaker_threshold)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("leak_threshold", &self.leak_threshold)
@@ -134,6 +136,7 @@ impl Config {
             cache_prefix: None,
             cache_redis_timeout: Duration::from_millis(250),
             cache_feed: false,
+            cache_lease: Duration::from_secs(1),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(1),
             leak_threshold: Duration::from_secs(30),
@@ -155,6 +158,12 @@ impl Config {
                     "{} is larger than DB_POOL_MAX ({})",
                     self.pool_min, self.pool_max
                 ),
+            });
+        }
+        if self.cache_lease < Duration::from_millis(50) {
+            return Err(Error::Config {
+                var: "CACHE_LEASE_MS",
+                reason: format!("{:?} is too short; at least 50 ms", self.cache_lease),
             });
         }
         Ok(())
@@ -222,6 +231,13 @@ impl Config {
         /// table needs the feed's triggers (`db.install_changes::<M>()`);
         /// see the README's "Change feed" section for what it guarantees.
         cache_feed: bool
+    );
+    setter!(
+        /// How long a process trusts its caches after PostgreSQL last confirmed them (`CACHE_LEASE_MS`, default 1 s; with Redis only).
+        ///
+        /// It is also what a write waits, at most, when it cannot confirm that every other
+        /// process dropped the old row: see "Cache consistency" in the README.
+        cache_lease: Duration
     );
 
     /// Key prefix in Redis (`CACHE_PREFIX`); default `strata:<dbname>:<search_path>`,

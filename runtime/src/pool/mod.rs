@@ -155,6 +155,10 @@ impl Db {
                 reaper: std::sync::Mutex::new(Vec::new()),
             }),
         };
+        // With Redis, the caches serve nothing until their lease begins
+        // (see `cache/lease/`): wait for it, bounded, so a new handle's
+        // first reads can be cache hits.
+        db.inner.cache.ready(db.inner.config.cache_lease * 2).await;
         let warm = db.inner.config.pool_min.max(1);
         let mut held = Vec::with_capacity(warm);
         for _ in 0..warm {

@@ -3,6 +3,7 @@
 
 mod cache;
 mod changes;
+mod cache_consistency;
 mod crud;
 mod drift;
 mod errors;

@@ -1,6 +1,11 @@
-//! The Redis client wrapper: one shared connection manager behind a
+//! The Redis client wrapper: one shared multiplexed connection behind a
 //! breaker, a bound on every connect and call, and the error counting and
 //! logging of failures. It knows nothing of what the calls mean.
+//!
+//! The connection does not reconnect by itself (no connection manager): a
+//! broken one stays broken, and the next call opens a new one here, which
+//! the store checks (which Redis is this? see `lease/`) before trusting
+//! what it reads through it.
 //!
 //! A call is two steps, [`RedisClient::checkout`] then [`RedisClient::run`],
 //! so that the store can replay missed invalidations on the connection in
@@ -10,7 +15,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::MultiplexedConnection;
 
 use crate::breaker::{Breaker, BreakerState, ProbeGuard};
 use crate::cache::CacheCounters;
@@ -21,15 +26,31 @@ pub(crate) struct RedisClient {
     client: redis::Client,
     /// The shared connection; `None` until the first call, and again after
     /// an I/O failure or timeout, so the next call connects afresh.
-    conn: Mutex<Option<ConnectionManager>>,
+    conn: Mutex<Option<Slot>>,
     breaker: Breaker,
     timeout: Duration,
+}
+
+/// The shared connection, its number, and the epoch its server was
+/// verified under (`None` until it was).
+#[derive(Clone)]
+struct Slot {
+    conn: MultiplexedConnection,
+    id: u64,
+    verified: Option<u64>,
 }
 
 /// The connection of one call, and the guard of the call that is the
 /// breaker's half-open probe: dropping that before a verdict lets another
 /// call probe (else the breaker would stay half-open for good).
-pub(super) type Checkout<'a> = (ConnectionManager, Option<ProbeGuard<'a>>);
+pub(super) struct Checkout<'a> {
+    pub(super) conn: MultiplexedConnection,
+    pub(super) probe: Option<ProbeGuard<'a>>,
+    /// Which connection this is, for [`RedisClient::verified`].
+    pub(super) id: u64,
+    /// The epoch its server was verified under, if it was.
+    pub(super) verified: Option<u64>,
+}
 
 impl RedisClient {
     pub(super) fn new(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
@@ -68,24 +89,39 @@ impl RedisClient {
         }
         let probe =
             (self.breaker.state() == BreakerState::HalfOpen).then(|| ProbeGuard(&self.breaker));
-        if let Some(conn) = self.conn.lock().ok().and_then(|c| c.clone()) {
-            return Some((conn, probe));
+        if let Some(slot) = self.conn.lock().ok().and_then(|c| c.clone()) {
+            return Some(Checkout {
+                conn: slot.conn,
+                probe,
+                id: slot.id,
+                verified: slot.verified,
+            });
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
+        let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1);
+            .set_response_timeout(Some(self.timeout));
         match tokio::time::timeout(
             self.timeout * 2,
-            self.client.get_connection_manager_with_config(config),
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
         )
         .await
         {
             Ok(Ok(conn)) => {
+                let id = rand::random();
                 if let Ok(mut slot) = self.conn.lock() {
-                    *slot = Some(conn.clone());
+                    *slot = Some(Slot {
+                        conn: conn.clone(),
+                        id,
+                        verified: None,
+                    });
                 }
-                Some((conn, probe))
+                Some(Checkout {
+                    conn,
+                    probe,
+                    id,
+                    verified: None,
+                })
             }
             Ok(Err(err)) => {
                 let auth = err.kind() == redis::ErrorKind::AuthenticationFailed
@@ -103,6 +139,15 @@ impl RedisClient {
                 self.failed(counters, cause);
                 None
             }
+        }
+    }
+
+    /// Records that connection `id`'s server was verified under `epoch`.
+    pub(super) fn verified(&self, id: u64, epoch: u64) {
+        if let Ok(mut slot) = self.conn.lock()
+            && let Some(slot) = slot.as_mut().filter(|s| s.id == id)
+        {
+            slot.verified = Some(epoch);
         }
     }
 

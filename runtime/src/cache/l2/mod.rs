@@ -6,13 +6,20 @@
 //! "no stale set" rule, checked atomically on the server). Invalidations
 //! bump the generations, drop the row and tell the other processes.
 //!
+//! Every model-cache key carries the epoch (`<prefix>:e<epoch>:<table>:..`,
+//! see `lease/`): a new epoch retires all of them at once. A call for the
+//! model cache names the epoch it was snapshotted under and is not sent if
+//! its connection's server was verified under a newer one.
+//!
 //! The Redis connection, breaker and timeouts are `client.rs`'s; what is
-//! re-sent after an outage is `replay.rs`'s. Every call here goes through
-//! [`L2::call_result`], which replays missed invalidations before the
-//! caller's own command, so a read never sees an entry a replayed write
-//! retires.
+//! re-sent after an outage is `replay.rs`'s; the reads and fills are
+//! `entries.rs`'s. Every call here goes through [`L2::call_result`], which
+//! checks a new connection's server, then replays missed invalidations
+//! before the caller's own command, so a read never sees an entry a
+//! replayed write retires.
 
 mod client;
+mod entries;
 mod replay;
 mod scripts;
 
@@ -21,10 +28,11 @@ pub(crate) use replay::replay_missed;
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
 use scripts::Scripts;
 
+use super::lease::Lease;
 use super::pubsub::Acks;
 use super::{CacheCounters, Invalidation};
 use replay::Replay;
@@ -44,10 +52,19 @@ pub(crate) struct L2 {
     /// The row generation last seen in Redis, per table: what lets a row
     /// read be one `MGET` instead of a script (see [`L2::get_row`]).
     row_gens: std::sync::RwLock<std::collections::HashMap<String, u64>>,
+    /// The epoch, and the check of a new connection's server.
+    lease: std::sync::Arc<Lease>,
+    /// The longest TTL stored, in seconds (see [`L2::generation_ttl`]).
+    longest_ttl: std::sync::atomic::AtomicU64,
+    /// The last epoch's key prefix (see [`L2::with_base`]).
+    bases: std::sync::RwLock<(u64, String)>,
 }
 
 /// `(wgen, bytes)`: an entry and the write generation it was read under.
 type Entry = (String, Option<Vec<u8>>);
+
+/// A fill's guard: the epoch and write generation read before the load.
+pub(crate) type Snap = (u64, String);
 
 impl std::fmt::Debug for L2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,6 +80,7 @@ impl L2 {
         prefix: String,
         instance: u64,
         timeout: Duration,
+        lease: std::sync::Arc<Lease>,
     ) -> Result<L2, redis::RedisError> {
         Ok(L2 {
             prefix,
@@ -72,7 +90,49 @@ impl L2 {
             acks: Acks::new(timeout),
             row_gens: std::sync::RwLock::default(),
             scripts: Scripts::new(),
+            lease,
+            longest_ttl: std::sync::atomic::AtomicU64::new(0),
+            bases: std::sync::RwLock::new((0, String::new())),
         })
+    }
+
+    /// How long a generation key lives after a write bumped it, in
+    /// seconds: longer than any entry under an older generation can (a
+    /// day, or the longest TTL this process stored, if longer), so a
+    /// generation that expired back to 0 cannot bring an old entry back.
+    fn generation_ttl(&self) -> u64 {
+        self.longest_ttl
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(86_400)
+            + 60
+    }
+
+    /// Notes that an entry was stored for `ttl` (see [`L2::generation_ttl`]).
+    fn stored_for(&self, ttl: Duration) {
+        self.longest_ttl
+            .fetch_max(ttl.as_secs(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The key prefix of the model cache under `epoch`.
+    fn base(&self, epoch: u64) -> String {
+        self.with_base(epoch, str::to_owned)
+    }
+
+    /// Runs `f` on the key prefix under `epoch`, formatted once per epoch
+    /// (a row hit then builds its keys without formatting a number).
+    pub(super) fn with_base<R>(&self, epoch: u64, f: impl FnOnce(&str) -> R) -> R {
+        if let Ok(cached) = self.bases.read()
+            && cached.0 == epoch
+            && !cached.1.is_empty()
+        {
+            return f(&cached.1);
+        }
+        let base = format!("{}:e{epoch}", self.prefix);
+        let out = f(&base);
+        if let Ok(mut cached) = self.bases.write() {
+            *cached = (epoch, base);
+        }
+        out
     }
 
     /// Why Redis last failed, since it last answered.
@@ -100,33 +160,89 @@ impl L2 {
         self.replay.has_pending()
     }
 
-    /// Sends an acknowledgement of `seq` to the process `to`.
+    /// Sends an acknowledgement of `seq` to the process `to`, naming this
+    /// process and the epoch it is on (`seq|instance|epoch`).
     pub(crate) async fn acknowledge(&self, to: &str, seq: &str, counters: &CacheCounters) {
         let channel = self.ack_channel(to);
-        let seq = seq.to_owned();
-        self.call(counters, |mut conn| async move {
-            conn.publish::<_, _, i64>(channel, seq).await
+        let ack = format!("{seq}|{}|{}", self.instance, self.lease.epoch());
+        self.call(counters, None, |mut conn| async move {
+            conn.publish::<_, _, i64>(channel, ack).await
         })
         .await;
     }
 
+    /// Publishes a heartbeat (`hb|<sent>`) to this process's own ack channel.
+    pub(crate) async fn heartbeat(&self, sent: u64, counters: &CacheCounters) {
+        let channel = self.ack_channel(&self.instance.to_string());
+        self.call(counters, None, |mut conn| async move {
+            conn.publish::<_, _, i64>(channel, format!("hb|{sent}"))
+                .await
+        })
+        .await;
+    }
+
+    /// The `run_id` of the server behind `conn` (`INFO server`).
+    async fn run_id(
+        &self,
+        conn: &MultiplexedConnection,
+        counters: &CacheCounters,
+    ) -> Option<String> {
+        let mut conn = conn.clone();
+        let info: String = self
+            .redis
+            .run(None, counters, async move {
+                redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?
+            .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("run_id:"))
+            .map(|id| id.trim().to_owned())
+    }
+
     /// One call: `None` when Redis is unavailable (breaker open, no
     /// connection, I/O error, timeout), `Some(Err)` when Redis answered
-    /// with an error. Invalidations Redis missed are replayed first.
+    /// with an error. With `epoch` (a model-cache call), `None` also when
+    /// the server cannot be verified or was verified under a newer epoch.
+    /// Invalidations Redis missed are replayed first.
     async fn call_result<T, F, Fut>(
         &self,
         counters: &CacheCounters,
+        epoch: Option<u64>,
         f: F,
     ) -> Option<redis::RedisResult<T>>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let (conn, probe) = self.redis.checkout(counters).await?;
+        let checkout = self.redis.checkout(counters).await?;
+        let conn = checkout.conn;
+        if let Some(epoch) = epoch {
+            let verified = match checkout.verified {
+                Some(v) => v,
+                None => {
+                    let run_id = self.run_id(&conn, counters).await?;
+                    let v = self.lease.verify_redis(&run_id).await?;
+                    self.redis.verified(checkout.id, v);
+                    v
+                }
+            };
+            if epoch < verified {
+                return None;
+            }
+        }
         if self.replay.has_pending() {
             let send = |inv: &Invalidation| {
                 let (mut conn, inv) = (conn.clone(), inv.clone());
-                async move { self.invalidate_seq(&mut conn, &inv, 0).await.map(|_| ()) }
+                let epoch = self.lease.epoch();
+                async move {
+                    self.invalidate_seq(&mut conn, &inv, 0, epoch)
+                        .await
+                        .map(|_| ())
+                }
             };
             let sent = self.replay.run(self.redis.timeout(), counters, send).await;
             if !sent {
@@ -135,249 +251,91 @@ impl L2 {
                 return None;
             }
         }
-        self.redis.run(probe, counters, f(conn)).await
+        self.redis.run(checkout.probe, counters, f(conn)).await
     }
 
     /// [`L2::call_result`] for the model cache, where any failure means
     /// "fall through to PostgreSQL".
-    async fn call<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Option<T>
+    async fn call<T, F, Fut>(&self, counters: &CacheCounters, epoch: Option<u64>, f: F) -> Option<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        self.call_result(counters, f).await.and_then(Result::ok)
+        self.call_result(counters, epoch, f)
+            .await
+            .and_then(Result::ok)
     }
 
-    /// Runs the invalidation script with message number `seq`; returns how
-    /// many subscribers received the message.
+    /// Runs the invalidation script under `epoch` with message number
+    /// `seq`; returns how many subscribers received the message.
     async fn invalidate_seq(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut MultiplexedConnection,
         inv: &Invalidation,
         seq: u64,
+        epoch: u64,
     ) -> redis::RedisResult<usize> {
         let message = inv.message(self.instance, seq);
         let (mode, row) = inv.mode();
         self.scripts
             .invalidate
-            .arg(&self.prefix)
+            .arg(self.base(epoch))
             .arg(inv.table)
             .arg(mode)
             .arg(row)
             .arg(message)
+            .arg(self.channel())
+            .arg(self.generation_ttl())
             .invoke_async(conn)
             .await
     }
 
     /// Bumps the generations, drops the row and tells the other processes,
-    /// then waits (bounded by the Redis timeout) until every process that
-    /// received the message has dropped its L1 entry, so a read anywhere
-    /// after the write returns sees the write. If Redis cannot be reached,
-    /// remembers the invalidation for replay.
-    pub(crate) async fn invalidate(&self, inv: &Invalidation, counters: &CacheCounters) {
-        let message = self.acks.expect();
+    /// then waits (bounded by the Redis timeout) until every member in
+    /// `members` and every process that received the message has dropped
+    /// its L1 entry. True only then: the caller must otherwise retire every
+    /// entry (see `lease/`). If Redis cannot be reached, remembers the
+    /// invalidation for replay.
+    ///
+    /// An acknowledgement names the epoch its sender is on: a process that
+    /// has moved to a newer epoch than this one knows may have filled L2
+    /// under it, so the script runs again under that epoch.
+    pub(crate) async fn invalidate(
+        &self,
+        inv: &Invalidation,
+        members: Option<Vec<u64>>,
+        counters: &CacheCounters,
+    ) -> bool {
+        let message = self.acks.expect(self.instance);
         let seq = message.seq;
+        let epoch = self.lease.epoch();
         let done = self
-            .call(counters, |mut conn| async move {
-                self.invalidate_seq(&mut conn, inv, seq).await
+            .call(counters, Some(epoch), |mut conn| async move {
+                self.invalidate_seq(&mut conn, inv, seq, epoch).await
             })
             .await;
-        self.acks.wait(message, done).await;
+        let (delivered, newest) = self.acks.wait(message, done, members).await;
         if done.is_none() {
             self.replay.remember(inv);
         }
-    }
-
-    /// `(wgen, bytes)` of one row.
-    ///
-    /// One `MGET` of the row generation, the write generation and the row
-    /// under the row generation last seen: when the generation read back is
-    /// that one, the three values are a consistent snapshot (`MGET` is
-    /// atomic), exactly what the `GET_ROW` script returns, without running
-    /// Lua on the server. A generation that moved is remembered and tried
-    /// once more; after that the script answers.
-    pub(crate) async fn get_row(
-        &self,
-        table: &str,
-        row: &str,
-        counters: &CacheCounters,
-    ) -> Option<Entry> {
-        for _ in 0..2 {
-            let rgen = self.row_gen(table);
-            let (keys, [k1, k2, k3]) = self.row_keys(table, rgen, row);
-            let (now, wgen, value): (Option<String>, Option<String>, Option<Vec<u8>>) = self
-                .call(counters, |mut conn| async move {
-                    redis::cmd("MGET")
-                        .arg(&keys[k1])
-                        .arg(&keys[k2])
-                        .arg(&keys[k3])
-                        .query_async(&mut conn)
-                        .await
+        if delivered && newest > epoch {
+            return self
+                .call(counters, Some(newest), |mut conn| async move {
+                    self.invalidate_seq(&mut conn, inv, 0, newest).await
                 })
-                .await?;
-            let Some(now) = now.as_deref().map_or(Some(0), |n| n.parse::<u64>().ok()) else {
-                break;
-            };
-            if now == rgen {
-                return Some((wgen.unwrap_or_else(|| "0".to_owned()), value));
-            }
-            if let Ok(mut gens) = self.row_gens.write() {
-                gens.insert(table.to_owned(), now);
-            }
-        }
-        self.get_entry(&self.scripts.get_row, table, row, counters)
-            .await
-    }
-
-    /// `(wgen, bytes)` of a cached list.
-    pub(crate) async fn get_list(
-        &self,
-        table: &str,
-        hash: &str,
-        counters: &CacheCounters,
-    ) -> Option<Entry> {
-        self.get_entry(&self.scripts.get_list, table, hash, counters)
-            .await
-    }
-
-    /// Runs `GET_ROW` or `GET_LIST` (which take the same arguments).
-    async fn get_entry(
-        &self,
-        script: &Script,
-        table: &str,
-        key: &str,
-        counters: &CacheCounters,
-    ) -> Option<Entry> {
-        self.call(counters, |mut conn| async move {
-            script
-                .arg(&self.prefix)
-                .arg(table)
-                .arg(key)
-                .invoke_async::<Entry>(&mut conn)
                 .await
-        })
-        .await
-    }
-
-    /// The row generation of `table` last seen in Redis (0 before any).
-    fn row_gen(&self, table: &str) -> u64 {
-        self.row_gens
-            .read()
-            .ok()
-            .and_then(|gens| gens.get(table).copied())
-            .unwrap_or(0)
-    }
-
-    /// `<base>:rgen`, `<base>:wgen` and `<base>:r<rgen>:<row>` (the keys
-    /// the `GET_ROW` script reads), written into one buffer.
-    fn row_keys(&self, table: &str, rgen: u64, row: &str) -> (String, [std::ops::Range<usize>; 3]) {
-        use std::fmt::Write as _;
-        let base = self.prefix.len() + 1 + table.len();
-        let mut keys = String::with_capacity(3 * base + row.len() + 32);
-        let key = |keys: &mut String, tail: &dyn Fn(&mut String)| {
-            let start = keys.len();
-            keys.push_str(&self.prefix);
-            keys.push(':');
-            keys.push_str(table);
-            tail(keys);
-            start..keys.len()
-        };
-        let k1 = key(&mut keys, &|k| k.push_str(":rgen"));
-        let k2 = key(&mut keys, &|k| k.push_str(":wgen"));
-        let k3 = key(&mut keys, &|k| {
-            let _ = write!(k, ":r{rgen}:{row}");
-        });
-        (keys, [k1, k2, k3])
-    }
-
-    /// `(wgen, [bytes])` of many rows, in one round trip.
-    pub(crate) async fn get_rows(
-        &self,
-        table: &str,
-        rows: &[String],
-        counters: &CacheCounters,
-    ) -> Option<(String, Vec<Option<Vec<u8>>>)> {
-        self.call(counters, |mut conn| async move {
-            let mut inv = self.scripts.get_rows.arg(&self.prefix);
-            inv.arg(table);
-            for r in rows {
-                inv.arg(r);
-            }
-            let mut out: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
-            if out.is_empty() {
-                return Ok((String::from("0"), Vec::new()));
-            }
-            let wgen: String = redis::FromRedisValue::from_redis_value(out.remove(0))?;
-            let values = out
-                .into_iter()
-                .map(|v| match v {
-                    redis::Value::BulkString(b) => Some(b),
-                    _ => None,
-                })
-                .collect();
-            Ok((wgen, values))
-        })
-        .await
-    }
-
-    /// Stores rows if the write generation is still `wgen`.
-    pub(crate) async fn set_rows(
-        &self,
-        table: &str,
-        wgen: &str,
-        ttl: Duration,
-        rows: &[(String, Vec<u8>)],
-        counters: &CacheCounters,
-    ) -> bool {
-        if rows.is_empty() {
-            return true;
+                .is_some();
         }
-        self.call(counters, |mut conn| async move {
-            let mut inv = self.scripts.set_rows.arg(&self.prefix);
-            inv.arg(table).arg(wgen).arg(ttl.as_secs().max(1));
-            for (k, v) in rows {
-                inv.arg(k).arg(v.as_slice());
-            }
-            inv.invoke_async::<i64>(&mut conn).await
-        })
-        .await
-            == Some(1)
-    }
-
-    /// Stores a list if the write generation is still `wgen`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn set_list(
-        &self,
-        table: &str,
-        wgen: &str,
-        ttl: Duration,
-        hash: &str,
-        bytes: &[u8],
-        counters: &CacheCounters,
-    ) -> bool {
-        self.call(counters, |mut conn| async move {
-            self.scripts
-                .set_list
-                .arg(&self.prefix)
-                .arg(table)
-                .arg(wgen)
-                .arg(ttl.as_secs().max(1))
-                .arg(hash)
-                .arg(bytes)
-                .invoke_async::<i64>(&mut conn)
-                .await
-        })
-        .await
-            == Some(1)
+        delivered
     }
 
     /// A plain command for the general cache API; errors are returned.
     pub(crate) async fn raw<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Result<T, String>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match self.call_result(counters, f).await {
+        match self.call_result(counters, None, f).await {
             Some(Ok(v)) => Ok(v),
             Some(Err(err)) => Err(format!("redis refused the command: {err}")),
             None if self.redis.is_open() => Err("redis is unreachable (breaker open)".into()),
@@ -387,10 +345,9 @@ impl L2 {
 
     /// Pings Redis (health checks).
     pub(crate) async fn ping(&self, counters: &CacheCounters) -> bool {
-        self.call(
-            counters,
-            |mut conn| async move { conn.ping::<String>().await },
-        )
+        self.call(counters, None, |mut conn| async move {
+            conn.ping::<String>().await
+        })
         .await
         .is_some()
     }

@@ -84,11 +84,16 @@ impl Replay {
         let mut failed = Vec::new();
         let everything = pending.overflowed.iter().map(|t| Invalidation::all(t));
         for inv in pending.rows.into_iter().chain(everything) {
-            let ok = tokio::time::timeout(timeout, send(&inv))
-                .await
-                .is_ok_and(|r| r.is_ok());
+            // After one failure the rest stay pending untried: a Redis that
+            // does not answer would otherwise cost one timeout per entry.
+            let ok = failed.is_empty()
+                && tokio::time::timeout(timeout, send(&inv))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
             if !ok {
-                bump(&counters.redis_errors);
+                if failed.is_empty() {
+                    bump(&counters.redis_errors);
+                }
                 failed.push(inv);
             }
         }

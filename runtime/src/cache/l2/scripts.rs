@@ -4,12 +4,23 @@
 //! generation they were given with the current one, which is what keeps a
 //! stale fill out.
 //!
-//! Keys: `<prefix>:<table>:wgen` and `:rgen` (the generations),
-//! `:r<rgen>:<row>` (a row), `:q<wgen>:<query hash>` (a list).
+//! Keys: `<base>:<table>:wgen` and `:rgen` (the generations),
+//! `:r<rgen>:<row>` (a row), `:q<wgen>:<query hash>` (a list), where
+//! `<base>` is `<prefix>:e<epoch>` (see `lease/`): the scripts' first
+//! argument.
 
 use redis::Script;
 
-/// `KEYS`: none. `ARGV`: prefix, table, row key. Returns
+/// Lua shared by the scripts that write: `keep(key, secs)` makes an
+/// existing key live at least `secs` more (a key without a TTL gets one).
+const KEEP: &str = r"
+local function keep(k, s)
+  local t = redis.call('TTL', k)
+  if t ~= -2 and t < tonumber(s) then redis.call('EXPIRE', k, s) end
+end
+";
+
+/// `KEYS`: none. `ARGV`: base, table, row key. Returns
 /// `{wgen, value-or-false}` for the row under the current row generation.
 const GET_ROW: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
@@ -18,7 +29,7 @@ local wgen = redis.call('GET', base .. ':wgen') or '0'
 return {wgen, redis.call('GET', base .. ':r' .. rgen .. ':' .. ARGV[3])}
 ";
 
-/// `ARGV`: prefix, table, row keys... Returns `{wgen, v1, v2, ...}`.
+/// `ARGV`: base, table, row keys... Returns `{wgen, v1, v2, ...}`.
 const GET_ROWS: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 local rgen = redis.call('GET', base .. ':rgen') or '0'
@@ -29,7 +40,7 @@ end
 return out
 ";
 
-/// `ARGV`: prefix, table, wgen snapshot, ttl secs, then (row key, value)
+/// `ARGV`: base, table, wgen snapshot, ttl secs, then (row key, value)
 /// pairs. Stores them only if no write happened since the snapshot.
 const SET_ROWS: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
@@ -41,35 +52,39 @@ end
 return 1
 ";
 
-/// `ARGV`: prefix, table, query hash. Returns `{wgen, value-or-false}`.
+/// `ARGV`: base, table, query hash. Returns `{wgen, value-or-false}`.
 const GET_LIST: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 local wgen = redis.call('GET', base .. ':wgen') or '0'
 return {wgen, redis.call('GET', base .. ':q' .. wgen .. ':' .. ARGV[3])}
 ";
 
-/// `ARGV`: prefix, table, wgen snapshot, ttl, query hash, value.
+/// `ARGV`: base, table, wgen snapshot, ttl, query hash, value.
 const SET_LIST: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 if (redis.call('GET', base .. ':wgen') or '0') ~= ARGV[3] then return 0 end
 redis.call('SET', base .. ':q' .. ARGV[3] .. ':' .. ARGV[5], ARGV[6], 'EX', ARGV[4])
+keep(base .. ':wgen', ARGV[4] + 60)
 return 1
 ";
 
-/// `ARGV`: prefix, table, mode (`row`, `lists`, `all`), row key, message.
+/// `ARGV`: base, table, mode (`row`, `lists`, `all`), row key, message,
+/// channel, and how long a generation it bumps must live at least.
 /// Bumps the write generation (every cached list goes stale), drops the row
 /// (`row`) or bumps the row generation (`all`), and tells the other
 /// processes; returns how many subscribers received the message.
 const INVALIDATE: &str = r"
 local base = ARGV[1] .. ':' .. ARGV[2]
 redis.call('INCR', base .. ':wgen')
+keep(base .. ':wgen', ARGV[7])
 if ARGV[3] == 'all' then
   redis.call('INCR', base .. ':rgen')
+  keep(base .. ':rgen', ARGV[7])
 elseif ARGV[3] == 'row' then
   local rgen = redis.call('GET', base .. ':rgen') or '0'
   redis.call('DEL', base .. ':r' .. rgen .. ':' .. ARGV[4])
 end
-return redis.call('PUBLISH', ARGV[1] .. ':invalidations', ARGV[5])
+return redis.call('PUBLISH', ARGV[6], ARGV[5])
 ";
 
 /// The scripts; each is sent by its SHA (`EVALSHA`), loaded on first use.
@@ -87,10 +102,10 @@ impl Scripts {
         Scripts {
             get_row: Script::new(GET_ROW),
             get_rows: Script::new(GET_ROWS),
-            set_rows: Script::new(SET_ROWS),
+            set_rows: Script::new(&format!("{KEEP}{SET_ROWS}")),
             get_list: Script::new(GET_LIST),
-            set_list: Script::new(SET_LIST),
-            invalidate: Script::new(INVALIDATE),
+            set_list: Script::new(&format!("{KEEP}{SET_LIST}")),
+            invalidate: Script::new(&format!("{KEEP}{INVALIDATE}")),
         }
     }
 }
