@@ -2,8 +2,8 @@
 //! module per area, so the dependency tree links once.
 
 mod cache;
-mod changes;
 mod cache_consistency;
+mod changes;
 mod crud;
 mod drift;
 mod errors;
