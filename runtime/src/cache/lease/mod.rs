@@ -312,6 +312,11 @@ impl Lease {
             "a write could not be confirmed to other processes, and the cache epoch \
              could not be bumped: other processes may serve the old row until their TTL"
         );
+        // Still wait out a lease: a process that lost PostgreSQL too (the
+        // usual case when this one did) stops trusting its caches by then.
+        // The write is committed, so it still returns Ok.
+        let margin = self.length / 50 + Duration::from_millis(2);
+        tokio::time::sleep(self.length + margin).await;
     }
 
     /// The epoch under which a Redis with this `run_id` may be read (a new
