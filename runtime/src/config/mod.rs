@@ -13,11 +13,12 @@
 mod connection;
 mod env;
 mod secret;
+mod tls;
 
 use std::fmt;
 use std::time::Duration;
 
-pub use connection::SslMode;
+pub use crate::tls::SslMode;
 pub use secret::Secret;
 
 use crate::error::{Error, Result};
@@ -43,6 +44,9 @@ pub struct Config {
     /// How to reach the server: hosts, user, password, database, TLS,
     /// connect timeout, keepalives (see `connection`).
     pg: tokio_postgres::Config,
+    /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey` (see `tls`); the
+    /// mode in `pg` is set from it by `to_pg`.
+    pub(crate) tls: crate::tls::TlsSettings,
     pub(crate) search_path: Option<String>,
     pub(crate) pool_max: usize,
     pub(crate) pool_min: usize,
@@ -73,6 +77,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             // tokio-postgres's `Debug` prints the password as `_`.
             .field("connection", &self.pg)
+            .field("tls", &self.tls)
             .field("search_path", &self.search_path)
             .field("pool_max", &self.pool_max)
             .field("pool_min", &self.pool_min)
@@ -117,6 +122,7 @@ impl Config {
     pub(super) fn over(pg: tokio_postgres::Config) -> Self {
         Config {
             pg: connection::with_defaults(pg),
+            tls: crate::tls::TlsSettings::default(),
             search_path: None,
             pool_max: 20,
             pool_min: 0,
@@ -137,8 +143,10 @@ impl Config {
         }
     }
 
-    /// Checks values that parse but make no sense together.
+    /// Checks values that parse but make no sense together, and reads the
+    /// TLS files (a bad one is `Error::Config` naming the setting and file).
     pub(crate) fn validate(&self) -> Result<()> {
+        self.tls.check()?;
         if self.pool_max == 0 {
             return Err(Error::Config {
                 var: "DB_POOL_MAX",
