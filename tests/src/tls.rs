@@ -180,3 +180,61 @@ fn write(dir: &Path, name: &str, text: &str, mode: u32) {
     std::fs::write(&path, text).expect("write a certificate file");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+/// A `redis-server` of its own with TLS only (`--port 0 --tls-port`), its
+/// certificate for `localhost` issued by [`ca`]; killed on drop.
+#[derive(Debug)]
+pub struct TlsRedis {
+    port: u16,
+    child: std::process::Child,
+    files: PathBuf,
+}
+
+impl TlsRedis {
+    /// Starts it and waits until its port accepts.
+    pub fn start() -> TlsRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let files =
+            std::env::temp_dir().join(format!("strata-tls-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&files).expect("redis files dir");
+        let (cert, key) = ca().issue(&["localhost"], None, false);
+        write(&files, "server.crt", &cert, 0o600);
+        write(&files, "server.key", &key, 0o600);
+        write(&files, "ca.crt", &ca().pem(), 0o644);
+        let path = |name: &str| files.join(name).display().to_string();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-cert-file", &path("server.crt")])
+            .args(["--tls-key-file", &path("server.key")])
+            .args(["--tls-ca-cert-file", &path("ca.crt")])
+            .args(["--tls-auth-clients", "no", "--loglevel", "warning"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return TlsRedis { port, child, files };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("redis-server --tls-port {port} did not come up");
+    }
+
+    /// `<scheme>://localhost:<port>`.
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://localhost:{}", self.port)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.files);
+    }
+}

@@ -116,6 +116,8 @@ pub(crate) struct CacheSettings {
     pub(crate) prefix: String,
     pub(crate) ttl: Duration,
     pub(crate) redis_timeout: Duration,
+    /// TLS certificates for a `rediss://` URL (set by `Db::connect`).
+    pub(crate) redis_tls: Option<crate::tls::RedisTls>,
 }
 
 impl CacheSettings {
@@ -134,6 +136,7 @@ impl CacheSettings {
             }),
             ttl: config.cache_ttl,
             redis_timeout: config.cache_redis_timeout,
+            redis_tls: None,
         }
     }
 }
@@ -149,6 +152,7 @@ impl Cache {
                     settings.prefix.clone(),
                     instance,
                     settings.redis_timeout,
+                    settings.redis_tls.as_ref(),
                 )
                 .map_err(|e| crate::Error::Config {
                     var: "REDIS_URL",

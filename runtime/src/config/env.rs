@@ -128,6 +128,15 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 super::tls::apply(&mut c.tls, key, v.trim())?;
             }
         }
+        for (var, field) in [
+            ("REDIS_SSLROOTCERT", &mut c.redis_tls.root_cert),
+            ("REDIS_SSLCERT", &mut c.redis_tls.cert),
+            ("REDIS_SSLKEY", &mut c.redis_tls.key),
+        ] {
+            if let Some(v) = self.text(var) {
+                *field = Some(v.trim().into());
+            }
+        }
         if let Some(v) = self.flag("DB_SSL_ALLOW_PLAINTEXT")? {
             c.tls.allow_plaintext_fallback = v;
         }

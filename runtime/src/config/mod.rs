@@ -47,6 +47,8 @@ pub struct Config {
     /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey` (see `tls`); the
     /// mode in `pg` is set from it by `to_pg`.
     pub(crate) tls: crate::tls::TlsSettings,
+    /// `REDIS_SSLROOTCERT`, `REDIS_SSLCERT`, `REDIS_SSLKEY`.
+    pub(crate) redis_tls: crate::tls::RedisTlsSettings,
     pub(crate) search_path: Option<String>,
     pub(crate) pool_max: usize,
     pub(crate) pool_min: usize,
@@ -78,6 +80,7 @@ impl fmt::Debug for Config {
             // tokio-postgres's `Debug` prints the password as `_`.
             .field("connection", &self.pg)
             .field("tls", &self.tls)
+            .field("redis_tls", &self.redis_tls)
             .field("search_path", &self.search_path)
             .field("pool_max", &self.pool_max)
             .field("pool_min", &self.pool_min)
@@ -123,6 +126,7 @@ impl Config {
         Config {
             pg: connection::with_defaults(pg),
             tls: crate::tls::TlsSettings::default(),
+            redis_tls: crate::tls::RedisTlsSettings::default(),
             search_path: None,
             pool_max: 20,
             pool_min: 0,
@@ -147,6 +151,7 @@ impl Config {
     /// TLS files (a bad one is `Error::Config` naming the setting and file).
     pub(crate) fn validate(&self) -> Result<()> {
         self.tls.check()?;
+        self.load_redis_tls()?;
         if self.pool_max == 0 {
             return Err(Error::Config {
                 var: "DB_POOL_MAX",

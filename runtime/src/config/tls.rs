@@ -178,6 +178,33 @@ impl Config {
         self
     }
 
+    /// Trusted roots (PEM file) for a `rediss://` Redis URL
+    /// (`REDIS_SSLROOTCERT`); without one, the platform's store.
+    #[must_use]
+    pub fn redis_ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.redis_tls.root_cert = Some(path.into());
+        self
+    }
+
+    /// A client certificate and its key (PEM files) for a `rediss://`
+    /// Redis URL (`REDIS_SSLCERT`, `REDIS_SSLKEY`).
+    #[must_use]
+    pub fn redis_ssl_client_cert(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.redis_tls.cert = Some(cert.into());
+        self.redis_tls.key = Some(key.into());
+        self
+    }
+
+    /// The Redis TLS certificates, read from their files.
+    pub(crate) fn load_redis_tls(&self) -> Result<Option<crate::tls::RedisTls>> {
+        self.redis_tls
+            .load(self.redis_url.as_ref().map(|u| u.expose()))
+    }
+
     /// The TLS mode in force.
     pub fn get_ssl(&self) -> SslMode {
         self.tls.mode()

@@ -125,7 +125,8 @@ impl Db {
                 reason: e.to_string(),
             })?;
         let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
-        let settings = crate::cache::CacheSettings::from_config(&config);
+        let mut settings = crate::cache::CacheSettings::from_config(&config);
+        settings.redis_tls = config.load_redis_tls()?;
         let cache_prefix = settings.prefix.clone();
         let cache = Cache::new(settings)?;
         let db = Db {

@@ -18,6 +18,7 @@
 mod connect;
 #[cfg(feature = "tls")]
 mod load;
+mod redis;
 #[cfg(feature = "tls")]
 mod verify;
 
@@ -29,6 +30,8 @@ use deadpool_postgres::{Manager, ManagerConfig};
 use tokio_postgres::config::SslMode as PgSslMode;
 
 use crate::error::{Error, Result};
+
+pub(crate) use self::redis::{RedisTls, RedisTlsSettings, redis_client};
 
 /// libpq's `sslmode`: whether to use TLS and what to check of the server.
 ///

@@ -263,3 +263,58 @@ async fn a_password_is_never_sent_in_plaintext_when_tls_is_required() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains(password), "prefer fell back: {text:?}");
 }
+
+/// `rediss://` to a TLS-only `redis-server`: the cache works with the
+/// right CA, fails with another, and TLS files with a `redis://` URL are
+/// a config error.
+#[tokio::test]
+async fn redis_over_tls() {
+    use std::time::Duration;
+    use strata_tests::tls::TlsRedis;
+    let redis = TlsRedis::start();
+    let files = TlsCluster::shared();
+    let pg = || config(&strata_tests::database_url());
+
+    let db = Db::connect(
+        pg().redis_url(redis.url("rediss"))
+            .redis_ssl_root_cert(files.file("ca.pem")),
+    )
+    .await
+    .expect("connect");
+    db.cache()
+        .set("tls-probe", &42i64, Duration::from_secs(60))
+        .await
+        .expect("SET over TLS");
+    let got: Option<i64> = db.cache().get("tls-probe").await.expect("GET over TLS");
+    assert_eq!(got, Some(42));
+
+    let untrusted = Db::connect(
+        pg().redis_url(redis.url("rediss"))
+            .redis_ssl_root_cert(files.file("other-ca.pem")),
+    )
+    .await
+    .expect("PostgreSQL connects; Redis is lazy");
+    let err = untrusted
+        .cache()
+        .get::<i64>("tls-probe")
+        .await
+        .expect_err("an unknown CA must be refused");
+    assert!(matches!(err, Error::Cache(_)), "{err:?}");
+
+    let err = Db::connect(
+        pg().redis_url(redis.url("redis"))
+            .redis_ssl_root_cert(files.file("ca.pem")),
+    )
+    .await
+    .expect_err("TLS files with a plaintext URL");
+    assert!(
+        matches!(
+            err,
+            Error::Config {
+                var: "REDIS_URL",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -63,11 +63,12 @@ impl L2 {
         prefix: String,
         instance: u64,
         timeout: Duration,
+        tls: Option<&crate::tls::RedisTls>,
     ) -> Result<L2, redis::RedisError> {
         Ok(L2 {
             prefix,
             instance,
-            redis: RedisClient::new(url, timeout)?,
+            redis: RedisClient::new(url, timeout, tls)?,
             replay: Replay::default(),
             acks: Acks::new(timeout),
             row_gens: std::sync::RwLock::default(),
