@@ -216,9 +216,11 @@ impl TlsRedis {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start redis-server");
+        // Owned before waiting, so a panic below still kills it.
+        let redis = TlsRedis { port, child, files };
         for _ in 0..500 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return TlsRedis { port, child, files };
+                return redis;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
