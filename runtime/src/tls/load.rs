@@ -46,7 +46,7 @@ pub(super) fn client_config(tls: &TlsSettings) -> Result<Option<Arc<ClientConfig
         })?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let config = match (&tls.cert, &tls.key) {
+    let mut config = match (&tls.cert, &tls.key) {
         (None, None) => builder.with_no_client_auth(),
         (Some(cert), None) => return Err(missing("sslkey", "sslcert", cert)),
         (None, Some(key)) => return Err(missing("sslcert", "sslkey", key)),
@@ -68,6 +68,9 @@ pub(super) fn client_config(tls: &TlsSettings) -> Result<Option<Arc<ClientConfig
                 })?
         }
     };
+    // PostgreSQL 17's direct TLS (`sslnegotiation=direct`) requires the
+    // ALPN protocol libpq sends; older servers ignore it.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(Some(Arc::new(config)))
 }
 

@@ -50,6 +50,7 @@ async fn refused(url: &str) -> String {
         matches!(err, Error::Connection { .. }),
         "a refused handshake is a connection error: {err:?}"
     );
+    println!("refused: {}", chain(&err));
     chain(&err)
 }
 
