@@ -15,6 +15,7 @@
 mod alloc;
 mod compile_cost;
 mod derived;
+mod feed;
 mod harness;
 mod moka_raw;
 mod raw;
@@ -101,6 +102,11 @@ fn main() -> ExitCode {
 
 async fn bench(o: Options) -> Result<(), BoxError> {
     let url = seed::database_url();
+    eprintln!("seeding strata_bench_feed ...");
+    let feed = feed::setup(&url, POOL, o.logged).await?;
+    if o.only.as_deref().is_some_and(|s| s.starts_with("feed")) {
+        return feed_alone(&o, &feed).await;
+    }
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     eprintln!("seeding strata_bench.bench_users and bench_accounts ...");
     seed::recreate(&url, o.logged).await?;
@@ -200,6 +206,8 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         baseline: "redis GET".into(),
         contenders: vec![strata.clone(), redis_get.clone()],
     });
+    // The change feed's cost to writers (issue 16); `--only feed` selects them.
+    cases.extend(feed::cases(&feed, POOL, timed));
     if let Some(only) = &o.only {
         cases.retain(|c| c.label.contains(only.as_str()));
     }
@@ -253,8 +261,44 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         "\nallocations per operation (counting allocator, all threads; includes the harness's one boxed future):"
     );
     print!("{allocs}");
+    println!(
+        "\nchange feed: {} row events received by the subscriber of feed_on",
+        feed.events.load(std::sync::atomic::Ordering::Relaxed)
+    );
     println!("\ntargets:");
     print!("{}", targets(&report));
+    Ok(())
+}
+
+/// `--only feed..`: the feed cases alone, without seeding or warming the
+/// rest.
+async fn feed_alone(o: &Options, feed: &feed::Feed) -> Result<(), BoxError> {
+    let timed = match o.ops {
+        Some(n) => Budget::Ops(n),
+        None => Budget::Time(Duration::from_secs_f64(o.secs)),
+    };
+    let mut cases = feed::cases(feed, POOL, timed);
+    if let Some(only) = &o.only {
+        cases.retain(|c| c.label.contains(only.as_str()));
+    }
+    eprintln!(
+        "running {} feed cases x {} rounds ...",
+        cases.len(),
+        o.rounds
+    );
+    let report = harness::run_all(&cases, o.rounds).await?;
+    println!(
+        "strata-bench: {} rounds, pool {POOL}, {} s per timed run, {} tables, {} cores\n",
+        o.rounds,
+        o.secs,
+        if o.logged { "logged" } else { "unlogged" },
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    print!("{}", report.table());
+    println!(
+        "\nchange feed: {} row events received by the subscriber of feed_on",
+        feed.events.load(std::sync::atomic::Ordering::Relaxed)
+    );
     Ok(())
 }
 

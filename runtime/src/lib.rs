@@ -6,12 +6,14 @@ extern crate self as strata;
 mod breaker;
 pub mod cache;
 mod cached;
+pub mod changes;
 mod config;
 mod endpoints;
 mod error;
 mod executor;
 pub mod migrate;
 mod model;
+mod notify;
 pub mod observe;
 mod pipeline;
 mod pool;
@@ -33,6 +35,7 @@ pub use model::{
     escape_like,
 };
 pub use observe::counters::{FAILURE_KINDS, ROUND_TRIP_KINDS};
+pub use observe::metrics::ChangeMetrics;
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use observe::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, RoundTripMetrics, TxMetrics};
 pub use pool::Db;

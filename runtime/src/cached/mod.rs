@@ -14,11 +14,14 @@ pub use query::CachedQuery;
 
 use std::time::Duration;
 
-use crate::cache::Cache;
 use crate::model::Model;
+use crate::pool::Db;
 
 /// How long `M`'s entries live; `None` when `M` is not cached (no
-/// `cache(..)` attribute) or the cache is off, so reads go to PostgreSQL.
-fn ttl_of<M: Model>(cache: &Cache) -> Option<Duration> {
-    cache.ttl_for(M::META.cache_ttl_secs)
+/// `cache(..)` attribute), the cache is off, or the cache channel
+/// (`Config::cache_feed`) is not yet listening for `M`, so reads go to
+/// PostgreSQL.
+fn ttl_of<M: Model>(db: &Db) -> Option<Duration> {
+    let ttl = db.inner.cache.ttl_for(M::META.cache_ttl_secs)?;
+    crate::changes::cache_ready::<M>(db).then_some(ttl)
 }

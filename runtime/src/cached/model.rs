@@ -29,7 +29,7 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
     /// down or slow never turns into an error here.
     fn get_cached(db: &Db, key: Self::Key) -> impl Future<Output = Result<Self>> + Send {
         async move {
-            let Some(ttl) = ttl_of::<Self>(&db.inner.cache) else {
+            let Some(ttl) = ttl_of::<Self>(db) else {
                 return Self::get(db, key).await;
             };
             let lookup = key.clone();
@@ -65,7 +65,7 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
         keys: &[Self::Key],
     ) -> impl Future<Output = Result<Vec<Self>>> + Send {
         async move {
-            match ttl_of::<Self>(&db.inner.cache) {
+            match ttl_of::<Self>(db) {
                 Some(ttl) => {
                     get_many(
                         &db.inner.cache,

@@ -58,7 +58,7 @@ where
 {
     /// Every matching row, cached.
     pub async fn all(&self, db: &Db) -> Result<Vec<M>> {
-        match ttl_of::<M>(&db.inner.cache) {
+        match ttl_of::<M>(db) {
             Some(ttl) => self.load(db, ttl, "all", |q| q.all(db)).await,
             None => self.query.all(db).await,
         }
@@ -66,7 +66,7 @@ where
 
     /// One page with its total, cached.
     pub async fn fetch_page(&self, db: &Db) -> Result<Page<M>> {
-        match ttl_of::<M>(&db.inner.cache) {
+        match ttl_of::<M>(db) {
             Some(ttl) => {
                 let kind = format!("page{:?}", self.query.page_spec());
                 self.load(db, ttl, &kind, |q| q.fetch_page(db)).await

@@ -188,7 +188,8 @@ impl Config {
     /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
     /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
-    /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`.
+    /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`,
+    /// `CACHE_FEED` (`true`: L1 invalidated by the change feed).
     ///
     /// A malformed value is `Error::Config` naming the variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
@@ -240,6 +241,7 @@ impl Config {
         vars.set("CACHE_L1_CAPACITY", &mut c.cache_l1_capacity)?;
         c.cache_prefix = vars.text("CACHE_PREFIX").or(c.cache_prefix);
         vars.set_millis("CACHE_REDIS_TIMEOUT_MS", &mut c.cache_redis_timeout)?;
+        vars.set("CACHE_FEED", &mut c.cache_feed)?;
         c.validate()?;
         Ok(c)
     }
@@ -298,6 +300,8 @@ mod tests {
         assert_eq!(c.pool_max, 20);
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.get_ssl(), SslMode::Disable);
+        assert!(!c.cache_feed);
+        assert!(from(&[("CACHE_FEED", "true")]).unwrap().cache_feed);
     }
 
     #[test]
@@ -309,6 +313,7 @@ mod tests {
             ("DB_RETRY_ATTEMPTS", "three"),
             ("DB_SSL", "maybe"),
             ("CACHE_L1_CAPACITY", "1e9"),
+            ("CACHE_FEED", "yes"),
             ("DATABASE_URL", "postgres://a:b@h:notaport/db"),
         ] {
             let err = from(&[(var, value)]).unwrap_err();

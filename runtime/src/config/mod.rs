@@ -63,6 +63,7 @@ pub struct Config {
     pub(crate) cache_l1_capacity: u64,
     pub(crate) cache_prefix: Option<String>,
     pub(crate) cache_redis_timeout: Duration,
+    pub(crate) cache_feed: bool,
     pub(crate) breaker_threshold: u32,
     pub(crate) breaker_cooldown: Duration,
     pub(crate) leak_threshold: Duration,
@@ -95,6 +96,7 @@ impl fmt::Debug for Config {
             .field("cache_l1_capacity", &self.cache_l1_capacity)
             .field("cache_prefix", &self.cache_prefix)
             .field("cache_redis_timeout", &self.cache_redis_timeout)
+            .field("cache_feed", &self.cache_feed)
             .field("breaker_threshold", &self.breaker_threshold)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("leak_threshold", &self.leak_threshold)
@@ -141,6 +143,7 @@ impl Config {
             cache_l1_capacity: 10_000,
             cache_prefix: None,
             cache_redis_timeout: Duration::from_millis(250),
+            cache_feed: false,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(1),
             leak_threshold: Duration::from_secs(30),
@@ -225,6 +228,13 @@ impl Config {
     setter!(
         /// Bound on one Redis call before it falls through (`CACHE_REDIS_TIMEOUT_MS`, default 250 ms).
         cache_redis_timeout: Duration
+    );
+    setter!(
+        /// Drop L1 entries from the change feed (`CACHE_FEED`, default off):
+        /// the cache channel that works without Redis. Each cached model's
+        /// table needs the feed's triggers (`db.install_changes::<M>()`);
+        /// see the README's "Change feed" section for what it guarantees.
+        cache_feed: bool
     );
 
     /// Key prefix in Redis (`CACHE_PREFIX`); default `strata:<dbname>:<search_path>`,

@@ -221,6 +221,28 @@ impl Db {
             "Redis calls that failed.",
             &[("", c.redis_errors)],
         );
+        let f = &m.changes;
+        metric(
+            &mut out,
+            "strata_changes_notifications_total",
+            "counter",
+            "Change-feed notifications received by this handle's listener.",
+            &[("", f.notifications)],
+        );
+        metric(
+            &mut out,
+            "strata_changes_gaps_total",
+            "counter",
+            "Change-feed gaps: reconnects after which events may be missing.",
+            &[("", f.gaps)],
+        );
+        metric(
+            &mut out,
+            "strata_changes_listener_up",
+            "gauge",
+            "1 while the change-feed listener is connected and listening.",
+            &[("", u64::from(f.live))],
+        );
         metric(
             &mut out,
             "strata_circuit_open",

@@ -34,8 +34,20 @@ fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 #[derive(Debug)]
 pub(crate) struct Ring {
-    slots: Box<[Mutex<Option<QueryRecord>>]>,
+    slots: Box<[Mutex<Option<Slot>>]>,
     next: AtomicU64,
+}
+
+/// A [`QueryRecord`] as stored: the time as `SystemTime`, turned into a
+/// calendar time only when read (that costs more than the clock read).
+#[derive(Debug, Clone)]
+struct Slot {
+    seq: u64,
+    sql: String,
+    duration: Duration,
+    rows: u64,
+    ok: bool,
+    at: std::time::SystemTime,
 }
 
 impl Ring {
@@ -55,7 +67,7 @@ impl Ring {
         let Ok(mut slot) = self.slots[idx].try_lock() else {
             return;
         };
-        let at = chrono::Utc::now();
+        let at = std::time::SystemTime::now();
         match &mut *slot {
             Some(record) => {
                 record.sql.clear();
@@ -67,7 +79,7 @@ impl Ring {
                 record.at = at;
             }
             empty => {
-                *empty = Some(QueryRecord {
+                *empty = Some(Slot {
                     seq,
                     sql: sql.to_owned(),
                     duration,
@@ -85,6 +97,14 @@ impl Ring {
             .slots
             .iter()
             .filter_map(|s| s.lock().ok().and_then(|s| s.clone()))
+            .map(|s| QueryRecord {
+                seq: s.seq,
+                sql: s.sql,
+                duration: s.duration,
+                rows: s.rows,
+                ok: s.ok,
+                at: s.at.into(),
+            })
             .collect();
         out.sort_by_key(|r| r.seq);
         out

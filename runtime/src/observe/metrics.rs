@@ -131,6 +131,26 @@ fn kind_index(kind: &str) -> Option<usize> {
     ROUND_TRIP_KINDS.iter().position(|k| *k == kind)
 }
 
+/// A snapshot of the change feed's listener (`db.changes::<M>()` and the
+/// cache channel share one per `Db`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[non_exhaustive]
+pub struct ChangeMetrics {
+    /// Notifications received (one per writing statement, or fewer when a
+    /// transaction repeats one).
+    pub notifications: u64,
+    /// `Gap`s announced: reconnects, after which anything may have been
+    /// missed (a lagging subscriber's own gaps are not counted here).
+    pub gaps: u64,
+    /// Times the listener connected again after losing its connection.
+    pub reconnects: u64,
+    /// The listener's backend pid while it is connected (as in
+    /// `pg_stat_activity.pid`).
+    pub listener_pid: Option<i32>,
+    /// Connected and listening on every channel.
+    pub live: bool,
+}
+
 /// A snapshot of the cache counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CacheMetrics {
@@ -195,6 +215,8 @@ pub struct Metrics {
     pub cache: CacheMetrics,
     /// The PostgreSQL circuit breaker.
     pub breaker: BreakerState,
+    /// The change feed's listener.
+    pub changes: ChangeMetrics,
 }
 
 impl Counters {
@@ -204,6 +226,7 @@ impl Counters {
         observer: &Observer,
         cache: CacheMetrics,
         breaker: BreakerState,
+        changes: ChangeMetrics,
     ) -> Metrics {
         let get = |c: &AtomicU64| c.load(Relaxed);
         let [wait_p50, wait_p99] = observer.checkout_wait.percentiles([50.0, 99.0]);
@@ -245,6 +268,7 @@ impl Counters {
             },
             cache,
             breaker,
+            changes,
         }
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) observer: Observer,
     pub(crate) breaker: Breaker,
     pub(crate) leases: Leases,
+    /// The change feed's listener (started on first use).
+    pub(crate) hub: Arc<crate::notify::Hub>,
     closing: AtomicBool,
     reaper: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -129,6 +131,7 @@ impl Db {
         settings.redis_tls = config.load_redis_tls()?;
         let cache_prefix = settings.prefix.clone();
         let cache = Cache::new(settings)?;
+        let hub = crate::notify::Hub::new(&config, &cache);
         let db = Db {
             inner: Arc::new(Inner {
                 pool,
@@ -137,6 +140,7 @@ impl Db {
                 observer: Observer::new(config.slow_query),
                 breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
                 leases: Leases::default(),
+                hub,
                 config,
                 backoff,
                 counters: Counters::default(),
@@ -185,6 +189,7 @@ impl Db {
             &self.inner.observer,
             self.inner.cache.metrics(),
             self.inner.breaker.state(),
+            self.inner.hub.metrics(),
         )
     }
 
@@ -290,10 +295,13 @@ impl Db {
     /// to come back (in-flight statements and transactions finish), then
     /// closes every connection.
     ///
-    /// Calls made after `close` starts fail with `Error::PoolClosed`.
+    /// Calls made after `close` starts fail with `Error::PoolClosed`; change
+    /// feeds end (their `next` returns `None`) and the listener's connection
+    /// closes.
     /// Returns how many connections were still in use when `drain` ran out.
     pub async fn close_within(&self, drain: Duration) -> usize {
         self.inner.closing.store(true, Ordering::Release);
+        self.inner.hub.shutdown();
         let deadline = Instant::now() + drain;
         let mut in_use = self.pool_status().in_use;
         while in_use > 0 && Instant::now() < deadline {

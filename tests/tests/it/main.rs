@@ -2,6 +2,7 @@
 //! module per area, so the dependency tree links once.
 
 mod cache;
+mod changes;
 mod crud;
 mod drift;
 mod errors;
