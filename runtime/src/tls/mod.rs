@@ -242,3 +242,49 @@ pub(crate) fn manager(
     let _: Option<()> = client;
     Ok(Manager::from_config(pg, tokio_postgres::NoTls, config))
 }
+
+/// The notifications and other messages of a dedicated connection.
+pub(crate) type Messages = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = std::result::Result<tokio_postgres::AsyncMessage, tokio_postgres::Error>,
+            > + Send,
+    >,
+>;
+
+/// Opens one connection outside the pool (the change feed's listener)
+/// with the same TLS as the pool's: the client, and its messages, which
+/// the caller must poll to drive the connection.
+///
+/// Returns `Error::Config` as [`TlsSettings::check`] does, and the driver's
+/// error (classified) if the connect fails.
+pub(crate) async fn connect(
+    pg: &tokio_postgres::Config,
+    tls: &TlsSettings,
+) -> Result<(tokio_postgres::Client, Messages)> {
+    fn messages<S, T>(mut connection: tokio_postgres::Connection<S, T>) -> Messages
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(futures_util::stream::poll_fn(move |cx| {
+            connection.poll_message(cx)
+        }))
+    }
+    let client = tls.client_config()?;
+    #[cfg(feature = "tls")]
+    if let Some(client) = client {
+        let (c, connection) = pg
+            .connect(connect::MakeRustls::new(client))
+            .await
+            .map_err(Error::from_pg)?;
+        return Ok((c, messages(connection)));
+    }
+    #[cfg(not(feature = "tls"))]
+    let _: Option<()> = client;
+    let (c, connection) = pg
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(Error::from_pg)?;
+    Ok((c, messages(connection)))
+}

@@ -319,3 +319,29 @@ async fn redis_over_tls() {
         "{err:?}"
     );
 }
+
+/// The change feed's dedicated listener connection uses the pool's TLS:
+/// with `sslmode=require` (the shared server has `ssl=on`) its events
+/// arrive, and its backend is encrypted. A plaintext connect there would
+/// be refused, and the feed would stay silent.
+#[tokio::test]
+async fn the_change_feed_listens_over_tls() {
+    use super::models::{PRODUCTS, Product, product};
+    use futures_util::StreamExt;
+    use strata::prelude::*;
+    let t = strata_tests::TestDb::with(|c| c.ssl(strata::SslMode::Require)).await;
+    t.execute(PRODUCTS, &[]).await.unwrap();
+    t.install_changes::<Product>().await.unwrap();
+    let listener = Db::connect(t.config()).await.unwrap();
+    let mut feed = listener.changes::<Product>().await.expect("the feed");
+    Product::insert(t.db(), product(7)).await.unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(20), feed.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the feed is open");
+    assert!(
+        matches!(event, strata::changes::ChangeEvent::Row { key: 7, .. }),
+        "{event:?}"
+    );
+    assert!(session(t.db()).await.0, "the pool is encrypted");
+}
