@@ -327,7 +327,6 @@ async fn redis_over_tls() {
 #[tokio::test]
 async fn the_change_feed_listens_over_tls() {
     use super::models::{PRODUCTS, Product, product};
-    use futures_util::StreamExt;
     use strata::prelude::*;
     let t = strata_tests::TestDb::with(|c| c.ssl(strata::SslMode::Require)).await;
     t.execute(PRODUCTS, &[]).await.unwrap();
