@@ -19,6 +19,7 @@ mod pipeline;
 mod pool;
 pub mod retry;
 mod sql;
+mod tls;
 mod tx;
 pub mod validate;
 

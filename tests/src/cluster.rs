@@ -83,6 +83,14 @@ fn as_postgres(program: &Path, args: &[&str]) {
 impl TestCluster {
     /// Creates and starts a new cluster, owned by the caller.
     pub fn start() -> TestCluster {
+        TestCluster::start_with(|_| String::new())
+    }
+
+    /// Like [`TestCluster::start`], with `setup` run on the data directory
+    /// after `initdb` and before the server starts (to write certificates
+    /// or `pg_hba.conf`); the text it returns is appended to
+    /// `postgresql.conf`. Files it writes are handed to the `postgres` user.
+    pub fn start_with(setup: impl FnOnce(&Path) -> String) -> TestCluster {
         let bin = bin_dir();
         let dir = std::env::temp_dir().join(format!(
             "strata-pg-{}-{:08x}",
@@ -124,6 +132,15 @@ impl TestCluster {
         let path = cluster.data().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&path).expect("read postgresql.conf");
         text.push_str(&conf);
+        text.push_str(&setup(&cluster.data()));
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(cluster.data())
+            .status();
+        assert!(
+            status.map(|s| s.success()).unwrap_or(false),
+            "chown the data dir"
+        );
         std::fs::write(&path, text).expect("write postgresql.conf");
         cluster.spawn_watchdog();
         cluster.pg_ctl(&["start", "-w", "-t", "30"]);
@@ -183,6 +200,12 @@ impl TestCluster {
     /// The TCP port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The directory of the server's Unix socket (a `host=` for local,
+    /// non-TCP connections).
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// `127.0.0.1:<port>`, for a [`FaultProxy`](crate::proxy::FaultProxy) target.

@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod proxy;
+pub mod tls;
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -154,7 +154,11 @@ pub(crate) struct CacheSettings {
     pub(crate) redis_timeout: Duration,
     /// The lease's dedicated connection's settings.
     pub(crate) pg: tokio_postgres::Config,
+    /// ... and its TLS, the pool's.
+    pub(crate) pg_tls: crate::tls::TlsSettings,
     pub(crate) lease: Duration,
+    /// TLS certificates for a `rediss://` URL (set by `Db::connect`).
+    pub(crate) redis_tls: Option<crate::tls::RedisTls>,
 }
 
 impl CacheSettings {
@@ -174,7 +178,9 @@ impl CacheSettings {
             ttl: config.cache_ttl,
             redis_timeout: config.cache_redis_timeout,
             pg: config.to_pg(),
+            pg_tls: config.tls.clone(),
             lease: config.cache_lease,
+            redis_tls: None,
         }
     }
 }
@@ -185,6 +191,7 @@ impl Cache {
         let lease = settings.redis_url.as_ref().map(|_| {
             Arc::new(Lease::new(
                 settings.pg.clone(),
+                settings.pg_tls.clone(),
                 settings.prefix.clone(),
                 instance,
                 settings.lease,
@@ -198,6 +205,7 @@ impl Cache {
                     instance,
                     settings.redis_timeout,
                     lease.clone(),
+                    settings.redis_tls.as_ref(),
                 )
                 .map_err(|e| crate::Error::Config {
                     var: "REDIS_URL",

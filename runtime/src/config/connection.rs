@@ -17,19 +17,11 @@
 use std::time::Duration;
 
 use tokio_postgres::Config as PgConfig;
-use tokio_postgres::config::{Host, SslMode as PgSslMode};
+use tokio_postgres::config::Host;
+#[cfg(test)]
+use tokio_postgres::config::SslMode as PgSslMode;
 
 use super::Config;
-
-/// Whether to use TLS to reach PostgreSQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SslMode {
-    /// Plain TCP.
-    Disable,
-    /// TLS or nothing: strata never falls back to plaintext when TLS was asked for.
-    Require,
-}
 
 const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 5432;
@@ -39,8 +31,10 @@ const DEFAULT_APPLICATION_NAME: &str = "strata";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// strata's connection defaults, for each setting `pg` leaves unset: every
-/// timeout finite (tokio-postgres sets none), keepalives that notice a dead
-/// peer within a minute, and no TLS unless it was required.
+/// timeout finite (tokio-postgres sets none) and keepalives that notice a
+/// dead peer within a minute. The TLS mode is not tokio-postgres's to
+/// default (its `prefer` falls back to plaintext): [`Config::to_pg`] sets
+/// it from strata's own TLS settings.
 pub(super) fn with_defaults(mut pg: PgConfig) -> PgConfig {
     if pg.get_hosts().is_empty() && pg.get_hostaddrs().is_empty() {
         pg.host(DEFAULT_HOST);
@@ -56,11 +50,6 @@ pub(super) fn with_defaults(mut pg: PgConfig) -> PgConfig {
     }
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
-    }
-    // tokio-postgres defaults to `prefer`, which silently falls back to
-    // plaintext; only an explicit `require` asks for TLS here.
-    if pg.get_ssl_mode() != PgSslMode::Require {
-        pg.ssl_mode(PgSslMode::Disable);
     }
     // The idle time has no "unset": tokio-postgres's own default (2 h) is
     // taken as not chosen.
@@ -177,16 +166,6 @@ impl Config {
         self
     }
 
-    /// TLS policy; `Require` fails closed.
-    #[must_use]
-    pub fn ssl(mut self, value: SslMode) -> Self {
-        self.pg.ssl_mode(match value {
-            SslMode::Disable => PgSslMode::Disable,
-            SslMode::Require => PgSslMode::Require,
-        });
-        self
-    }
-
     /// `application_name` shown in `pg_stat_activity`.
     #[must_use]
     pub fn application_name(mut self, value: impl Into<String>) -> Self {
@@ -211,14 +190,6 @@ impl Config {
         self.pg.get_dbname().unwrap_or(DEFAULT_DBNAME)
     }
 
-    /// The TLS policy.
-    pub(crate) fn get_ssl(&self) -> SslMode {
-        match self.pg.get_ssl_mode() {
-            PgSslMode::Require => SslMode::Require,
-            _ => SslMode::Disable,
-        }
-    }
-
     /// The bound on opening one connection.
     pub(crate) fn get_connect_timeout(&self) -> Duration {
         self.pg
@@ -229,9 +200,11 @@ impl Config {
 
     /// The tokio-postgres config this one connects with: the connection
     /// settings, plus strata's session settings in `options` (after the
-    /// URL's own, so they win) and a TCP user timeout unless one was given.
+    /// URL's own, so they win), a TCP user timeout unless one was given,
+    /// and the `sslmode` that matches strata's TLS settings.
     pub(crate) fn to_pg(&self) -> PgConfig {
         let mut pg = self.pg.clone();
+        pg.ssl_mode(self.tls.pg_mode());
         if pg.get_tcp_user_timeout().is_none() {
             // Detects a silently dead peer under unacknowledged writes, as
             // the keepalives do for idle connections.
@@ -342,11 +315,13 @@ mod tests {
         assert_eq!(pg.get_keepalives_idle(), Duration::from_secs(30));
         assert_eq!(pg.get_tcp_user_timeout(), Some(&Duration::from_secs(10)));
         assert_eq!(c.get_connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
-        // `prefer` would fall back to plaintext: strata never asks for it.
+        // `prefer` falls back to plaintext: kept as given, so that
+        // `validate` refuses it without the opt-in.
         let prefer = Config::from_url("postgres://h/db?sslmode=prefer").unwrap();
-        assert_eq!(prefer.get_ssl(), SslMode::Disable);
+        assert_eq!(prefer.get_ssl(), crate::SslMode::Prefer);
+        assert!(prefer.validate().is_err());
         let require = Config::from_url("postgres://h/db?sslmode=require").unwrap();
-        assert_eq!(require.get_ssl(), SslMode::Require);
+        assert_eq!(require.get_ssl(), crate::SslMode::Require);
     }
 
     #[test]

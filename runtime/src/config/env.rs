@@ -87,19 +87,60 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         Ok(())
     }
 
-    /// `DB_SSL`: a yes or a no.
-    fn ssl(&self, var: &'static str) -> Result<Option<SslMode>> {
+    /// A yes or a no.
+    fn flag(&self, var: &'static str) -> Result<Option<bool>> {
         let Some(v) = self.text(var) else {
             return Ok(None);
         };
-        match v.to_ascii_lowercase().as_str() {
-            "1" | "true" | "on" | "require" | "yes" => Ok(Some(SslMode::Require)),
-            "0" | "false" | "off" | "disable" | "no" => Ok(Some(SslMode::Disable)),
+        match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => Ok(Some(true)),
+            "0" | "false" | "off" | "no" => Ok(Some(false)),
             _ => Err(Error::Config {
                 var,
                 reason: format!("expected true or false, found {v:?}"),
             }),
         }
+    }
+
+    /// `DB_SSL` (a yes or a no; yes without `DB_SSLMODE` = verify-full, as
+    /// is any other TLS setting given without a mode), then `DB_SSLMODE`,
+    /// `DB_SSLROOTCERT`, `DB_SSLCERT`, `DB_SSLKEY`, `DB_SSL_ALLOW_PLAINTEXT`.
+    fn tls(&self, c: &mut Config) -> Result<()> {
+        match self.flag("DB_SSL")? {
+            Some(true) if c.tls.mode.is_none_or(|m| m == SslMode::Disable) => {
+                c.tls.mode = Some(SslMode::VerifyFull);
+            }
+            Some(false) => c.tls.mode = Some(SslMode::Disable),
+            _ => {}
+        }
+        if let Some(v) = self.text("DB_SSLMODE") {
+            c.tls.mode = Some(v.trim().parse().map_err(|reason| Error::Config {
+                var: "DB_SSLMODE",
+                reason,
+            })?);
+        }
+        for (var, key) in [
+            ("DB_SSLROOTCERT", "sslrootcert"),
+            ("DB_SSLCERT", "sslcert"),
+            ("DB_SSLKEY", "sslkey"),
+        ] {
+            if let Some(v) = self.text(var) {
+                super::tls::apply(&mut c.tls, key, v.trim())?;
+            }
+        }
+        for (var, field) in [
+            ("REDIS_SSLROOTCERT", &mut c.redis_tls.root_cert),
+            ("REDIS_SSLCERT", &mut c.redis_tls.cert),
+            ("REDIS_SSLKEY", &mut c.redis_tls.key),
+        ] {
+            if let Some(v) = self.text(var) {
+                *field = Some(v.trim().into());
+            }
+        }
+        if let Some(v) = self.flag("DB_SSL_ALLOW_PLAINTEXT")? {
+            c.tls.allow_plaintext_fallback = v;
+        }
+        Ok(())
     }
 }
 
@@ -108,11 +149,17 @@ impl Config {
     /// `key=value` connection string) on top of the defaults.
     ///
     /// Every parameter tokio-postgres understands is kept (several hosts,
-    /// `options`, keepalives, `target_session_attrs`, ...); a `search_path`
-    /// in `options` also becomes [`Config::search_path`].
+    /// `options`, keepalives, `target_session_attrs`, `channel_binding`,
+    /// ...); a `search_path` in `options` also becomes
+    /// [`Config::search_path`]. libpq's TLS parameters (`sslmode` with
+    /// `verify-ca`/`verify-full`, `sslrootcert`, `sslcert`, `sslkey`) are
+    /// strata's own: see [`Config::ssl`]. Files are read when the config is
+    /// validated (by [`Config::from_lookup`] and [`Db::connect`](crate::Db::connect)).
     ///
-    /// Returns `Error::Config` naming `DATABASE_URL` if it does not parse.
+    /// Returns `Error::Config` naming `DATABASE_URL` if it does not parse,
+    /// or `sslmode` for an unknown mode.
     pub fn from_url(url: &str) -> Result<Self> {
+        let (url, tls) = super::tls::split_tls_params(url)?;
         let pg: tokio_postgres::Config = url.parse().map_err(|e| Error::Config {
             var: "DATABASE_URL",
             reason: format!("not a PostgreSQL connection URL ({e})"),
@@ -120,6 +167,7 @@ impl Config {
         let search_path = pg.get_options().and_then(search_path_option);
         Ok(Config {
             search_path,
+            tls,
             ..Config::over(pg)
         })
     }
@@ -132,7 +180,9 @@ impl Config {
     /// Builds a config from any variable source (the environment, a map in tests).
     ///
     /// `DATABASE_URL` is read first; `DB_HOST`, `DB_PORT`, `DB_USER`,
-    /// `DB_PASSWORD`, `DB_NAME` and `DB_SSL` then override its parts. Pool and
+    /// `DB_PASSWORD`, `DB_NAME` and the TLS variables (`DB_SSL`, `DB_SSLMODE`,
+    /// `DB_SSLROOTCERT`, `DB_SSLCERT`, `DB_SSLKEY`, `DB_SSL_ALLOW_PLAINTEXT`;
+    /// see the README's "TLS") then override its parts. Pool and
     /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_CONNECT_TIMEOUT_MS`,
     /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
     /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
@@ -164,9 +214,7 @@ impl Config {
         if let Some(v) = vars.text("DB_NAME") {
             c = c.dbname(v);
         }
-        if let Some(v) = vars.ssl("DB_SSL")? {
-            c = c.ssl(v);
-        }
+        vars.tls(&mut c)?;
         if let Some(v) = vars.millis("DB_CONNECT_TIMEOUT_MS")? {
             c = c.connect_timeout(v);
         }
@@ -278,6 +326,55 @@ mod tests {
         }
         let err = from(&[("DB_POOL_MAX", "2"), ("DB_POOL_MIN", "3")]).unwrap_err();
         assert!(err.to_string().contains("DB_POOL_MIN"), "{err}");
+    }
+
+    #[test]
+    fn tls_variables() {
+        let c = from(&[("DB_SSL", "true")]).unwrap();
+        assert_eq!(
+            c.get_ssl(),
+            SslMode::VerifyFull,
+            "TLS without a mode is verify-full"
+        );
+        let c = from(&[
+            ("DATABASE_URL", "postgres://h/db?sslmode=require"),
+            ("DB_SSL", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.get_ssl(), SslMode::Require, "DB_SSL keeps the URL's mode");
+        let c = from(&[("DB_SSL", "yes"), ("DB_SSLMODE", "require")]).unwrap();
+        assert_eq!(c.get_ssl(), SslMode::Require);
+        let err = from(&[("DB_SSLMODE", "verify")]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    var: "DB_SSLMODE",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = from(&[("DB_SSLMODE", "prefer")]).unwrap_err();
+        assert!(
+            matches!(err, Error::Config { var: "sslmode", .. }),
+            "{err:?}"
+        );
+        let c = from(&[("DB_SSLMODE", "prefer"), ("DB_SSL_ALLOW_PLAINTEXT", "true")]).unwrap();
+        assert_eq!(c.get_ssl(), SslMode::Prefer);
+        // A file is read at parse time, so a missing one fails here.
+        let err = from(&[("DB_SSLROOTCERT", "/nonexistent/ca.pem")]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    var: "sslrootcert",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[test]

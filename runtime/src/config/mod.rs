@@ -13,11 +13,12 @@
 mod connection;
 mod env;
 mod secret;
+mod tls;
 
 use std::fmt;
 use std::time::Duration;
 
-pub use connection::SslMode;
+pub use crate::tls::SslMode;
 pub use secret::Secret;
 
 use crate::error::{Error, Result};
@@ -43,6 +44,11 @@ pub struct Config {
     /// How to reach the server: hosts, user, password, database, TLS,
     /// connect timeout, keepalives (see `connection`).
     pg: tokio_postgres::Config,
+    /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey` (see `tls`); the
+    /// mode in `pg` is set from it by `to_pg`.
+    pub(crate) tls: crate::tls::TlsSettings,
+    /// `REDIS_SSLROOTCERT`, `REDIS_SSLCERT`, `REDIS_SSLKEY`.
+    pub(crate) redis_tls: crate::tls::RedisTlsSettings,
     pub(crate) search_path: Option<String>,
     pub(crate) pool_max: usize,
     pub(crate) pool_min: usize,
@@ -75,6 +81,8 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             // tokio-postgres's `Debug` prints the password as `_`.
             .field("connection", &self.pg)
+            .field("tls", &self.tls)
+            .field("redis_tls", &self.redis_tls)
             .field("search_path", &self.search_path)
             .field("pool_max", &self.pool_max)
             .field("pool_min", &self.pool_min)
@@ -121,6 +129,8 @@ impl Config {
     pub(super) fn over(pg: tokio_postgres::Config) -> Self {
         Config {
             pg: connection::with_defaults(pg),
+            tls: crate::tls::TlsSettings::default(),
+            redis_tls: crate::tls::RedisTlsSettings::default(),
             search_path: None,
             pool_max: 20,
             pool_min: 0,
@@ -143,8 +153,11 @@ impl Config {
         }
     }
 
-    /// Checks values that parse but make no sense together.
+    /// Checks values that parse but make no sense together, and reads the
+    /// TLS files (a bad one is `Error::Config` naming the setting and file).
     pub(crate) fn validate(&self) -> Result<()> {
+        self.tls.check()?;
+        self.load_redis_tls()?;
         if self.pool_max == 0 {
             return Err(Error::Config {
                 var: "DB_POOL_MAX",

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
+use tokio_postgres::{AsyncMessage, Client, Notification};
 
 use super::Hub;
 use crate::error::{Error, TimeoutKind};
@@ -41,16 +41,16 @@ impl Drop for Live {
 /// step bounded by the connect timeout.
 pub(super) async fn connect(hub: &Hub, channels: Vec<String>) -> Result<Live, Error> {
     let bound = hub.connect_timeout;
-    let (client, mut connection) = tokio::time::timeout(bound, hub.pg.connect(NoTls))
-        .await
-        .map_err(|_| Error::Timeout {
-            kind: TimeoutKind::Connect,
-            source: None,
-        })?
-        .map_err(Error::from_pg)?;
+    // The pool's TLS (a plaintext `connect(NoTls)` would fail closed).
+    let (client, mut messages) =
+        tokio::time::timeout(bound, crate::tls::connect(&hub.pg, &hub.tls))
+            .await
+            .map_err(|_| Error::Timeout {
+                kind: TimeoutKind::Connect,
+                source: None,
+            })??;
     let (tx, notes) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(Ok(message)) = messages.next().await {
             if let AsyncMessage::Notification(n) = message
                 && tx.send(n).is_err()

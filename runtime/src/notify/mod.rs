@@ -73,6 +73,7 @@ enum Cmd {
 /// The listener of one `Db`: a handle on its task.
 pub(crate) struct Hub {
     pg: tokio_postgres::Config,
+    tls: crate::tls::TlsSettings,
     connect_timeout: Duration,
     cache: Weak<Cache>,
     counters: FeedCounters,
@@ -99,6 +100,7 @@ impl Hub {
     pub(crate) fn new(config: &crate::config::Config, cache: &Arc<Cache>) -> Arc<Hub> {
         Arc::new(Hub {
             pg: config.to_pg(),
+            tls: config.tls.clone(),
             connect_timeout: config.get_connect_timeout(),
             cache: Arc::downgrade(cache),
             counters: FeedCounters::default(),

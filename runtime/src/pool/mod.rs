@@ -17,14 +17,12 @@ use std::time::{Duration, Instant};
 use upkeep::{Leases, reap_idle, watch_leases};
 
 use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, QueueMode, RecyclingMethod, Runtime,
-    TimeoutType,
+    ManagerConfig, Object, Pool, PoolError, QueueMode, RecyclingMethod, Runtime, TimeoutType,
 };
-use tokio_postgres::NoTls;
 
 use crate::breaker::{Breaker, ProbeGuard};
 use crate::cache::{Cache, CacheStore, Invalidation};
-use crate::config::{Config, SslMode};
+use crate::config::Config;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::executor::Executor;
 use crate::executor::handle::Handle;
@@ -98,26 +96,20 @@ impl Db {
     /// Opens the pool and checks that the server answers.
     ///
     /// Opens `pool_min` connections (at least one) before returning, retrying
-    /// refused connections with backoff. Returns `Error::Config` if TLS is
-    /// required (strata is built without TLS and never falls back to
-    /// plaintext), and the connection error if the server cannot be reached.
+    /// refused connections with backoff. Returns `Error::Config` for a bad
+    /// setting (a TLS file that is missing or does not match, `prefer`
+    /// without the opt-in, TLS in a build without the `tls` feature) before
+    /// connecting, and the connection error if the server cannot be reached
+    /// (or fails the TLS checks).
     pub async fn connect(config: Config) -> Result<Db> {
         config.validate()?;
-        if config.get_ssl() == SslMode::Require {
-            return Err(Error::Config {
-                var: "DB_SSL",
-                reason: "TLS is required, but this build of strata has no TLS support; \
-                         refusing to fall back to plaintext"
-                    .into(),
-            });
-        }
-        let manager = Manager::from_config(
+        let manager = crate::tls::manager(
             config.to_pg(),
-            NoTls,
+            &config.tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
-        );
+        )?;
         let pool = Pool::builder(manager)
             .max_size(config.pool_max)
             .wait_timeout(Some(config.acquire_timeout))
@@ -135,7 +127,8 @@ impl Db {
                 reason: e.to_string(),
             })?;
         let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
-        let settings = crate::cache::CacheSettings::from_config(&config);
+        let mut settings = crate::cache::CacheSettings::from_config(&config);
+        settings.redis_tls = config.load_redis_tls()?;
         let cache_prefix = settings.prefix.clone();
         let cache = Cache::new(settings)?;
         let hub = crate::notify::Hub::new(&config, &cache);

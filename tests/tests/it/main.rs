@@ -20,5 +20,6 @@ mod raw_guard;
 mod reliability;
 mod sql_snapshots;
 mod text_enum;
+mod tls;
 mod tx;
 mod validate;

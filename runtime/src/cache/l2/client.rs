@@ -53,9 +53,13 @@ pub(super) struct Checkout<'a> {
 }
 
 impl RedisClient {
-    pub(super) fn new(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
+    pub(super) fn new(
+        url: &str,
+        timeout: Duration,
+        tls: Option<&crate::tls::RedisTls>,
+    ) -> Result<Self, redis::RedisError> {
         Ok(RedisClient {
-            client: redis::Client::open(url)?,
+            client: crate::tls::redis_client(url, tls)?,
             conn: Mutex::new(None),
             breaker: Breaker::new(3, Duration::from_millis(500)),
             timeout,

@@ -81,11 +81,12 @@ impl L2 {
         instance: u64,
         timeout: Duration,
         lease: std::sync::Arc<Lease>,
+        tls: Option<&crate::tls::RedisTls>,
     ) -> Result<L2, redis::RedisError> {
         Ok(L2 {
             prefix,
             instance,
-            redis: RedisClient::new(url, timeout)?,
+            redis: RedisClient::new(url, timeout, tls)?,
             replay: Replay::default(),
             acks: Acks::new(timeout),
             row_gens: std::sync::RwLock::default(),

@@ -114,6 +114,7 @@ impl std::fmt::Debug for Lease {
 impl Lease {
     pub(crate) fn new(
         pg: tokio_postgres::Config,
+        tls: crate::tls::TlsSettings,
         prefix: String,
         instance: u64,
         length: Duration,
@@ -124,7 +125,7 @@ impl Lease {
             listening: AtomicBool::new(false),
             length,
             state: Mutex::new(State::default()),
-            link: pg::Link::new(pg, prefix, instance),
+            link: pg::Link::new(pg, tls, prefix, instance),
             flush: OnceLock::new(),
             changed: Notify::new(),
             wake: Notify::new(),

@@ -15,7 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use futures_util::StreamExt as _;
+use tokio_postgres::Client;
 
 /// Creates the tables if they are missing; the advisory lock keeps two
 /// processes from racing on the catalog (`CREATE .. IF NOT EXISTS` alone
@@ -67,6 +68,8 @@ WHERE prefix = $1 AND seen < now() - interval '1 hour'";
 /// The dedicated connection, opened on first use and again after a failure.
 pub(crate) struct Link {
     config: tokio_postgres::Config,
+    /// The pool's TLS: the lease's connection is as protected as the pool's.
+    tls: crate::tls::TlsSettings,
     client: tokio::sync::Mutex<Option<Arc<Client>>>,
     prefix: String,
     instance: i64,
@@ -77,13 +80,19 @@ pub(crate) struct Link {
 type PgResult<T> = Result<T, String>;
 
 impl Link {
-    pub(crate) fn new(config: tokio_postgres::Config, prefix: String, instance: u64) -> Link {
+    pub(crate) fn new(
+        config: tokio_postgres::Config,
+        tls: crate::tls::TlsSettings,
+        prefix: String,
+        instance: u64,
+    ) -> Link {
         let timeout = config
             .get_connect_timeout()
             .copied()
             .unwrap_or(Duration::from_secs(2));
         Link {
             config,
+            tls,
             client: tokio::sync::Mutex::new(None),
             prefix,
             // The id's bits, as PostgreSQL's bigint holds them.
@@ -104,13 +113,20 @@ impl Link {
             return Ok(client.clone());
         }
         let open = async {
-            let (client, conn) = self.config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            client.batch_execute(TABLES).await?;
-            client.execute(FORGET_AFTER, &[&self.prefix]).await?;
-            Ok::<_, tokio_postgres::Error>(client)
+            let (client, mut messages) = crate::tls::connect(&self.config, &self.tls)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Polling the messages drives the connection.
+            tokio::spawn(async move { while messages.next().await.is_some() {} });
+            client
+                .batch_execute(TABLES)
+                .await
+                .map_err(|e| e.to_string())?;
+            client
+                .execute(FORGET_AFTER, &[&self.prefix])
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(client)
         };
         let client = match tokio::time::timeout(self.timeout, open).await {
             Ok(Ok(client)) => Arc::new(client),
