@@ -282,8 +282,11 @@ impl Db {
             // later, and repeating would stretch the call to several times
             // the configured bound. Refused and reset connects fail fast and
             // are worth repeating.
+            // Nor is one the TLS handshake refused (a certificate that does
+            // not verify, a server without TLS): it fails the same way again.
             if !err.is_transient()
                 || matches!(err, Error::Timeout { .. })
+                || crate::tls::is_refusal(&err)
                 || attempt >= inner.config.retry_attempts
             {
                 return Err(err);

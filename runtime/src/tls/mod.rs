@@ -288,3 +288,29 @@ pub(crate) async fn connect(
         .map_err(Error::from_pg)?;
     Ok((c, messages(connection)))
 }
+
+/// Whether `err` is the TLS handshake refusing the server: a certificate
+/// that fails verification (unknown CA, wrong host name, expired), any
+/// other TLS protocol error, or a server without TLS when TLS is required.
+/// These do not pass by themselves, so a connect that failed this way is
+/// not repeated.
+pub(crate) fn is_refusal(err: &crate::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        // tokio-rustls reports rustls's error inside an `io::Error`, whose
+        // `source()` skips it: look inside.
+        #[cfg(feature = "tls")]
+        if e.downcast_ref::<rustls::Error>().is_some()
+            || e.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        if e.to_string() == "server does not support TLS" {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}

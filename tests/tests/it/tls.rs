@@ -375,3 +375,44 @@ async fn the_cache_lease_confirms_over_tls() {
         "no L1 hit in {reads} reads: the cache lease never confirmed over TLS"
     );
 }
+
+/// A refused handshake is not retried: it would fail the same way again.
+/// With three retries allowed, a certificate from an unknown CA costs one
+/// connection (counted by a TCP proxy in front of the TLS cluster), and a
+/// refused connection (the proxy rejecting) still gets its retries.
+#[tokio::test]
+async fn a_refused_handshake_is_not_retried() {
+    use strata_tests::proxy::{FaultProxy, Mode};
+    let tls = TlsCluster::shared();
+    let other = tls.file("other-ca.pem");
+    let url = tls.url(
+        "postgres",
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    );
+    let port: u16 = url
+        .split("localhost:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the cluster's port in its URL");
+    // Raw: TLS bytes are not PostgreSQL messages the proxy could parse.
+    let proxy = FaultProxy::start_raw(&format!("127.0.0.1:{port}")).await;
+    let via_proxy = url.replace(
+        &format!("localhost:{port}/"),
+        &format!("localhost:{}/", proxy.port()),
+    );
+    let err = Db::connect(config(&via_proxy).retry_attempts(3))
+        .await
+        .expect_err("an unknown CA");
+    assert!(chain(&err).contains("UnknownIssuer"), "{}", chain(&err));
+    assert_eq!(proxy.accepted(), 1, "the refused handshake was retried");
+
+    proxy.set_mode(Mode::Reject);
+    let before = proxy.accepted();
+    let _ = Db::connect(config(&via_proxy).retry_attempts(3)).await;
+    assert!(
+        proxy.accepted() - before > 1,
+        "a refused connection is still retried"
+    );
+}
