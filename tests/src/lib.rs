@@ -320,9 +320,15 @@ impl TestRedis {
         command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"]);
-        if let Some(dir) = &self.dir {
-            command.arg("--dir").arg(dir);
-        }
+        // Always a directory of its own: a replica writes the RDB it syncs
+        // (and `SAVE` one) into `--dir`, which is otherwise the test's cwd,
+        // the repository.
+        let scratch = std::env::temp_dir().join(format!("strata-redis-{}", self.port));
+        let dir = self.dir.clone().unwrap_or_else(|| {
+            let _ = std::fs::create_dir_all(&scratch);
+            scratch
+        });
+        command.arg("--dir").arg(dir);
         let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
