@@ -181,12 +181,6 @@ impl<M: Model> KeyColumn<M> {
     pub fn param(key: &M::Key) -> &(dyn ToSql + Sync) {
         key.param()
     }
-
-    /// [`ColumnType::param_opt`] of the key.
-    #[inline]
-    pub fn param_opt(key: &Option<M::Key>) -> &(dyn ToSql + Sync) {
-        <M::Key as ColumnType>::param_opt(key)
-    }
 }
 
 /// `#[model(deleted_at)]` must be a nullable timestamp.
