@@ -270,7 +270,7 @@ async fn a_subscriber_that_falls_behind_gets_a_gap_not_silence() {
     })
     .await
     .unwrap();
-    // A marker after the burst, dropped with the rest of the overflow.
+    // A marker after the burst: usually dropped with the overflow.
     let other = Db::connect(t.config()).await.unwrap();
     Product::insert(&other, product(9999)).await.unwrap();
     let mut before_gap = Vec::new();
@@ -287,9 +287,16 @@ async fn a_subscriber_that_falls_behind_gets_a_gap_not_silence() {
         before_gap,
         (1..=i64::try_from(before_gap.len()).unwrap()).collect::<Vec<_>>()
     );
-    // Once the subscriber has caught up, events flow again.
+    // Once the subscriber has caught up, events flow again. The marker was
+    // dropped with the overflow, or (when its notification reached the
+    // listener after the subscriber had made room) comes right after the
+    // gap, in commit order: either way nothing is lost silently.
     Product::insert(&other, product(10_000)).await.unwrap();
-    assert_eq!(next(&mut feed).await, row(10_000, ChangeKind::Insert));
+    let mut after = next(&mut feed).await;
+    if after == row(9999, ChangeKind::Insert) {
+        after = next(&mut feed).await;
+    }
+    assert_eq!(after, row(10_000, ChangeKind::Insert));
     println!(
         "lagging subscriber: 1501 writes unread, {} events before the gap",
         before_gap.len()
