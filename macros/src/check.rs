@@ -25,6 +25,8 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
     at_most_one(cx, model, "updated_at", "an `updated_at` column", |f| {
         f.updated_at
     });
+    at_most_one(cx, model, "tenant", "tenant column", |f| f.tenant);
+    tenant(cx, model);
     duplicate_columns(cx, model);
     for field in &model.fields {
         duplicate_rules(cx, field);
@@ -121,6 +123,7 @@ fn field_roles(cx: &Ctxt, model: &Model<'_>) {
                 ("deleted_at", field.deleted_at),
                 ("updated_at", field.updated_at),
                 ("version", field.version),
+                ("tenant", field.tenant),
                 ("column", field.column_attr),
             ];
             for (key, span) in others {
@@ -210,6 +213,73 @@ fn at_most_one(
         cx.error(
             span,
             format!("duplicate `#[model({key})]`; a model has at most one {what}"),
+        );
+    }
+}
+
+/// The tenant column names a real, always-present column that no statement
+/// writes from a value: it comes from the scope (`db.tenant(id)`), and a
+/// row never moves to another tenant. `rls` needs a tenant to filter on.
+fn tenant(cx: &Ctxt, model: &Model<'_>) {
+    if let Some(name) = &model.tenant_named {
+        if model.tenant.is_none() {
+            cx.error(
+                name.span(),
+                format!(
+                    "`tenant = {name}` names no column field of `{}`; name the field that holds the tenant, e.g. `#[model(tenant = dealership_id)]`",
+                    model.ident
+                ),
+            );
+        }
+        for f in model.fields.iter().filter(|f| f.tenant.is_some()) {
+            if f.ident != name
+                && let Some(span) = f.tenant
+            {
+                cx.error(
+                    span,
+                    format!(
+                        "`{}` is marked `#[model(tenant)]` but the struct names `tenant = {name}`; a model has one tenant column, so keep one of them",
+                        f.ident
+                    ),
+                );
+            }
+        }
+    }
+    if let (Some(span), None) = (model.rls, model.tenant) {
+        cx.error(
+            span,
+            "`rls` scopes rows by the tenant column, and this model has none; add `tenant = <field>`, e.g. `#[model(tenant = dealership_id, rls)]`",
+        );
+    }
+    let Some(field) = model.tenant() else { return };
+    let span = field.tenant.unwrap_or_else(|| field.ident.span());
+    if model.is_primary_key(field) {
+        cx.error(
+            span,
+            "the tenant column cannot be the primary key; the key names a row within its tenant, e.g. `id: i64` next to `dealership_id: i64`",
+        );
+    }
+    let roles = [
+        ("generated", field.generated),
+        ("unique", field.unique),
+        ("deleted_at", field.deleted_at),
+        ("updated_at", field.updated_at),
+        ("version", field.version),
+    ];
+    for (key, role) in roles {
+        if let Some(role) = role {
+            cx.error(
+                role,
+                format!(
+                    "`{key}` cannot be combined with the tenant column; the tenant comes from the scope (`db.tenant(id)`) and is never written otherwise"
+                ),
+            );
+        }
+    }
+    if field.option_inner().is_some() {
+        cx.error(
+            field.ty.span(),
+            "the tenant column cannot be an `Option`: a row without a tenant belongs to no scope, so write the plain type, e.g. `dealership_id: i64`",
         );
     }
 }

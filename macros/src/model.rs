@@ -50,6 +50,14 @@ pub(crate) struct Model<'a> {
     /// Index in `fields` of the primary key: the first field marked
     /// `primary_key`, else the field named `id`. `check` reports `None`.
     pub(crate) primary_key: Option<usize>,
+    /// `#[model(tenant = x)]` on the struct, as written (`check` reports a
+    /// name that is no field).
+    pub(crate) tenant_named: Option<Ident>,
+    /// Index in `fields` of the tenant column: named on the struct, or the
+    /// first field marked `#[model(tenant)]`.
+    pub(crate) tenant: Option<usize>,
+    /// `#[model(rls)]`: the table has row-level security on the tenant.
+    pub(crate) rls: Option<Span>,
 }
 
 /// One named field of the struct.
@@ -69,6 +77,8 @@ pub(crate) struct Field<'a> {
     pub(crate) updated_at: Option<Span>,
     pub(crate) version: Option<Span>,
     pub(crate) skip: Option<Span>,
+    /// `#[model(tenant)]` on the field.
+    pub(crate) tenant: Option<Span>,
     /// The `#[validate(..)]` rules of this field, in the order written.
     pub(crate) rules: Vec<Rule>,
 }
@@ -109,6 +119,14 @@ impl<'a> Model<'a> {
                     .iter()
                     .position(|f| f.ident.unraw() == "id" && f.skip.is_none())
             });
+        let tenant = match &attrs.tenant {
+            Some(name) => fields
+                .iter()
+                .position(|f: &Field<'_>| f.ident == name && f.skip.is_none()),
+            None => fields
+                .iter()
+                .position(|f: &Field<'_>| f.tenant.is_some() && f.skip.is_none()),
+        };
         Model {
             input,
             ident: &input.ident,
@@ -124,7 +142,21 @@ impl<'a> Model<'a> {
             validate_with: attrs.validate_with,
             fields,
             primary_key,
+            tenant_named: attrs.tenant,
+            tenant,
+            rls: attrs.rls,
         }
+    }
+
+    /// The tenant column, for a tenant model.
+    pub(crate) fn tenant(&self) -> Option<&Field<'a>> {
+        self.tenant.map(|i| &self.fields[i])
+    }
+
+    /// Whether `field` is the tenant column.
+    pub(crate) fn is_tenant(&self, field: &Field<'_>) -> bool {
+        self.tenant()
+            .is_some_and(|t| std::ptr::eq(t.original, field.original))
     }
 
     /// The resolved primary key field.
@@ -145,13 +177,16 @@ impl<'a> Model<'a> {
 
     /// Columns an insert supplies, in `insert` parameter order: all but
     /// `generated`, `deleted_at`, `version` and `updated_at` (the database
-    /// or the statement fills those). A non-generated primary key is one.
+    /// or the statement fills those), and the tenant (the scope supplies
+    /// it, so no `NewX` can name another tenant). A non-generated primary
+    /// key is one.
     pub(crate) fn insertable(&self) -> impl Iterator<Item = &Field<'a>> {
         self.columns().filter(|f| {
             f.generated.is_none()
                 && f.deleted_at.is_none()
                 && f.version.is_none()
                 && f.updated_at.is_none()
+                && !self.is_tenant(f)
         })
     }
 
@@ -212,6 +247,7 @@ impl<'a> Field<'a> {
             updated_at: attrs.updated_at,
             version: attrs.version,
             skip: attrs.skip,
+            tenant: attrs.tenant,
             rules: parse_rules(cx, &attrs.validate),
         })
     }

@@ -101,6 +101,17 @@ pub(crate) mod handle {
         fn __write_guard(&self, _inv: Invalidation) -> Option<WriteGuard> {
             None
         }
+
+        /// The tenant a scoped handle's statements are scoped to.
+        fn __tenant(&self) -> Option<&dyn crate::tenant::TenantParam> {
+            None
+        }
+
+        /// Whether the connection already carries the tenant setting (a
+        /// scoped transaction set it after `BEGIN`).
+        fn __tenant_set(&self) -> bool {
+            false
+        }
     }
 }
 
@@ -109,6 +120,13 @@ pub(crate) mod handle {
 /// Every model operation and the raw-SQL methods below are generic over it,
 /// so the same code runs in autocommit mode, in a transaction or in a savepoint.
 pub trait Executor: Send + Sync + handle::Handle {
+    /// Which tenants the handle's statements are scoped to:
+    /// [`Unscoped`](crate::tenant::Unscoped) for `Db` and `Tx`,
+    /// [`Scoped<T>`](crate::tenant::Scoped) for a `TenantDb<T>` and its
+    /// transactions. A tenant model's operations compile only where it is
+    /// `Scoped` (see [`crate::tenant`]).
+    type Scope;
+
     /// Runs a statement and returns its rows. The statement is prepared once
     /// per connection and cached.
     ///

@@ -19,6 +19,7 @@ mod pipeline;
 mod pool;
 pub mod retry;
 mod sql;
+pub mod tenant;
 mod tls;
 mod tx;
 pub mod validate;
@@ -42,6 +43,7 @@ pub use pool::Db;
 pub use postgres_types::Json;
 pub use strata_macros::{Model, TextEnum};
 pub use strata_migrate_macros::embed_migrations;
+pub use tenant::{AllTenants, TenantDb, TenantTx};
 pub use tokio_postgres::Row;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types::ToSql;
@@ -52,7 +54,8 @@ pub use validate::{FieldError, ValidationError, ValidationErrors};
 pub mod prelude {
     pub use crate::{
         CachedModelExt, Config, Db, Error, Executor, FieldError, IsolationLevel, Model, ModelExt,
-        NewModel, PatchModel, Result, Tx, TxOptions, ValidationError, ValidationErrors,
+        NewModel, PatchModel, Result, TenantDb, TenantTx, Tx, TxOptions, ValidationError,
+        ValidationErrors,
     };
 }
 

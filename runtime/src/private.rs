@@ -9,6 +9,7 @@ pub use crate::model::{
     SoftDelete, Statements,
 };
 pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
+pub use crate::tenant::{EveryTenant, ListsOn, RunsOn, Scoped, TenantKey, TenantMeta};
 pub use crate::validate::{FieldError, ValidationError, ValidationErrors};
 pub use bytes::BytesMut;
 pub use core::default::Default;
@@ -60,6 +61,7 @@ pub const FALLBACK_META: ModelMeta = ModelMeta {
     deleted_at: None,
     version: None,
     cache_ttl_secs: None,
+    tenant: None,
     sql: Statements {
         get: "",
         get_with_deleted: "",
@@ -74,6 +76,7 @@ pub const FALLBACK_META: ModelMeta = ModelMeta {
             stamps: "",
             key: "",
             version: "",
+            tenant: "",
             tail: "",
         },
         upsert: "",

@@ -30,6 +30,8 @@ const SOFT_DELETE: &str = "soft_delete";
 const CACHE: &str = "cache";
 const TTL_SECS: &str = "ttl_secs";
 const VALIDATE_WITH: &str = "validate_with";
+const TENANT: &str = "tenant";
+const RLS: &str = "rls";
 
 // Field keys.
 const PRIMARY_KEY: &str = "primary_key";
@@ -41,7 +43,15 @@ const UPDATED_AT: &str = "updated_at";
 const VERSION: &str = "version";
 const SKIP: &str = "skip";
 
-const STRUCT_KEYS: &[&str] = &[TABLE, SCHEMA, SOFT_DELETE, CACHE, VALIDATE_WITH];
+const STRUCT_KEYS: &[&str] = &[
+    TABLE,
+    SCHEMA,
+    SOFT_DELETE,
+    CACHE,
+    VALIDATE_WITH,
+    TENANT,
+    RLS,
+];
 const FIELD_KEYS: &[&str] = &[
     PRIMARY_KEY,
     GENERATED,
@@ -51,6 +61,7 @@ const FIELD_KEYS: &[&str] = &[
     UPDATED_AT,
     VERSION,
     SKIP,
+    TENANT,
 ];
 
 /// The tokens of one `#[validate(...)]`, kept as written; [`validate`]
@@ -71,6 +82,10 @@ pub(crate) struct StructAttrs {
     pub(crate) soft_delete: Option<Span>,
     pub(crate) cache_ttl_secs: Option<Spanned<u64>>,
     pub(crate) validate_with: Option<syn::Path>,
+    /// `tenant = dealership_id`: the field that holds the tenant.
+    pub(crate) tenant: Option<syn::Ident>,
+    /// `rls`: the table has row-level security on the tenant.
+    pub(crate) rls: Option<Span>,
     pub(crate) validate: Vec<RawValidate>,
 }
 
@@ -85,6 +100,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) updated_at: Option<Span>,
     pub(crate) version: Option<Span>,
     pub(crate) skip: Option<Span>,
+    pub(crate) tenant: Option<Span>,
     pub(crate) validate: Vec<RawValidate>,
 }
 
@@ -128,6 +144,24 @@ impl StructAttrs {
                     if let Some(v) = parse_value(cx, &meta, &missing, &wrong)? {
                         set(cx, &mut out.validate_with, VALIDATE_WITH, span, v);
                     }
+                }
+                // tenant = dealership_id
+                TENANT => {
+                    let missing =
+                        format_error("`tenant` needs the field that holds the tenant", &ex);
+                    let wrong = format_error("`tenant` takes a field name", &ex);
+                    if let Some(v) = parse_value::<syn::Ident>(cx, &meta, &missing, &wrong)? {
+                        if out.tenant.is_some() {
+                            cx.error(span, "duplicate `tenant`; a model has one tenant column");
+                        } else {
+                            out.tenant = Some(v);
+                        }
+                    }
+                }
+                // rls
+                RLS => {
+                    let v = parse_flag(cx, &meta, RLS, &ex)?;
+                    set(cx, &mut out.rls, RLS, span, v);
                 }
                 _ => {
                     let message = if FIELD_KEYS.contains(&key) {
@@ -178,6 +212,8 @@ impl FieldAttrs {
                 VERSION => &mut out.version,
                 // skip
                 SKIP => &mut out.skip,
+                // tenant
+                TENANT => &mut out.tenant,
                 _ => {
                     let message = if STRUCT_KEYS.contains(&key) {
                         format!(
@@ -206,6 +242,7 @@ fn example(key: &str) -> String {
         COLUMN => r#"#[model(column = "email_address")]"#.to_owned(),
         CACHE => "#[model(cache(ttl_secs = 300))]".to_owned(),
         VALIDATE_WITH => "#[model(validate_with = path::to_fn)]".to_owned(),
+        TENANT => "#[model(tenant = dealership_id)]".to_owned(),
         flag => format!("#[model({flag})]"),
     }
 }

@@ -113,6 +113,7 @@ impl<'a> Expand<'a> {
         };
         let model_impl = self.expand_model_impl();
         let soft_delete_impl = self.expand_soft_delete_impl();
+        let scope_impls = self.expand_scope_impls();
         let new_impl = self.expand_new_impl();
         let patch_impl = self.expand_patch_impl();
         // The type checks come first: their messages are the ones to read.
@@ -121,6 +122,7 @@ impl<'a> Expand<'a> {
             #checkers
             #model_impl
             #soft_delete_impl
+            #scope_impls
             #new_impl
             #patch_impl
         });

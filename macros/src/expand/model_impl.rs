@@ -63,6 +63,36 @@ impl Expand<'_> {
         }
     }
 
+    /// Where the model's operations compile (`strata::tenant`): on every
+    /// handle for a model without a tenant; on a handle scoped to the
+    /// tenant column's type for a tenant model, whose query builder also
+    /// runs on `db.all_tenants()`. Spanned at the tenant field's type, so a
+    /// type that cannot be a tenant is reported there.
+    pub(super) fn expand_scope_impls(&self) -> TokenStream {
+        let p = &self.private;
+        let ident = self.model.ident;
+        match self.model.tenant() {
+            None => quote! {
+                #[automatically_derived]
+                impl<S> #p::RunsOn<S> for #ident {}
+                #[automatically_derived]
+                impl<S> #p::ListsOn<S> for #ident {}
+            },
+            Some(f) => {
+                let ty = f.ty;
+                let span = ty.span();
+                quote_spanned! {span=>
+                    #[automatically_derived]
+                    impl #p::RunsOn<#p::Scoped<#ty>> for #ident where #ty: #p::TenantKey {}
+                    #[automatically_derived]
+                    impl #p::ListsOn<#p::Scoped<#ty>> for #ident where #ty: #p::TenantKey {}
+                    #[automatically_derived]
+                    impl #p::ListsOn<#p::EveryTenant> for #ident {}
+                }
+            }
+        }
+    }
+
     /// `impl SoftDelete for User {}` when the model has soft delete: the
     /// bound that lets `User::restore` compile. In the fallback, also when
     /// only one of `soft_delete` and `deleted_at` was written: the user
@@ -159,6 +189,7 @@ impl Expand<'_> {
                 stamps,
                 key,
                 version,
+                tenant,
                 tail,
             } = patch_shape;
             quote! {
@@ -168,9 +199,24 @@ impl Expand<'_> {
                     stamps: #stamps,
                     key: #key,
                     version: #version,
+                    tenant: #tenant,
                     tail: #tail,
                 }
             }
+        };
+        let tenant = match m.tenant() {
+            Some(f) => {
+                let column = &f.column;
+                let rls = m.rls.is_some();
+                let ty = f.ty;
+                let sql_type = quote_spanned!(ty.span()=> <#ty as #p::TenantKey>::SQL_TYPE);
+                quote!(::core::option::Option::Some(#p::TenantMeta {
+                    column: #column,
+                    rls: #rls,
+                    sql_type: #sql_type,
+                }))
+            }
+            None => quote!(::core::option::Option::None),
         };
         quote! {
             #p::ModelMeta {
@@ -185,6 +231,7 @@ impl Expand<'_> {
                 deleted_at: #deleted_at,
                 version: #version,
                 cache_ttl_secs: #cache_ttl_secs,
+                tenant: #tenant,
                 sql: #p::Statements {
                     get: #get,
                     get_with_deleted: #get_with_deleted,

@@ -52,6 +52,7 @@ pub(crate) struct PatchParts {
     pub(crate) stamps: String,
     pub(crate) key: String,
     pub(crate) version: String,
+    pub(crate) tenant: String,
     pub(crate) tail: String,
 }
 
@@ -68,6 +69,9 @@ struct Names {
     insertable: Vec<String>,
     writable: Vec<String>,
     conflict: Vec<String>,
+    /// The tenant column of a tenant model: every statement filters on it
+    /// (inserts set it), bound as the statement's last parameter.
+    tenant: Option<String>,
 }
 
 /// Builds every statement of `model`, whose primary key is `pk`.
@@ -85,9 +89,18 @@ pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
         updated_at: model.updated_at().map(quoted),
         insertable: model.insertable().map(quoted).collect(),
         writable: model.writable().map(quoted).collect(),
-        conflict: model.conflict_target().into_iter().map(quoted).collect(),
+        conflict: model
+            .tenant()
+            .into_iter()
+            .chain(model.conflict_target())
+            .map(quoted)
+            .collect(),
+        tenant: model.tenant().map(quoted),
         table,
     };
+    // The number of the tenant's placeholder: one past the statement's own.
+    let w = n.writable.len();
+    let v = usize::from(n.version.is_some());
     Sql {
         qualified: n.table.clone(),
         select_list: n.columns.clone(),
@@ -96,8 +109,8 @@ pub(crate) fn statements(model: &Model<'_>, pk: &Field<'_>) -> Sql {
         find_many: select(&n, "= ANY($1)", Visible::Only),
         insert: insert(&n),
         copy_in: copy_in(&n),
-        update: update(&n),
-        patch: patch(&n),
+        update: update(&n, w + 2 + v),
+        patch: patch(&n, 2 * w + 2 + v),
         patch_shape: patch_shape(&n),
         upsert: upsert(&n),
         delete: delete(&n),
@@ -121,15 +134,29 @@ impl Names {
     /// `WHERE <pk> <op> [AND <extra>].. [AND <deleted_at> IS NULL]`: the one
     /// place a statement's row filter is assembled.
     fn by_key(&self, op: &str, extra: &[String], visible: Visible) -> String {
+        self.by_key_at(op, extra, visible, 2)
+    }
+
+    /// [`Names::by_key`] with the tenant bound as `$tenant_at`.
+    fn by_key_at(&self, op: &str, extra: &[String], visible: Visible, tenant_at: usize) -> String {
         let mut out = format!("WHERE {} {op}", self.primary_key);
         for condition in extra {
             out.push_str(" AND ");
             out.push_str(condition);
         }
+        out.push_str(&self.tenant_filter(tenant_at));
         if visible == Visible::Only {
             out.push_str(&self.live_filter());
         }
         out
+    }
+
+    /// ` AND <tenant> = $at` for a tenant model, else empty.
+    fn tenant_filter(&self, at: usize) -> String {
+        self.tenant
+            .as_ref()
+            .map(|tenant| format!(" AND {tenant} = ${at}"))
+            .unwrap_or_default()
     }
 
     /// ` AND <deleted_at> IS NULL` when the model has soft delete, else empty.
@@ -152,19 +179,28 @@ impl Names {
 
     /// `INSERT INTO <t> (..) VALUES ($1..$n)`, or `DEFAULT VALUES` when
     /// the database fills every column.
+    /// A tenant model's tenant column comes last, bound after the values.
     fn insert_head(&self) -> String {
-        if self.insertable.is_empty() {
+        let columns = self.insert_columns();
+        if columns.is_empty() {
             return format!("INSERT INTO {} DEFAULT VALUES", self.table);
         }
-        let placeholders: Vec<String> = (1..=self.insertable.len())
-            .map(|i| format!("${i}"))
-            .collect();
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
         format!(
             "INSERT INTO {} ({}) VALUES ({})",
             self.table,
-            self.insertable.join(", "),
+            columns.join(", "),
             placeholders.join(", ")
         )
+    }
+
+    /// The columns an insert names: the insertable ones, then the tenant.
+    fn insert_columns(&self) -> Vec<String> {
+        self.insertable
+            .iter()
+            .chain(self.tenant.iter())
+            .cloned()
+            .collect()
     }
 
     /// The assignments every update adds after the value columns.
@@ -199,12 +235,13 @@ fn copy_in(n: &Names) -> String {
     format!(
         "COPY {} ({}) FROM STDIN BINARY",
         n.table,
-        n.insertable.join(", ")
+        n.insert_columns().join(", ")
     )
 }
 
-/// `$1` the key, `$2..` the writable columns, then the current version.
-fn update(n: &Names) -> String {
+/// `$1` the key, `$2..` the writable columns, then the current version,
+/// then the tenant (`$tenant_at`).
+fn update(n: &Names, tenant_at: usize) -> String {
     let set = n
         .writable
         .iter()
@@ -215,7 +252,7 @@ fn update(n: &Names) -> String {
         .version
         .as_ref()
         .map(|version| format!("{version} = ${}", n.writable.len() + 2));
-    update_by_key(n, set, version)
+    update_by_key(n, set, version, tenant_at)
 }
 
 /// Stands for the version's SQL type in the text of `patch` until it is
@@ -223,8 +260,9 @@ fn update(n: &Names) -> String {
 const CAST: &str = "\0";
 
 /// `$1` the key, then a flag and a value per writable column, then the
-/// expected version (NULL: any version), cast to the version's SQL type.
-fn patch(n: &Names) -> Patch {
+/// expected version (NULL: any version), cast to the version's SQL type,
+/// then the tenant (`$tenant_at`).
+fn patch(n: &Names, tenant_at: usize) -> Patch {
     let set = n
         .writable
         .iter()
@@ -242,7 +280,7 @@ fn patch(n: &Names) -> Patch {
         .version
         .as_ref()
         .map(|version| format!("(${m}::{CAST} IS NULL OR {version} = ${m})"));
-    let text = update_by_key(n, set, version);
+    let text = update_by_key(n, set, version, tenant_at);
     match text.split_once(CAST) {
         Some((before, after)) => Patch::AroundCast(before.to_owned(), after.to_owned()),
         None => Patch::Text(text),
@@ -251,14 +289,19 @@ fn patch(n: &Names) -> Patch {
 
 /// `UPDATE <t> SET <set>, <stamps> WHERE <pk> = $1 [AND <version>] [AND
 /// <deleted_at> IS NULL] RETURNING <cols>`: `update` and `patch`.
-fn update_by_key(n: &Names, mut set: Vec<String>, version: Option<String>) -> String {
+fn update_by_key(
+    n: &Names,
+    mut set: Vec<String>,
+    version: Option<String>,
+    tenant_at: usize,
+) -> String {
     set.extend(n.stamps(""));
     let extra: Vec<String> = version.into_iter().collect();
     format!(
         "UPDATE {} {} {} RETURNING {}",
         n.table,
         n.set_list(set, format!("{0} = {0}", n.primary_key)),
-        n.by_key("= $1", &extra, Visible::Only),
+        n.by_key_at("= $1", &extra, Visible::Only, tenant_at),
         n.columns
     )
 }
@@ -276,6 +319,11 @@ fn patch_shape(n: &Names) -> PatchParts {
             .version
             .as_ref()
             .map(|v| format!(" AND {v} = $"))
+            .unwrap_or_default(),
+        tenant: n
+            .tenant
+            .as_ref()
+            .map(|t| format!(" AND {t} = $"))
             .unwrap_or_default(),
         tail: format!("{} RETURNING {}", n.live_filter(), n.columns),
     }
@@ -295,8 +343,15 @@ fn upsert(n: &Names) -> String {
     if let Some(deleted_at) = &n.deleted_at {
         set.push(format!("{deleted_at} = NULL"));
     }
+    // The conflict target holds the tenant, so the row it finds is the
+    // scope's; the guard says so again where the statement is read.
+    let guard = n
+        .tenant
+        .as_ref()
+        .map(|t| format!(" WHERE {0}.{t} = EXCLUDED.{t}", n.table))
+        .unwrap_or_default();
     format!(
-        "{} ON CONFLICT ({}) DO UPDATE {} RETURNING {}",
+        "{} ON CONFLICT ({}) DO UPDATE {}{guard} RETURNING {}",
         n.insert_head(),
         n.conflict.join(", "),
         n.set_list(set, format!("{0} = {1}.{0}", n.primary_key, n.table)),
@@ -345,12 +400,16 @@ fn exists(n: &Names) -> String {
 }
 
 fn count(n: &Names) -> String {
-    match &n.deleted_at {
-        Some(deleted_at) => format!(
-            "SELECT count(*) FROM {} WHERE {deleted_at} IS NULL",
-            n.table
-        ),
-        None => format!("SELECT count(*) FROM {}", n.table),
+    let mut terms: Vec<String> = n.tenant.iter().map(|t| format!("{t} = $1")).collect();
+    terms.extend(n.deleted_at.iter().map(|d| format!("{d} IS NULL")));
+    if terms.is_empty() {
+        format!("SELECT count(*) FROM {}", n.table)
+    } else {
+        format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            n.table,
+            terms.join(" AND ")
+        )
     }
 }
 

@@ -12,6 +12,20 @@ mod query;
 pub use model::CachedModelExt;
 pub use query::CachedQuery;
 
+/// A handle cached reads run on: [`Db`] and a tenant's
+/// [`TenantDb`](crate::TenantDb), never a transaction (it may see its own
+/// uncommitted writes, which must not reach a shared cache). Sealed.
+pub trait CacheHandle: crate::Executor + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::pool::Db {}
+    impl<T: crate::tenant::TenantKey> Sealed for crate::tenant::TenantDb<T> {}
+}
+
+impl CacheHandle for Db {}
+impl<T: crate::tenant::TenantKey> CacheHandle for crate::tenant::TenantDb<T> {}
+
 use std::time::Duration;
 
 use crate::model::Model;

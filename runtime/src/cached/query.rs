@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::ttl_of;
+use super::{CacheHandle, ttl_of};
 use crate::cache::load::get_or_load;
 use crate::error::Result;
 use crate::model::{Model, Page, Query};
-use crate::pool::Db;
+use crate::tenant::ListsOn;
 
 /// A query whose results are cached, keyed by its SQL and parameters and
 /// retired by any write to the model. Built with [`Query::cached`].
@@ -56,17 +56,23 @@ impl<M> CachedQuery<M>
 where
     M: Model + Serialize + DeserializeOwned + Clone,
 {
-    /// Every matching row, cached.
-    pub async fn all(&self, db: &Db) -> Result<Vec<M>> {
-        match ttl_of::<M>(db) {
+    /// Every matching row, cached (per tenant on a tenant handle).
+    pub async fn all<C: CacheHandle>(&self, db: &C) -> Result<Vec<M>>
+    where
+        M: ListsOn<C::Scope>,
+    {
+        match ttl_of::<M>(db.__db()) {
             Some(ttl) => self.load(db, ttl, "all", |q| q.all(db)).await,
             None => self.query.all(db).await,
         }
     }
 
     /// One page with its total, cached.
-    pub async fn fetch_page(&self, db: &Db) -> Result<Page<M>> {
-        match ttl_of::<M>(db) {
+    pub async fn fetch_page<C: CacheHandle>(&self, db: &C) -> Result<Page<M>>
+    where
+        M: ListsOn<C::Scope>,
+    {
+        match ttl_of::<M>(db.__db()) {
             Some(ttl) => {
                 let kind = format!("page{:?}", self.query.page_spec());
                 self.load(db, ttl, &kind, |q| q.fetch_page(db)).await
@@ -77,9 +83,9 @@ where
 
     /// What `run` returns for this query, cached under the hash of `kind`
     /// (which result it is), the SQL and the parameters.
-    async fn load<'a, T, Fut>(
+    async fn load<'a, C: CacheHandle, T, Fut>(
         &'a self,
-        db: &'a Db,
+        db: &'a C,
         ttl: Duration,
         kind: &str,
         run: impl FnOnce(&'a Query<M>) -> Fut,
@@ -89,10 +95,15 @@ where
         Fut: Future<Output = Result<T>>,
     {
         let (sql, values) = self.query.to_sql();
-        let id = query_id(kind, &sql, &values);
+        // A tenant's lists are its own: the tenant is part of the key.
+        let kind = match (&M::META.tenant, db.__tenant()) {
+            (Some(_), Some(t)) => format!("{kind}@{}", t.text()),
+            _ => kind.to_owned(),
+        };
+        let id = query_id(&kind, &sql, &values);
         let query = &self.query;
         get_or_load(
-            &db.inner.cache,
+            &db.__db().inner.cache,
             M::META.qualified,
             M::META.table,
             &Raw(&id),

@@ -20,10 +20,19 @@ use crate::pool::Db;
 /// (and any while the listener is down) goes to PostgreSQL uncached.
 pub(crate) fn cache_ready<M: Model>(db: &Db) -> bool {
     !db.inner.config.cache_feed
-        || db
-            .inner
-            .hub
-            .cache_ready(M::META.qualified, row_id_of::<M::Key>)
+        || db.inner.hub.cache_ready(
+            M::META.qualified,
+            if M::META.tenant.is_some() {
+                no_row_id
+            } else {
+                row_id_of::<M::Key>
+            },
+        )
+}
+
+/// A tenant model's rows cannot be named from a key alone.
+fn no_row_id(_: &serde_json::Value) -> Option<String> {
+    None
 }
 
 /// `row_id` of the key `v` holds, when `K` is a type this can build.

@@ -5,9 +5,10 @@
 //! in here.
 
 use super::ops::{decode_one, not_found};
+use super::scope::Scope;
 use super::{Model, NewModel, unique_field};
 use crate::__private::ColumnType;
-use crate::cache::{Invalidation, row_id};
+use crate::cache::Invalidation;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
 use crate::pipeline::{run_execute, run_query_opt};
@@ -17,17 +18,18 @@ use crate::pipeline::{run_execute, run_query_opt};
 /// transaction) that the row changed. Audit hooks belong here too.
 pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     e: &E,
+    scope: Scope<'_>,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     touches: Touches<'_, M::Key>,
 ) -> Result<Option<M>> {
-    let guard = arm::<M, E>(e, touches);
-    let row = run_query_opt(e, sql, params, OpKind::Write)
+    let guard = arm::<M, E>(e, scope, touches);
+    let row = run_query_opt(e, sql, params, OpKind::Write, scope.rls)
         .await
         .map_err(unique_field::<M>)
         .and_then(decode_one::<M>);
     if let Ok(Some(row)) = &row {
-        changed_row::<M, E>(e, row.key()).await;
+        changed_row::<M, E>(e, scope, row.key()).await;
     }
     settle(guard, &row);
     row
@@ -41,7 +43,8 @@ pub(super) async fn write_new<M: Model, E: Executor + ?Sized>(
     touches: Touches<'_, M::Key>,
 ) -> Result<M> {
     new.validate()?;
-    write_row(e, sql, &new.insert_params(), touches)
+    let scope = Scope::checked::<M, E>(e).await?;
+    write_row(e, scope, sql, &scope.push(new.insert_params()), touches)
         .await?
         .ok_or_else(|| not_found(M::META))
 }
@@ -53,12 +56,14 @@ pub(super) async fn write_key<M: Model, E: Executor + ?Sized>(
     sql: &str,
     key: &M::Key,
 ) -> Result<()> {
-    let guard = arm::<M, E>(e, Touches::Row(key));
-    let n = run_execute(e, sql, &[key.param()], OpKind::Write).await;
+    let scope = Scope::checked::<M, E>(e).await?;
+    let guard = arm::<M, E>(e, scope, Touches::Row(key));
+    let params = scope.push(vec![key.param()]);
+    let n = run_execute(e, sql, &params, OpKind::Write, scope.rls).await;
     if let Ok(n) = n
         && n > 0
     {
-        changed_row::<M, E>(e, key).await;
+        changed_row::<M, E>(e, scope, key).await;
     }
     settle(guard, &n);
     match n? {
@@ -72,11 +77,12 @@ pub(super) async fn write_key<M: Model, E: Executor + ?Sized>(
 /// the future half-way.
 pub(crate) async fn write_many<M: Model, E: Executor + ?Sized>(
     e: &E,
+    scope: Scope<'_>,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<u64> {
-    let guard = arm::<M, E>(e, Touches::AnyRow);
-    let n = run_execute(e, sql, params, OpKind::Write).await;
+    let guard = arm::<M, E>(e, scope, Touches::AnyRow);
+    let n = run_execute(e, sql, params, OpKind::Write, scope.rls).await;
     if let Ok(n) = n
         && n > 0
     {
@@ -111,21 +117,26 @@ pub(crate) enum Touches<'a, K> {
 /// abandoned half-way (autocommit only, cached models only).
 pub(super) fn arm<M: Model, E: Executor + ?Sized>(
     e: &E,
+    scope: Scope<'_>,
     touches: Touches<'_, M::Key>,
 ) -> Option<crate::cache::WriteGuard> {
     M::META.cache_ttl_secs?;
     let table = M::META.qualified;
     e.__write_guard(match touches {
-        Touches::Row(key) => Invalidation::row(table, row_id(key)),
+        Touches::Row(key) => Invalidation::row(table, scope.row_id(key)),
         Touches::NewRow => Invalidation::lists(table),
         Touches::AnyRow => Invalidation::all(table),
     })
 }
 
 /// Tells the cache (after COMMIT, inside a transaction) that a row changed.
-pub(super) async fn changed_row<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) {
+pub(super) async fn changed_row<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    scope: Scope<'_>,
+    key: &M::Key,
+) {
     if M::META.cache_ttl_secs.is_some() {
-        e.__invalidate(Invalidation::row(M::META.qualified, row_id(key)))
+        e.__invalidate(Invalidation::row(M::META.qualified, scope.row_id(key)))
             .await;
     }
 }

@@ -35,6 +35,7 @@ mod effects;
 mod ops;
 mod patch;
 mod query;
+pub(crate) mod scope;
 mod shape;
 mod text_enum;
 mod unique;
@@ -112,7 +113,8 @@ pub struct Statements {
 /// The compile-time pieces of a `patch` statement for one set of present
 /// fields: `head`, then `sets[i]` followed by its placeholder number for
 /// each present field, joined by `, `, then `stamps`, `key`, `version`
-/// followed by its number when an expected version is given, and `tail`.
+/// followed by its number when an expected version is given, `tenant`
+/// followed by its number on a tenant model, and `tail`.
 #[derive(Debug, Clone, Copy)]
 pub struct PatchTemplate {
     /// `UPDATE <t> SET `.
@@ -125,6 +127,8 @@ pub struct PatchTemplate {
     pub key: &'static str,
     /// ` AND <version> = $`, or empty without a version column.
     pub version: &'static str,
+    /// ` AND <tenant> = $` on a tenant model (numbered last), else empty.
+    pub tenant: &'static str,
     /// `[ AND <deleted_at> IS NULL] RETURNING <cols>`.
     pub tail: &'static str,
 }
@@ -154,6 +158,10 @@ pub struct ModelMeta {
     pub version: Option<&'static str>,
     /// `#[model(cache(ttl_secs = N))]`.
     pub cache_ttl_secs: Option<u64>,
+    /// The tenant column of a tenant model (`#[model(tenant = ..)]`): every
+    /// statement above then also filters on it (inserts set it), bound as
+    /// its last parameter.
+    pub tenant: Option<crate::tenant::TenantMeta>,
     /// The statements.
     pub sql: Statements,
 }

@@ -11,8 +11,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::effects::{Touches, arm, changed_table, settle, write_key, write_new, write_row};
+use super::scope::Scope;
 use super::{
     Model, ModelMeta, NewModel, ParamList, PatchModel, Query, SoftDelete, offending_row,
     unique_field,
@@ -21,6 +23,8 @@ use crate::__private::ColumnType;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
 use crate::pipeline::{CopyRows, run_copy, run_execute, run_query, run_query_opt};
+use crate::tenant::RunsOn;
+use crate::tx::TxOptions;
 use crate::validate::{FieldError, ValidationErrors};
 
 /// Batches larger than this go through binary `COPY` instead of one
@@ -36,16 +40,45 @@ pub(super) fn not_found(meta: &ModelMeta) -> Error {
 
 /// Why an update matched no row: gone (`NotFound`) or changed by someone
 /// else (`StaleVersion`). Only asked on the failure path.
-async fn missing_or_stale<M: Model, E: Executor + ?Sized>(e: &E, key: &M::Key) -> Error {
+async fn missing_or_stale<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    scope: Scope<'_>,
+    key: &M::Key,
+) -> Error {
     if M::META.version.is_none() {
         return not_found(M::META);
     }
-    match run_query_opt(e, M::META.sql.exists, &[key.param()], OpKind::Read).await {
+    let params = by_key(key, scope);
+    match run_query_opt(e, M::META.sql.exists, params.get(), OpKind::Read, scope.rls).await {
         Ok(row) if row.as_ref().is_some_and(|r| r.get::<_, bool>(0)) => Error::StaleVersion {
             table: M::META.table,
         },
         Ok(_) => not_found(M::META),
         Err(err) => err,
+    }
+}
+
+/// The parameters of a by-key statement: the key, then the tenant. On
+/// the stack: a `get` allocates nothing for them.
+enum ByKey<'a> {
+    Plain([&'a (dyn ToSql + Sync); 1]),
+    Tenant([&'a (dyn ToSql + Sync); 2]),
+}
+
+impl<'a> ByKey<'a> {
+    fn get(&self) -> &[&'a (dyn ToSql + Sync)] {
+        match self {
+            ByKey::Plain(p) => p,
+            ByKey::Tenant(p) => p,
+        }
+    }
+}
+
+#[inline]
+fn by_key<'a, K: ColumnType>(key: &'a K, scope: Scope<'a>) -> ByKey<'a> {
+    match scope.tenant {
+        Some(t) => ByKey::Tenant([key.param(), t]),
+        None => ByKey::Plain([key.param()]),
     }
 }
 
@@ -67,7 +100,10 @@ pub trait ModelExt: Model {
     fn insert<E: Executor + ?Sized>(
         e: &E,
         new: impl Borrow<Self::New> + Send,
-    ) -> impl Future<Output = Result<Self>> + Send {
+    ) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
             write_new::<Self, E>(e, new.borrow(), Self::META.sql.insert, Touches::NewRow).await
         }
@@ -90,7 +126,10 @@ pub trait ModelExt: Model {
     fn insert_many<E: Executor + ?Sized>(
         e: &E,
         rows: impl AsRef<[Self::New]> + Send,
-    ) -> impl Future<Output = Result<u64>> + Send {
+    ) -> impl Future<Output = Result<u64>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
             let rows = rows.as_ref();
             let mut report = ValidationErrors::new();
@@ -105,14 +144,18 @@ pub trait ModelExt: Model {
                 }
             }
             report.into_result()?;
-            let width = Self::META.insert_columns.len().max(1);
-            let guard = arm::<Self, E>(e, Touches::NewRow);
+            let scope = Scope::checked::<Self, E>(e).await?;
+            let width = insert_width::<Self>(scope).max(1);
+            let guard = arm::<Self, E>(e, scope, Touches::NewRow);
             let n = if rows.is_empty() {
                 Ok(0)
             } else if rows.len() <= COPY_THRESHOLD && rows.len() * width <= MAX_PARAMS {
-                insert_values::<Self, E>(e, rows).await
+                insert_values::<Self, E>(e, scope, rows).await
+            } else if scope.rls {
+                // PostgreSQL refuses `COPY FROM` under row-level security.
+                insert_chunked::<Self, E>(e, scope, rows).await
             } else {
-                copy_in::<Self, E>(e, rows).await
+                copy_in::<Self, E>(e, scope, rows).await
             }
             .map_err(|err| offending_row::<Self>(unique_field::<Self>(err), rows));
             if let Ok(n) = n
@@ -127,10 +170,10 @@ pub trait ModelExt: Model {
 
     /// The row with this key; `Error::NotFound` if there is none (or it is
     /// soft-deleted).
-    fn get<E: Executor + ?Sized>(
-        e: &E,
-        key: Self::Key,
-    ) -> impl Future<Output = Result<Self>> + Send {
+    fn get<E: Executor + ?Sized>(e: &E, key: Self::Key) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
             Self::find(e, key)
                 .await?
@@ -142,9 +185,18 @@ pub trait ModelExt: Model {
     fn find<E: Executor + ?Sized>(
         e: &E,
         key: Self::Key,
-    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+    ) -> impl Future<Output = Result<Option<Self>>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
-            let row = run_query_opt(e, Self::META.sql.get, &[key.param()], OpKind::Read).await?;
+            let scope = Scope::of::<Self, E>(e)?;
+            if scope.rls {
+                crate::tenant::rls_ensure::<Self, E>(e).await?;
+            }
+            let params = by_key(&key, scope);
+            let row =
+                run_query_opt(e, Self::META.sql.get, params.get(), OpKind::Read, scope.rls).await?;
             decode_one(row)
         }
     }
@@ -154,17 +206,23 @@ pub trait ModelExt: Model {
     fn find_many<E: Executor + ?Sized>(
         e: &E,
         keys: &[Self::Key],
-    ) -> impl Future<Output = Result<Vec<Self>>> + Send {
+    ) -> impl Future<Output = Result<Vec<Self>>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
             if keys.is_empty() {
                 return Ok(Vec::new());
             }
+            let scope = Scope::checked::<Self, E>(e).await?;
             let keys: Vec<Self::Key> = keys.to_vec();
+            let params = scope.push(vec![ColumnType::param_array(&keys)]);
             let rows = run_query(
                 e,
                 Self::META.sql.find_many,
-                &[ColumnType::param_array(&keys)],
+                &params,
                 OpKind::Read,
+                scope.rls,
             )
             .await?;
             rows.iter().map(Self::from_row).collect()
@@ -176,16 +234,18 @@ pub trait ModelExt: Model {
     /// With a `version` column the update only applies if the stored
     /// version still equals `row`'s (and increments it); otherwise
     /// `Error::StaleVersion`. `Error::NotFound` if the row is gone.
-    fn update<E: Executor + ?Sized>(
-        e: &E,
-        row: &Self,
-    ) -> impl Future<Output = Result<Self>> + Send {
+    fn update<E: Executor + ?Sized>(e: &E, row: &Self) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
             row.validate()?;
+            let scope = Scope::checked::<Self, E>(e).await?;
             let touches = Touches::Row(row.key());
-            match write_row(e, Self::META.sql.update, &row.update_params(), touches).await? {
+            let params = scope.push(row.update_params());
+            match write_row(e, scope, Self::META.sql.update, &params, touches).await? {
                 Some(stored) => Ok(stored),
-                None => Err(missing_or_stale::<Self, E>(e, row.key()).await),
+                None => Err(missing_or_stale::<Self, E>(e, scope, row.key()).await),
             }
         }
     }
@@ -198,13 +258,18 @@ pub trait ModelExt: Model {
         e: &E,
         key: Self::Key,
         patch: Self::Patch,
-    ) -> impl Future<Output = Result<Self>> + Send {
+    ) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
             patch.validate()?;
+            let scope = Scope::checked::<Self, E>(e).await?;
             let (sql, params) = super::patch::statement::<Self>(&key, &patch);
-            match write_row(e, sql, &params, Touches::Row(&key)).await? {
+            let params = scope.push(params);
+            match write_row(e, scope, sql, &params, Touches::Row(&key)).await? {
                 Some(stored) => Ok(stored),
-                None => Err(missing_or_stale::<Self, E>(e, &key).await),
+                None => Err(missing_or_stale::<Self, E>(e, scope, &key).await),
             }
         }
     }
@@ -214,7 +279,10 @@ pub trait ModelExt: Model {
     fn upsert<E: Executor + ?Sized>(
         e: &E,
         new: Self::New,
-    ) -> impl Future<Output = Result<Self>> + Send {
+    ) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move { write_new::<Self, E>(e, &new, Self::META.sql.upsert, Touches::AnyRow).await }
     }
 
@@ -223,7 +291,10 @@ pub trait ModelExt: Model {
     fn delete<E: Executor + ?Sized>(
         e: &E,
         key: Self::Key,
-    ) -> impl Future<Output = Result<()>> + Send {
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move { write_key::<Self, E>(e, Self::META.sql.delete, &key).await }
     }
 
@@ -239,7 +310,7 @@ pub trait ModelExt: Model {
         key: Self::Key,
     ) -> Pin<Box<dyn Future<Output = Result<Self>> + Send + 'a>>
     where
-        Self: SoftDelete,
+        Self: SoftDelete + RunsOn<E::Scope>,
     {
         Box::pin(async move {
             // Only a hand-written `impl SoftDelete` can get here without a
@@ -253,10 +324,13 @@ pub trait ModelExt: Model {
                     ),
                 });
             }
+            let scope = Scope::checked::<Self, E>(e).await?;
+            let params = by_key(&key, scope);
             write_row(
                 e,
+                scope,
                 Self::META.sql.restore,
-                &[key.param()],
+                params.get(),
                 Touches::Row(&key),
             )
             .await?
@@ -269,7 +343,10 @@ pub trait ModelExt: Model {
     fn hard_delete<E: Executor + ?Sized>(
         e: &E,
         key: Self::Key,
-    ) -> impl Future<Output = Result<()>> + Send {
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move { write_key::<Self, E>(e, Self::META.sql.hard_delete, &key).await }
     }
 
@@ -277,17 +354,29 @@ pub trait ModelExt: Model {
     fn exists<E: Executor + ?Sized>(
         e: &E,
         key: Self::Key,
-    ) -> impl Future<Output = Result<bool>> + Send {
+    ) -> impl Future<Output = Result<bool>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
-            let row = run_query_opt(e, Self::META.sql.exists, &[key.param()], OpKind::Read).await?;
+            let scope = Scope::checked::<Self, E>(e).await?;
+            let params = by_key(&key, scope);
+            let sql = Self::META.sql.exists;
+            let row = run_query_opt(e, sql, params.get(), OpKind::Read, scope.rls).await?;
             Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
         }
     }
 
     /// Number of visible rows.
-    fn count<E: Executor + ?Sized>(e: &E) -> impl Future<Output = Result<u64>> + Send {
+    fn count<E: Executor + ?Sized>(e: &E) -> impl Future<Output = Result<u64>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
         async move {
-            let row = run_query_opt(e, Self::META.sql.count, &[], OpKind::Read).await?;
+            let scope = Scope::checked::<Self, E>(e).await?;
+            let params = scope.push(Vec::new());
+            let row =
+                run_query_opt(e, Self::META.sql.count, &params, OpKind::Read, scope.rls).await?;
             let n: i64 = row.map_or(0, |r| r.get(0));
             Ok(u64::try_from(n).unwrap_or(0))
         }
@@ -301,13 +390,32 @@ pub trait ModelExt: Model {
 
 impl<M: Model> ModelExt for M {}
 
+/// The columns an insert of `M` binds per row: the insertable ones, and
+/// the tenant on a tenant model.
+fn insert_width<M: Model>(scope: Scope<'_>) -> usize {
+    M::META.insert_columns.len() + usize::from(scope.tenant.is_some())
+}
+
 /// One multi-row `INSERT ... VALUES (..), (..)`. The shape depends on the
-/// row count, so it is built here from the derive's column list.
-async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
+/// row count, so it is built here from the derive's column list (and the
+/// tenant column last, bound per row, on a tenant model).
+async fn insert_values<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    scope: Scope<'_>,
+    rows: &[M::New],
+) -> Result<u64> {
+    let (sql, params) = values_statement::<M>(scope, rows);
+    run_execute(e, &sql, &params, OpKind::Write, scope.rls).await
+}
+
+/// The text and parameters of [`insert_values`].
+fn values_statement<'a, M: Model>(scope: Scope<'a>, rows: &'a [M::New]) -> (String, ParamList<'a>) {
     let meta = M::META;
-    let width = meta.insert_columns.len();
+    let tenant = meta.tenant.as_ref().filter(|_| scope.tenant.is_some());
+    let width = insert_width::<M>(scope);
     let mut sql = format!("INSERT INTO {} (", meta.qualified);
-    for (i, c) in meta.insert_columns.iter().enumerate() {
+    let columns = meta.insert_columns.iter().chain(tenant.map(|t| &t.column));
+    for (i, c) in columns.enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
@@ -330,19 +438,58 @@ async fn insert_values<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -
         }
         sql.push(')');
     }
-    let params: ParamList<'_> = rows.iter().flat_map(NewModel::insert_params).collect();
-    run_execute(e, &sql, &params, OpKind::Write).await
+    let params: ParamList<'_> = rows
+        .iter()
+        .flat_map(|row| scope.push(row.insert_params()))
+        .collect();
+    (sql, params)
+}
+
+/// Many rows into a table with row-level security, where `COPY FROM` is
+/// refused: multi-row `INSERT`s of as many rows as the parameter limit
+/// allows, all in one transaction (the caller's, or one of their own that
+/// sets the tenant), so the batch stays all or nothing.
+async fn insert_chunked<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    scope: Scope<'_>,
+    rows: &[M::New],
+) -> Result<u64> {
+    let per = (MAX_PARAMS / insert_width::<M>(scope).max(1)).max(1);
+    if e.__in_tx() {
+        let mut n = 0;
+        for chunk in rows.chunks(per) {
+            n += insert_values::<M, E>(e, scope, chunk).await?;
+        }
+        return Ok(n);
+    }
+    let set_local = e.__tenant().map_or("", |t| t.set_local());
+    let opts = TxOptions::new().max_retries(0);
+    let begin = format!("{}{set_local}", opts.begin_sql());
+    e.__db()
+        .transaction_with(opts, begin, |tx| async move {
+            let mut n = 0;
+            for chunk in rows.chunks(per) {
+                let (sql, params) = values_statement::<M>(scope, chunk);
+                n += run_execute(&tx, &sql, &params, OpKind::Write, false).await?;
+            }
+            Ok(n)
+        })
+        .await
 }
 
 /// One binary `COPY ... FROM STDIN`: the fastest bulk path PostgreSQL has.
 /// The pipeline prepares the single-row insert for the column types (the
 /// connection's statement cache holds it after the first call).
-async fn copy_in<M: Model, E: Executor + ?Sized>(e: &E, rows: &[M::New]) -> Result<u64> {
-    run_copy(e, M::META.sql.copy_in, &Batch::<M>(rows)).await
+async fn copy_in<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    scope: Scope<'_>,
+    rows: &[M::New],
+) -> Result<u64> {
+    run_copy(e, M::META.sql.copy_in, &Batch::<M>(rows, scope)).await
 }
 
-/// A model's new rows, as `COPY` takes them.
-struct Batch<'a, M: Model>(&'a [M::New]);
+/// A model's new rows, as `COPY` takes them (the tenant last in each).
+struct Batch<'a, M: Model>(&'a [M::New], Scope<'a>);
 
 impl<M: Model> CopyRows for Batch<'_, M> {
     fn insert_sql(&self) -> &str {
@@ -354,14 +501,18 @@ impl<M: Model> CopyRows for Batch<'_, M> {
     }
 
     fn width(&self) -> usize {
-        M::META.insert_columns.len()
+        insert_width::<M>(self.1)
     }
 
     fn row(&self, i: usize) -> ParamList<'_> {
-        self.0[i].insert_params()
+        self.1.push(self.0[i].insert_params())
     }
 
     fn column(&self, c: usize) -> &str {
-        M::META.insert_columns.get(c).copied().unwrap_or("?")
+        let meta = M::META;
+        match meta.insert_columns.get(c) {
+            Some(name) => name,
+            None => meta.tenant.as_ref().map_or("?", |t| t.column),
+        }
     }
 }

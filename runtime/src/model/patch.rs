@@ -17,7 +17,8 @@ use super::{Model, ParamList, PatchModel, PatchTemplate};
 pub(crate) const SHAPES_PER_MODEL: usize = 64;
 
 /// The statement that applies `patch` to the row with `key`, and its
-/// parameters (the key first).
+/// parameters (the key first; a tenant model's caller pushes the tenant
+/// last).
 pub(crate) fn statement<'a, M: Model>(
     key: &'a M::Key,
     patch: &'a M::Patch,
@@ -80,6 +81,10 @@ fn assemble(t: &PatchTemplate, bits: u64) -> String {
         n += 1;
         let _ = write!(sql, "{}{n}", t.version);
     }
+    if !t.tenant.is_empty() {
+        n += 1;
+        let _ = write!(sql, "{}{n}", t.tenant);
+    }
     sql.push_str(t.tail);
     sql
 }
@@ -94,6 +99,7 @@ mod tests {
         stamps: ", \"v\" = \"v\" + 1",
         key: " WHERE \"id\" = $1",
         version: " AND \"v\" = $",
+        tenant: "",
         tail: " RETURNING \"id\"",
     };
 

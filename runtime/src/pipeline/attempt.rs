@@ -23,7 +23,7 @@ use tokio_postgres::Statement;
 
 use super::conn::{Conn, Lent};
 use super::limits::{check_count, check_sizes, nul_in_copy, nul_refused};
-use super::send::{bounded, read_only, send};
+use super::send::{bounded, send, wrapped};
 use super::{Op, Output, Request};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
@@ -76,8 +76,8 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
         // vouch for): if this future is dropped before the probe says the
         // session is clean, the connection is closed, not pooled.
         conn.armed = plan.probe && pooled;
-        let sent = if plan.read_only && pooled {
-            bounded(bound, pin!(read_only(&conn, &stmt, req))).await
+        let sent = if pooled && (plan.read_only || req.set_local.is_some()) {
+            bounded(bound, pin!(wrapped(&conn, &stmt, req))).await
         } else {
             bounded(bound, pin!(send(&conn, &stmt, req))).await
         };

@@ -56,7 +56,8 @@ pub(crate) enum Op<'a> {
     Copy(&'a dyn CopyRows),
 }
 
-/// Rows for a binary `COPY`.
+/// Rows for a binary `COPY` (never on a table with row-level security:
+/// PostgreSQL refuses `COPY FROM` there).
 pub(crate) trait CopyRows: Sync {
     /// A single-row `INSERT` of the same columns, prepared for their types.
     fn insert_sql(&self) -> &str;
@@ -83,18 +84,34 @@ pub(crate) struct Request<'a> {
     pub(crate) op: Op<'a>,
     /// What the raw-SQL guard asks around it.
     pub(crate) plan: Plan,
+    /// The scope stage's `; SELECT set_config('app.tenant_id', ..)`: on a
+    /// pooled connection the statement runs inside `BEGIN` + this ..
+    /// `COMMIT`, pipelined (row-level security sees the tenant, and the
+    /// setting ends with the transaction).
+    pub(crate) set_local: Option<&'a str>,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
     /// A model statement: strata wrote it, so the guard has nothing to add.
-    fn model<'a>(sql: &'a str, params: Params<'a>, kind: OpKind, op: Op<'a>) -> Request<'a> {
+    fn model(sql: &'a str, params: Params<'a>, kind: OpKind, op: Op<'a>) -> Request<'a> {
         Request {
             sql,
             params,
             kind,
             op,
             plan: Plan::default(),
+            set_local: None,
         }
+    }
+
+    /// The scope stage: a statement of a model with row-level security
+    /// (`rls`), or raw SQL, on a tenant handle whose connection does not
+    /// carry the tenant yet (autocommit) sets it around the statement.
+    fn scoped<E: Executor + ?Sized>(mut self, e: &'a E, rls: bool) -> Self {
+        if rls && !e.__tenant_set() {
+            self.set_local = e.__tenant().map(|t| t.set_local());
+        }
+        self
     }
 
     /// What its round trips count as.
@@ -151,10 +168,14 @@ pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
     sql: &str,
     params: Params<'_>,
     kind: OpKind,
+    rls: bool,
 ) -> Result<Option<Row>> {
-    run(e, Request::model(sql, params, kind, Op::QueryOpt))
-        .await
-        .map(Output::row)
+    run(
+        e,
+        Request::model(sql, params, kind, Op::QueryOpt).scoped(e, rls),
+    )
+    .await
+    .map(Output::row)
 }
 
 /// Runs a query with an explicit [`OpKind`]: model code knows whether each
@@ -164,10 +185,14 @@ pub(crate) async fn run_query<E: Executor + ?Sized>(
     sql: &str,
     params: Params<'_>,
     kind: OpKind,
+    rls: bool,
 ) -> Result<Vec<Row>> {
-    run(e, Request::model(sql, params, kind, Op::Query))
-        .await
-        .map(Output::rows)
+    run(
+        e,
+        Request::model(sql, params, kind, Op::Query).scoped(e, rls),
+    )
+    .await
+    .map(Output::rows)
 }
 
 /// Runs a statement with an explicit [`OpKind`]; returns the affected row count.
@@ -176,10 +201,14 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
     sql: &str,
     params: Params<'_>,
     kind: OpKind,
+    rls: bool,
 ) -> Result<u64> {
-    run(e, Request::model(sql, params, kind, Op::Execute))
-        .await
-        .map(Output::count)
+    run(
+        e,
+        Request::model(sql, params, kind, Op::Execute).scoped(e, rls),
+    )
+    .await
+    .map(Output::count)
 }
 
 /// Runs a binary `COPY .. FROM STDIN` (`sql`) of `rows`: a write, never
@@ -218,7 +247,9 @@ pub(crate) async fn run_raw<E: Executor + ?Sized>(
         kind,
         op,
         plan,
-    };
+        set_local: None,
+    }
+    .scoped(e, true);
     run(e, req).await
 }
 

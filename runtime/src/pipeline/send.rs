@@ -78,20 +78,34 @@ async fn copy(conn: &Conn<'_>, stmt: &Statement, sql: &str, rows: &dyn CopyRows)
     writer.finish().await
 }
 
-/// A declared read on a pooled connection, where the server enforces it:
-/// `BEGIN READ ONLY`, the statement and `COMMIT` go out in one write and
-/// come back in one round trip. A function that writes fails with 25006.
+/// A statement inside a transaction of its own on a pooled connection:
+/// `BEGIN`, the statement and `COMMIT` go out in one write and come back in
+/// one round trip. Two reasons to wrap one:
+/// - a declared read, where the server enforces it (`BEGIN READ ONLY`): a
+///   function that writes fails with 25006;
+/// - a tenant's statement under row-level security: `BEGIN` is followed by
+///   `set_config('app.tenant_id', .., true)`, which ends with the
+///   transaction, so the pooled connection never carries the tenant on.
 ///
 /// Cancellation cannot leave the connection inside the transaction: the
 /// three requests are queued together on the first poll, and the
 /// connection task sends all of them whether or not this future lives on.
-pub(super) async fn read_only(
+pub(super) async fn wrapped(
     conn: &Conn<'_>,
     stmt: &Statement,
     req: Request<'_>,
 ) -> PgResult<Output> {
+    let begin = if req.plan.read_only {
+        "BEGIN READ ONLY"
+    } else {
+        "BEGIN"
+    };
+    let begin = match req.set_local {
+        Some(set) => std::borrow::Cow::Owned(format!("{begin}{set}")),
+        None => std::borrow::Cow::Borrowed(begin),
+    };
     let (begun, out, committed) = futures_util::future::join3(
-        conn.batch_execute("BEGIN READ ONLY"),
+        conn.batch_execute(&begin),
         send(conn, stmt, req),
         conn.batch_execute("COMMIT"),
     )

@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) hub: Arc<crate::notify::Hub>,
     closing: AtomicBool,
     reaper: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Tables of RLS models whose policy and role this `Db` has checked.
+    pub(crate) rls_checked: std::sync::Mutex<std::collections::HashSet<&'static str>>,
 }
 
 impl Inner {
@@ -146,6 +148,7 @@ impl Db {
                 counters: Counters::default(),
                 closing: AtomicBool::new(false),
                 reaper: std::sync::Mutex::new(Vec::new()),
+                rls_checked: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         };
         // With Redis, the caches serve nothing until their lease begins
@@ -333,7 +336,9 @@ impl Db {
     }
 }
 
-impl Executor for Db {}
+impl Executor for Db {
+    type Scope = crate::tenant::Unscoped;
+}
 
 impl Handle for Db {
     async fn __conn(&self) -> Result<Conn<'_>> {

@@ -290,7 +290,9 @@ fn abandoned() -> Error {
     }
 }
 
-impl Executor for Tx {}
+impl Executor for Tx {
+    type Scope = crate::tenant::Unscoped;
+}
 
 impl Handle for Tx {
     async fn __conn(&self) -> Result<Conn<'_>> {

@@ -120,7 +120,7 @@ impl TxOptions {
         self
     }
 
-    pub(super) fn begin_sql(&self) -> String {
+    pub(crate) fn begin_sql(&self) -> String {
         let mut sql = format!("BEGIN ISOLATION LEVEL {}", self.isolation.sql());
         sql.push_str(if self.read_only {
             ", READ ONLY"

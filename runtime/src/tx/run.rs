@@ -61,12 +61,39 @@ impl Db {
             db.operation = "TRANSACTION",
             code.location = %location,
         );
-        self.run_transaction(opts, f, location).instrument(span)
+        let begin = opts.begin_sql();
+        self.run_transaction(opts, begin, f, location)
+            .instrument(span)
+    }
+
+    /// [`Db::transaction`] with its own `BEGIN` batch (a scoped transaction
+    /// appends its `set_config`).
+    #[track_caller]
+    pub(crate) fn transaction_with<T, F, Fut>(
+        &self,
+        opts: TxOptions,
+        begin: String,
+        f: F,
+    ) -> impl Future<Output = Result<T>> + use<'_, T, F, Fut>
+    where
+        F: FnMut(Tx) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let location = std::panic::Location::caller();
+        let span = tracing::info_span!(
+            "db.transaction",
+            db.system = "postgresql",
+            db.operation = "TRANSACTION",
+            code.location = %location,
+        );
+        self.run_transaction(opts, begin, f, location)
+            .instrument(span)
     }
 
     async fn run_transaction<T, F, Fut>(
         &self,
         opts: TxOptions,
+        begin: String,
         mut f: F,
         location: &'static std::panic::Location<'static>,
     ) -> Result<T>
@@ -76,7 +103,6 @@ impl Db {
     {
         let _lease = self.inner.leases.open(location);
         let max_retries = opts.max_retries.unwrap_or(self.inner.config.retry_attempts);
-        let begin = opts.begin_sql();
         let counters = &self.inner.counters;
         let mut attempt = 0;
         loop {

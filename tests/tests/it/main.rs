@@ -19,6 +19,7 @@ mod quickstart;
 mod raw_guard;
 mod reliability;
 mod sql_snapshots;
+mod tenancy;
 mod text_enum;
 mod tls;
 mod tx;

@@ -18,8 +18,7 @@ use std::marker::PhantomData;
 
 use sea_query::Expr;
 
-use cond::CmpOp;
-pub(crate) use cond::{Bound, Cond, bound};
+pub(crate) use cond::{Bound, CmpOp, Cond, bound};
 use operand::{Assignable, Comparable};
 pub use operand::{Operand, SetValue};
 pub use terms::{Assignment, Filter, Order};

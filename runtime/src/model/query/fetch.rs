@@ -15,6 +15,7 @@ use crate::executor::{Executor, OpKind};
 use crate::model::Model;
 use crate::model::column::bound;
 use crate::pipeline::{counted, run_query};
+use crate::tenant::ListsOn;
 
 impl<M: Model> Query<M> {
     /// Runs statement `stmt`. The parameters borrow the filters' and the
@@ -23,6 +24,17 @@ impl<M: Model> Query<M> {
     /// Returns `Error::InvalidInput` for a cursor of another query, or a
     /// `LIMIT` or `OFFSET` past PostgreSQL's `bigint`.
     pub(super) async fn rows<E: Executor + ?Sized>(&self, e: &E, stmt: Stmt) -> Result<Vec<Row>> {
+        let (q, scope) = self.scoped(e).await?;
+        q.rows_scoped(e, stmt, scope.rls).await
+    }
+
+    /// [`Query::rows`] of a query the scope stage has seen.
+    async fn rows_scoped<E: Executor + ?Sized>(
+        &self,
+        e: &E,
+        stmt: Stmt,
+        rls: bool,
+    ) -> Result<Vec<Row>> {
         counted(e, self.check_cursor())?;
         let (limit, offset) = self.tail(stmt);
         for (what, n) in [("limit", limit), ("offset", offset)] {
@@ -38,7 +50,7 @@ impl<M: Model> Query<M> {
         let (sql, tail, rendered) = self.sql(stmt);
         if let Some(values) = rendered {
             let values = PostgresValues(values.into_iter().map(PostgresValue).collect());
-            return run_query(e, sql.as_str(), &values.as_params(), OpKind::Read).await;
+            return run_query(e, sql.as_str(), &values.as_params(), OpKind::Read, rls).await;
         }
         let tail_values = tail.bound().map(|n| n.map(|n| bound(Value::from(n))));
         let terms = self.after.as_ref().map(|c| self.keyset_terms(c));
@@ -55,7 +67,7 @@ impl<M: Model> Query<M> {
                 .flatten()
                 .map(|v| v as &(dyn ToSql + Sync)),
         );
-        run_query(e, sql.as_str(), &params, OpKind::Read).await
+        run_query(e, sql.as_str(), &params, OpKind::Read, rls).await
     }
 
     pub(super) fn decode(rows: &[Row]) -> Result<Vec<M>> {
@@ -69,25 +81,37 @@ impl<M: Model> Query<M> {
     }
 
     /// Every matching row.
-    pub async fn all<E: Executor + ?Sized>(&self, e: &E) -> Result<Vec<M>> {
+    pub async fn all<E: Executor + ?Sized>(&self, e: &E) -> Result<Vec<M>>
+    where
+        M: ListsOn<E::Scope>,
+    {
         Self::decode(&self.rows(e, Stmt::All).await?)
     }
 
     /// The first matching row; `Error::NotFound` if there is none.
-    pub async fn one<E: Executor + ?Sized>(&self, e: &E) -> Result<M> {
+    pub async fn one<E: Executor + ?Sized>(&self, e: &E) -> Result<M>
+    where
+        M: ListsOn<E::Scope>,
+    {
         self.optional(e).await?.ok_or(Error::NotFound {
             what: M::META.table,
         })
     }
 
     /// The first matching row, if any.
-    pub async fn optional<E: Executor + ?Sized>(&self, e: &E) -> Result<Option<M>> {
+    pub async fn optional<E: Executor + ?Sized>(&self, e: &E) -> Result<Option<M>>
+    where
+        M: ListsOn<E::Scope>,
+    {
         let rows = self.rows(e, Stmt::Optional).await?;
         rows.first().map(M::from_row).transpose()
     }
 
     /// How many rows match (ignores limit, offset and order).
-    pub async fn count<E: Executor + ?Sized>(&self, e: &E) -> Result<u64> {
+    pub async fn count<E: Executor + ?Sized>(&self, e: &E) -> Result<u64>
+    where
+        M: ListsOn<E::Scope>,
+    {
         let rows = self.rows(e, Stmt::Count).await?;
         let n: i64 = rows
             .first()
@@ -102,7 +126,10 @@ impl<M: Model> Query<M> {
     }
 
     /// Whether any row matches.
-    pub async fn exists<E: Executor + ?Sized>(&self, e: &E) -> Result<bool> {
+    pub async fn exists<E: Executor + ?Sized>(&self, e: &E) -> Result<bool>
+    where
+        M: ListsOn<E::Scope>,
+    {
         Ok(!self.rows(e, Stmt::Exists).await?.is_empty())
     }
 }

@@ -10,6 +10,7 @@ use crate::executor::Executor;
 use crate::model::Model;
 use crate::model::column::{Bound, bound};
 use crate::model::cursor::{self, Cursor, value_of};
+use crate::tenant::ListsOn;
 
 /// One batch of a keyset-paginated query.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +205,10 @@ impl<M: Model> Query<M> {
     ///
     /// Returns `Error::InvalidInput` if the cursor came from a query on
     /// another model or with another ordering.
-    pub async fn fetch_keyset<E: Executor + ?Sized>(&self, e: &E) -> Result<Keyset<M>> {
+    pub async fn fetch_keyset<E: Executor + ?Sized>(&self, e: &E) -> Result<Keyset<M>>
+    where
+        M: ListsOn<E::Scope>,
+    {
         let limit = self.limit.unwrap_or(100);
         // Order by the full key, tie-breaker included, on every batch.
         let rows = self.rows(e, Stmt::Keyset { limit }).await?;

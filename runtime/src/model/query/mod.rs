@@ -20,6 +20,7 @@ mod fetch;
 mod keyset;
 mod page;
 mod render;
+mod scope;
 mod tail;
 mod write;
 

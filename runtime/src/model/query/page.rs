@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::pipeline::counted;
+use crate::tenant::ListsOn;
 
 /// One page of an offset-paginated query.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -34,7 +35,10 @@ impl<M: Model> Query<M> {
     ///
     /// Returns `Error::InvalidInput` for page 0, a `per_page` of 0, or a
     /// page whose offset is past PostgreSQL's `bigint`.
-    pub async fn fetch_page<E: Executor + ?Sized>(&self, e: &E) -> Result<Page<M>> {
+    pub async fn fetch_page<E: Executor + ?Sized>(&self, e: &E) -> Result<Page<M>>
+    where
+        M: ListsOn<E::Scope>,
+    {
         let (page, per_page) = self.page.unwrap_or((1, 20));
         if page == 0 || per_page == 0 {
             return counted(

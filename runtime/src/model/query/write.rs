@@ -13,6 +13,7 @@ use crate::model::Model;
 use crate::model::column::Assignment;
 use crate::model::effects::write_many;
 use crate::pipeline::counted;
+use crate::tenant::ListsOn;
 
 impl<M: Model> Query<M> {
     /// Sets columns on every matching row; returns how many changed.
@@ -21,8 +22,10 @@ impl<M: Model> Query<M> {
     where
         E: Executor + ?Sized,
         I: IntoIterator<Item = Assignment<M>>,
+        M: ListsOn<E::Scope>,
     {
         counted(e, self.check_cursor())?;
+        let (this, scope) = self.scoped(e).await?;
         let mut q = sea_query::Query::update();
         q.table(table_ref(M::META));
         let mut any = false;
@@ -33,43 +36,51 @@ impl<M: Model> Query<M> {
         if !any {
             return Ok(0);
         }
-        for c in self.conditions() {
+        for c in this.conditions() {
             q.and_where(c);
         }
         let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        write_many::<M, E>(e, &sql, &values.as_params()).await
+        write_many::<M, E>(e, scope, &sql, &values.as_params()).await
     }
 
     /// Deletes every matching row (soft delete when the model has one);
     /// returns how many.
-    pub async fn delete<E: Executor + ?Sized>(&self, e: &E) -> Result<u64> {
+    pub async fn delete<E: Executor + ?Sized>(&self, e: &E) -> Result<u64>
+    where
+        M: ListsOn<E::Scope>,
+    {
         counted(e, self.check_cursor())?;
+        let (this, scope) = self.scoped(e).await?;
         match M::META.deleted_at {
             Some(deleted_at) => {
                 let mut q = sea_query::Query::update();
                 q.table(table_ref(M::META))
                     .value(Alias::new(deleted_at), Expr::cust("now()"));
-                let mut live = self.clone();
+                let mut live = this.into_owned();
                 live.visibility = Visibility::Live;
                 for c in live.conditions() {
                     q.and_where(c);
                 }
                 let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-                write_many::<M, E>(e, &sql, &values.as_params()).await
+                write_many::<M, E>(e, scope, &sql, &values.as_params()).await
             }
             None => self.hard_delete(e).await,
         }
     }
 
     /// Removes every matching row for good; returns how many.
-    pub async fn hard_delete<E: Executor + ?Sized>(&self, e: &E) -> Result<u64> {
+    pub async fn hard_delete<E: Executor + ?Sized>(&self, e: &E) -> Result<u64>
+    where
+        M: ListsOn<E::Scope>,
+    {
         counted(e, self.check_cursor())?;
+        let (this, scope) = self.scoped(e).await?;
         let mut q = sea_query::Query::delete();
         q.from_table(table_ref(M::META));
-        for c in self.conditions() {
+        for c in this.conditions() {
             q.and_where(c);
         }
         let (sql, values) = q.build_postgres(PostgresQueryBuilder);
-        write_many::<M, E>(e, &sql, &values.as_params()).await
+        write_many::<M, E>(e, scope, &sql, &values.as_params()).await
     }
 }
