@@ -10,6 +10,12 @@ pub use crate::model::{
 };
 pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub use crate::tenant::{EveryTenant, ListsOn, RunsOn, Scoped, TenantKey, TenantMeta};
+
+/// A scope no handle has: the derive's second `RunsOn` candidate for a
+/// tenant model, so that a call on the wrong handle is reported as the
+/// missing scope rather than as a mismatch of `Executor::Scope`.
+#[derive(Debug)]
+pub enum Unreachable {}
 pub use crate::validate::{FieldError, ValidationError, ValidationErrors};
 pub use bytes::BytesMut;
 pub use core::default::Default;

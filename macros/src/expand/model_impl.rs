@@ -81,11 +81,20 @@ impl Expand<'_> {
             Some(f) => {
                 let ty = f.ty;
                 let span = ty.span();
+                // An `Option` tenant is the check's error already.
+                let bound = f
+                    .option_inner()
+                    .is_none()
+                    .then(|| quote_spanned!(span=> where #ty: #p::TenantKey));
+                // `Unreachable` is a second candidate, so a call on the wrong
+                // handle reads as the missing scope, not as a type mismatch.
                 quote_spanned! {span=>
                     #[automatically_derived]
-                    impl #p::RunsOn<#p::Scoped<#ty>> for #ident where #ty: #p::TenantKey {}
+                    impl #p::RunsOn<#p::Scoped<#ty>> for #ident #bound {}
                     #[automatically_derived]
-                    impl #p::ListsOn<#p::Scoped<#ty>> for #ident where #ty: #p::TenantKey {}
+                    impl #p::RunsOn<#p::Unreachable> for #ident {}
+                    #[automatically_derived]
+                    impl #p::ListsOn<#p::Scoped<#ty>> for #ident {}
                     #[automatically_derived]
                     impl #p::ListsOn<#p::EveryTenant> for #ident {}
                 }
