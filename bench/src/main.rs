@@ -21,6 +21,7 @@ mod moka_raw;
 mod raw;
 mod redis_raw;
 mod seed;
+mod tenant;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -214,6 +215,20 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         baseline: "redis GET".into(),
         contenders: vec![strata.clone(), redis_get.clone()],
     });
+    // A tenant-scoped find against the plain one (issue 17).
+    let scoped: Arc<dyn Contender> = Arc::new(tenant::Scoped {
+        db: strata.db.clone(),
+    });
+    for c in [1, POOL] {
+        cases.push(Case {
+            label: format!("tenant find c={c}"),
+            op: Op::AccountFind,
+            concurrency: c,
+            budget: timed,
+            baseline: "strata".into(),
+            contenders: vec![strata.clone(), scoped.clone()],
+        });
+    }
     // The change feed's cost to writers (issue 16); `--only feed` selects them.
     cases.extend(feed::cases(&feed, POOL, timed));
     if let Some(only) = &o.only {
