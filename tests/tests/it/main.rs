@@ -18,6 +18,7 @@ mod pool;
 mod quickstart;
 mod raw_guard;
 mod reliability;
+mod replicas;
 mod sql_snapshots;
 mod tenancy;
 mod text_enum;
