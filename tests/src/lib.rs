@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod proxy;
+pub mod redis_cluster;
 pub mod replica;
 pub mod tls;
 

@@ -17,6 +17,7 @@ mod pagination;
 mod pool;
 mod quickstart;
 mod raw_guard;
+mod redis_cluster;
 mod reliability;
 mod replicas;
 mod sql_snapshots;
