@@ -53,7 +53,9 @@ impl TestRedisCluster {
         // A cluster bus port is the client port + 10000: keep both free.
         while cluster.ports.len() < 6 {
             let port = free_port();
-            if port < 55535 && !cluster.ports.contains(&port) {
+            let bus_free =
+                port < 55535 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok();
+            if bus_free && !cluster.ports.contains(&port) {
                 cluster.ports.push(port);
             }
         }
