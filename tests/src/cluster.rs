@@ -30,7 +30,7 @@ static SHARED: OnceLock<TestCluster> = OnceLock::new();
 static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The directory holding `initdb` and `pg_ctl`.
-fn bin_dir() -> PathBuf {
+pub(crate) fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("STRATA_PG_BIN") {
         return dir.into();
     }
@@ -52,7 +52,7 @@ fn bin_dir() -> PathBuf {
 
 /// Runs a command as the `postgres` user (as is, if we are not root) and
 /// panics with its output if it fails.
-fn as_postgres(program: &Path, args: &[&str]) {
+pub(crate) fn as_postgres(program: &Path, args: &[&str]) {
     let root = std::env::var("USER").map(|u| u == "root").unwrap_or(false)
         || Command::new("id")
             .arg("-u")

@@ -8,6 +8,8 @@
 
 pub mod cluster;
 pub mod proxy;
+pub mod redis_cluster;
+pub mod replica;
 pub mod tls;
 
 use std::ops::Deref;
