@@ -57,6 +57,24 @@ struct Invoice {
     revision: i64,
 }
 
+/// A tenant model with row-level security, soft delete, a version and a
+/// unique column: the tenant is every statement's last parameter.
+#[derive(Model, Debug)]
+#[allow(dead_code)] // only the metadata is read here
+#[model(tenant = dealership_id, rls, soft_delete)]
+struct Deal {
+    #[model(primary_key, generated)]
+    id: i64,
+    dealership_id: i64,
+    #[model(unique)]
+    number: i32,
+    title: String,
+    #[model(version)]
+    version: i32,
+    #[model(deleted_at)]
+    deleted_at: Option<DateTime<Utc>>,
+}
+
 /// Every statement and the column lists of one model, labelled.
 fn render(meta: &ModelMeta) -> String {
     let mut out = String::new();
@@ -68,6 +86,9 @@ fn render(meta: &ModelMeta) -> String {
     let _ = writeln!(out, "deleted_at: {:?}", meta.deleted_at);
     let _ = writeln!(out, "version: {:?}", meta.version);
     let _ = writeln!(out, "cache_ttl_secs: {:?}", meta.cache_ttl_secs);
+    if let Some(t) = &meta.tenant {
+        let _ = writeln!(out, "tenant: {} ({}, rls: {})", t.column, t.sql_type, t.rls);
+    }
     let _ = writeln!(out, "insert_columns: {:?}", meta.insert_columns);
     let _ = writeln!(out, "columns:");
     for c in meta.columns {
@@ -109,6 +130,9 @@ fn render(meta: &ModelMeta) -> String {
     let _ = writeln!(out, "  stamps: {:?}", t.stamps);
     let _ = writeln!(out, "  key: {:?}", t.key);
     let _ = writeln!(out, "  version: {:?}", t.version);
+    if !t.tenant.is_empty() {
+        let _ = writeln!(out, "  tenant: {:?}", t.tenant);
+    }
     let _ = writeln!(out, "  tail: {:?}", t.tail);
     out
 }
@@ -126,6 +150,11 @@ fn soft_delete_version_updated_at() {
 #[test]
 fn renamed_schema_table_and_columns() {
     insta::assert_snapshot!(render(Invoice::META));
+}
+
+#[test]
+fn tenant_model() {
+    insta::assert_snapshot!(render(Deal::META));
 }
 
 #[test]
