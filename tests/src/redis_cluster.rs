@@ -164,16 +164,32 @@ impl TestRedisCluster {
     /// `CLUSTER FAILOVER` on the replica at `port`: it becomes a master once
     /// the handover completes and its old master has become its replica
     /// (this waits for both).
+    ///
+    /// A manual failover needs the replica in sync, and Redis aborts one
+    /// that does not finish within its own timeout without telling the
+    /// caller: so this waits for the replication link first and asks again
+    /// (up to three times) if a handover did not happen.
     pub fn failover(&self, port: u16) {
-        let reply = cli(port, &["cluster", "failover"]);
-        assert!(reply.contains("OK"), "CLUSTER FAILOVER refused: {reply}");
         self.wait(
-            || {
-                let masters = self.masters();
-                masters.contains(&port) && masters.len() == 3
-            },
-            "the replica to be promoted and its old master demoted",
+            || cli(port, &["info", "replication"]).contains("master_link_status:up"),
+            "the replica's link to its master",
         );
+        let promoted = || {
+            let masters = self.masters();
+            masters.contains(&port) && masters.len() == 3
+        };
+        for _ in 0..3 {
+            let reply = cli(port, &["cluster", "failover"]);
+            assert!(reply.contains("OK"), "CLUSTER FAILOVER refused: {reply}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if promoted() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("timed out waiting for the replica to be promoted and its old master demoted");
     }
 }
 

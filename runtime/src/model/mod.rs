@@ -29,6 +29,7 @@
 //! per column: it is what keeps data-driven patches (a JSON `PATCH`
 //! endpoint) from preparing one statement per combination of fields.
 
+mod bulk;
 mod column;
 mod cursor;
 mod effects;
@@ -37,12 +38,14 @@ mod patch;
 mod query;
 pub(crate) mod scope;
 mod shape;
+pub(crate) mod tenancy;
 mod text_enum;
 mod unique;
 
+pub use bulk::COPY_THRESHOLD;
 pub use column::{Assignment, Column, Filter, Operand, Order, SetValue, escape_like};
 pub use cursor::Cursor;
-pub use ops::{COPY_THRESHOLD, ModelExt};
+pub use ops::ModelExt;
 pub use query::{Keyset, Page, Query};
 pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub(crate) use unique::{offending_row, unique_field};

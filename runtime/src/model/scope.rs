@@ -53,7 +53,7 @@ impl<'e> Scope<'e> {
     pub(crate) async fn checked<M: Model, E: Executor + ?Sized>(e: &'e E) -> Result<Scope<'e>> {
         let scope = Scope::of::<M, E>(e)?;
         if scope.rls {
-            crate::tenant::rls_ensure::<M, E>(e).await?;
+            super::tenancy::rls::ensure::<M, E>(e).await?;
         }
         Ok(scope)
     }

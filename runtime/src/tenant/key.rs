@@ -2,9 +2,7 @@
 //! stage carries it: bound as a parameter, set with `set_config`, in
 //! query-builder filters and in cache keys.
 
-use tokio_postgres::types::ToSql;
-
-use crate::__private::ColumnType;
+use tokio_postgres::types::{FromSql, ToSql};
 
 mod sealed {
     /// What the query builder needs of a tenant value; not public API.
@@ -23,8 +21,8 @@ mod sealed {
 )]
 pub trait TenantKey:
     sealed::Sealed
-    + ColumnType
     + ToSql
+    + for<'a> FromSql<'a>
     + Clone
     + std::fmt::Display
     + std::fmt::Debug

@@ -21,16 +21,13 @@
 //! method whose name is easy to grep for, runs only the query builder, and
 //! logs each use.
 
-mod citus;
 mod handle;
 mod key;
-mod rls;
 
-pub use citus::{TenancyProblem, check_statements};
+pub use crate::model::tenancy::citus::{TenancyProblem, check_statements};
+pub use crate::model::tenancy::rls::{TENANT_SETTING, rls_policy_sql};
 pub use handle::{AllTenants, TenantDb, TenantTx};
 pub use key::TenantKey;
-pub(crate) use rls::ensure as rls_ensure;
-pub use rls::{TENANT_SETTING, rls_policy_sql};
 
 pub(crate) use handle::TenantParam;
 

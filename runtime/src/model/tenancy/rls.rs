@@ -8,9 +8,9 @@
 //! reads `''`, not NULL, and a plain cast of `''` to a number is an error.
 //! With `NULLIF` an unset tenant compares as NULL and matches no row.
 
-use super::TenantMeta;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
+use crate::tenant::TenantMeta;
 
 use crate::model::{Model, ModelMeta};
 use crate::pool::Db;
