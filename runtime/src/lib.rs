@@ -18,6 +18,7 @@ pub mod observe;
 mod pipeline;
 mod pool;
 pub mod retry;
+pub mod sequence;
 mod sql;
 pub mod tenant;
 mod tls;

@@ -20,6 +20,7 @@ mod raw_guard;
 mod redis_cluster;
 mod reliability;
 mod replicas;
+mod sequences;
 mod sql_snapshots;
 mod tenancy;
 mod text_enum;
