@@ -133,6 +133,9 @@ impl Sequence {
     ///
     /// A missing table is `Error::Database` with SQLSTATE 42P01 (undefined
     /// table): install it with [`install_sql`] first.
+    // Spelled out, not `async fn`: the signature promises `Send`, so a
+    // transaction closure that takes a number works inside `tokio::spawn`.
+    #[allow(clippy::manual_async_fn)]
     pub fn next<'a, E: InTransaction>(
         &'a self,
         tx: &'a E,
@@ -146,6 +149,7 @@ impl Sequence {
 
     /// The last number taken and committed (as `tx` sees it), or `None`
     /// before the first.
+    #[allow(clippy::manual_async_fn)]
     pub fn current<'a, E: InTransaction>(
         &'a self,
         tx: &'a E,
