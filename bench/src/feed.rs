@@ -4,6 +4,10 @@
 //! strata and by hand-written tokio-postgres, in the same rounds; and a
 //! third table with the triggers but no listener (`strata+triggers`).
 //!
+//! The audit log's cost (issue 18) shares the setup: `audit patch` and
+//! `audit insert` run on `feed_audited`, whose writes the audit trigger
+//! records (inside `with_actor`), against the same write on `feed_plain`.
+//!
 //! The tables live in schema `strata_bench_feed`, seeded here, so `--only
 //! feed` needs nothing else (and another run recreating `strata_bench`
 //! cannot pull the tables away mid-run).
@@ -24,11 +28,11 @@ use crate::harness::{
 };
 
 macro_rules! feed_model {
-    ($name:ident, $new:ident, $patch:ident, $table:literal) => {
+    ($name:ident, $new:ident, $patch:ident, $table:literal $(, $flag:ident)?) => {
         /// A table shaped like `bench_users`.
         #[derive(Model, Debug, Clone)]
         #[allow(dead_code)] // Decoded to pay the cost; not every field is read.
-        #[model(schema = "strata_bench_feed", table = $table)]
+        #[model(schema = "strata_bench_feed", table = $table $(, $flag)?)]
         pub(crate) struct $name {
             #[model(primary_key, generated)]
             pub(crate) id: i64,
@@ -74,10 +78,20 @@ trait FeedWrite {
 feed_model!(FeedPlain, NewFeedPlain, FeedPlainPatch, "feed_plain");
 feed_model!(FeedOn, NewFeedOn, FeedOnPatch, "feed_on");
 feed_model!(FeedQuiet, NewFeedQuiet, FeedQuietPatch, "feed_quiet");
+feed_model!(
+    FeedAudited,
+    NewFeedAudited,
+    FeedAuditedPatch,
+    "feed_audited",
+    audit
+);
 
 /// The contenders of the feed cases, and the subscriber's event count.
 pub(crate) struct Feed {
     pub(crate) contenders: Vec<Arc<dyn Contender>>,
+    /// strata on `feed_plain` and `feed_audited`, and tokio-postgres on
+    /// `feed_plain`: the audit cases.
+    pub(crate) audit: Vec<Arc<dyn Contender>>,
     /// Row events the subscriber received.
     pub(crate) events: Arc<AtomicU64>,
     _listener: Db,
@@ -106,6 +120,18 @@ pub(crate) fn cases(feed: &Feed, pool: usize, budget: crate::harness::Budget) ->
             });
         }
     }
+    for (op, name) in [(Op::Patch, "audit patch"), (Op::Insert, "audit insert")] {
+        for c in [1, pool] {
+            cases.push(Case {
+                label: format!("{name} c={c}"),
+                op,
+                concurrency: c,
+                budget,
+                baseline: "strata".into(),
+                contenders: feed.audit.clone(),
+            });
+        }
+    }
     cases
 }
 
@@ -122,7 +148,7 @@ pub(crate) async fn setup(url: &str, pool: usize, logged: bool) -> Result<Feed, 
     plain_db
         .execute("CREATE SCHEMA strata_bench_feed", &[])
         .await?;
-    for table in ["feed_plain", "feed_on", "feed_quiet"] {
+    for table in ["feed_plain", "feed_on", "feed_quiet", "feed_audited"] {
         plain_db
             .execute(
                 &format!(
@@ -154,6 +180,14 @@ pub(crate) async fn setup(url: &str, pool: usize, logged: bool) -> Result<Feed, 
     // The same triggers with nobody listening: what the writer pays
     // without a listener backend to wake.
     on_db.install_changes::<FeedQuiet>().await?;
+    on_db.install_audit::<FeedAudited>().await?;
+    // The audit table is as durable as the tables it audits: an unlogged
+    // run measures CPU and round trips, not the disk, on both sides.
+    let persistence = if logged { "LOGGED" } else { "UNLOGGED" };
+    on_db.execute("TRUNCATE strata_audit", &[]).await?;
+    on_db
+        .execute(&format!("ALTER TABLE strata_audit SET {persistence}"), &[])
+        .await?;
     let listener = Db::connect(config).await?;
     let mut changes = listener.changes::<FeedOn>().await?;
     let events = Arc::new(AtomicU64::new(0));
@@ -192,23 +226,37 @@ pub(crate) async fn setup(url: &str, pool: usize, logged: bool) -> Result<Feed, 
         Arc::new(StrataFeed::<FeedPlain> {
             db: plain_db,
             name: "strata",
+            actor: false,
             _m: std::marker::PhantomData,
         }),
         Arc::new(StrataFeed::<FeedOn> {
             db: on_db,
             name: "strata+feed",
+            actor: false,
             _m: std::marker::PhantomData,
         }),
         Arc::new(StrataFeed::<FeedQuiet> {
             db: Db::connect(Config::from_url(url)?.pool_max(pool)).await?,
             name: "strata+triggers",
+            actor: false,
             _m: std::marker::PhantomData,
         }),
         raw("feed_plain", "tokio-postgres")?,
         raw("feed_on", "tokio-postgres+feed")?,
     ];
+    let audit: Vec<Arc<dyn Contender>> = vec![
+        contenders[0].clone(),
+        Arc::new(StrataFeed::<FeedAudited> {
+            db: Db::connect(Config::from_url(url)?.pool_max(pool)).await?,
+            name: "strata+audit",
+            actor: true,
+            _m: std::marker::PhantomData,
+        }),
+        contenders[3].clone(),
+    ];
     Ok(Feed {
         contenders,
+        audit,
         events,
         _listener: listener,
     })
@@ -219,6 +267,9 @@ pub(crate) async fn setup(url: &str, pool: usize, logged: bool) -> Result<Feed, 
 struct StrataFeed<M> {
     db: Db,
     name: &'static str,
+    /// Writes run inside `strata::audit::with_actor`, as a request handler
+    /// of an audited app runs them.
+    actor: bool,
     _m: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -232,14 +283,19 @@ impl<M: FeedWrite + Send + Sync> Contender for StrataFeed<M> {
     }
 
     fn run(&self, op: Op, arg: u64) -> BoxFut<'_, OpResult> {
-        Box::pin(async move {
+        let write = async move {
             match op {
                 Op::Insert => M::insert_one(&self.db, fresh_email(self.name)).await?,
                 Op::Patch => M::patch_one(&self.db, seeded_id(arg), age_of(arg)).await?,
                 _ => return Err("not a feed case".into()),
             }
             Ok(())
-        })
+        };
+        if self.actor {
+            Box::pin(strata::audit::with_actor("bench-user", write))
+        } else {
+            Box::pin(write)
+        }
     }
 }
 

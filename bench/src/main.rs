@@ -105,7 +105,10 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     let url = seed::database_url();
     eprintln!("seeding strata_bench_feed ...");
     let feed = feed::setup(&url, POOL, o.logged).await?;
-    if o.only.as_deref().is_some_and(|s| s.starts_with("feed")) {
+    if o.only
+        .as_deref()
+        .is_some_and(|s| s.starts_with("feed") || s.starts_with("audit"))
+    {
         return feed_alone(&o, &feed).await;
     }
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
@@ -293,7 +296,7 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// `--only feed..`: the feed cases alone, without seeding or warming the
+/// `--only feed..` / `--only audit..`: the feed and audit cases alone, without seeding or warming the
 /// rest.
 async fn feed_alone(o: &Options, feed: &feed::Feed) -> Result<(), BoxError> {
     let timed = match o.ops {

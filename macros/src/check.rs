@@ -27,6 +27,7 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
     });
     at_most_one(cx, model, "tenant", "tenant column", |f| f.tenant);
     tenant(cx, model);
+    audit(cx, model);
     duplicate_columns(cx, model);
     for field in &model.fields {
         duplicate_rules(cx, field);
@@ -214,6 +215,44 @@ fn at_most_one(
             span,
             format!("duplicate `#[model({key})]`; a model has at most one {what}"),
         );
+    }
+}
+
+/// A field's `audit(..)` says how an audited model's log keeps it: only on
+/// an audited model, on a stored column, and never on the key every record
+/// names.
+fn audit(cx: &Ctxt, model: &Model<'_>) {
+    for f in &model.fields {
+        let Some(a) = &f.audit else { continue };
+        let how = match a.value {
+            crate::attr::AuditField::Exclude => "exclude",
+            crate::attr::AuditField::Redact => "redact",
+        };
+        if model.audit.is_none() {
+            cx.error(
+                a.span,
+                format!(
+                    "`audit({how})` on `{}`, but `{}` is not audited; add `#[model(audit)]` on the struct",
+                    f.ident, model.ident
+                ),
+            );
+        } else if f.skip.is_some() {
+            cx.error(
+                a.span,
+                format!(
+                    "`{}` is `skip`: it has no column, so the audit log never sees it; remove `audit({how})`",
+                    f.ident
+                ),
+            );
+        } else if model.is_primary_key(f) {
+            cx.error(
+                a.span,
+                format!(
+                    "`{}` is the primary key, which every audit record names; it cannot be `audit({how})`",
+                    f.ident
+                ),
+            );
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use syn::{DeriveInput, Ident, Type, Visibility};
 
 use crate::attr::meta::Spanned;
 use crate::attr::validate::{Rule, parse_rules};
-use crate::attr::{FieldAttrs, StructAttrs};
+use crate::attr::{AuditField, FieldAttrs, StructAttrs};
 use crate::case;
 use crate::ctxt::Ctxt;
 
@@ -58,6 +58,8 @@ pub(crate) struct Model<'a> {
     pub(crate) tenant: Option<usize>,
     /// `#[model(rls)]`: the table has row-level security on the tenant.
     pub(crate) rls: Option<Span>,
+    /// `#[model(audit)]`: every write is recorded in the audit log.
+    pub(crate) audit: Option<Span>,
 }
 
 /// One named field of the struct.
@@ -79,6 +81,8 @@ pub(crate) struct Field<'a> {
     pub(crate) skip: Option<Span>,
     /// `#[model(tenant)]` on the field.
     pub(crate) tenant: Option<Span>,
+    /// `#[model(audit(exclude))]` or `#[model(audit(redact))]`.
+    pub(crate) audit: Option<Spanned<AuditField>>,
     /// The `#[validate(..)]` rules of this field, in the order written.
     pub(crate) rules: Vec<Rule>,
 }
@@ -145,6 +149,7 @@ impl<'a> Model<'a> {
             tenant_named: attrs.tenant,
             tenant,
             rls: attrs.rls,
+            audit: attrs.audit,
         }
     }
 
@@ -202,6 +207,15 @@ impl<'a> Model<'a> {
         self.columns().find(|f| f.deleted_at.is_some())
     }
 
+    /// The columns the audit log leaves out (`exclude`) or masks
+    /// (`redact`).
+    pub(crate) fn audit_columns(&self, kind: AuditField) -> Vec<&str> {
+        self.columns()
+            .filter(|f| f.audit.as_ref().is_some_and(|a| a.value == kind))
+            .map(|f| f.column.as_str())
+            .collect()
+    }
+
     /// The optimistic-lock column.
     pub(crate) fn version(&self) -> Option<&Field<'a>> {
         self.columns().find(|f| f.version.is_some())
@@ -248,6 +262,7 @@ impl<'a> Field<'a> {
             version: attrs.version,
             skip: attrs.skip,
             tenant: attrs.tenant,
+            audit: attrs.audit,
             rules: parse_rules(cx, &attrs.validate),
         })
     }

@@ -3,6 +3,7 @@
 #[allow(unused_extern_crates)] // lets the derive's `::strata::` paths resolve in our own tests
 extern crate self as strata;
 
+pub mod audit;
 mod breaker;
 pub mod cache;
 mod cached;

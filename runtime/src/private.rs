@@ -4,6 +4,7 @@
 //! so it never depends on what the user has in scope.
 
 pub use crate::error::{Error, Result};
+pub use crate::model::AuditMeta;
 pub use crate::model::{
     Column, ColumnMeta, Model, ModelMeta, NewModel, ParamList, PatchModel, PatchTemplate,
     SoftDelete, Statements,
@@ -68,6 +69,7 @@ pub const FALLBACK_META: ModelMeta = ModelMeta {
     version: None,
     cache_ttl_secs: None,
     tenant: None,
+    audit: None,
     sql: Statements {
         get: "",
         get_with_deleted: "",

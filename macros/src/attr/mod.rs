@@ -32,6 +32,9 @@ const TTL_SECS: &str = "ttl_secs";
 const VALIDATE_WITH: &str = "validate_with";
 const TENANT: &str = "tenant";
 const RLS: &str = "rls";
+/// `audit` on the struct (the model is audited) and `audit(exclude)` /
+/// `audit(redact)` on a field (how the audit log keeps it).
+const AUDIT: &str = "audit";
 
 // Field keys.
 const PRIMARY_KEY: &str = "primary_key";
@@ -51,6 +54,7 @@ const STRUCT_KEYS: &[&str] = &[
     VALIDATE_WITH,
     TENANT,
     RLS,
+    AUDIT,
 ];
 const FIELD_KEYS: &[&str] = &[
     PRIMARY_KEY,
@@ -62,6 +66,7 @@ const FIELD_KEYS: &[&str] = &[
     VERSION,
     SKIP,
     TENANT,
+    AUDIT,
 ];
 
 /// The tokens of one `#[validate(...)]`, kept as written; [`validate`]
@@ -86,7 +91,17 @@ pub(crate) struct StructAttrs {
     pub(crate) tenant: Option<syn::Ident>,
     /// `rls`: the table has row-level security on the tenant.
     pub(crate) rls: Option<Span>,
+    /// `audit`: every write of the model is recorded in the audit log.
+    pub(crate) audit: Option<Span>,
     pub(crate) validate: Vec<RawValidate>,
+}
+
+/// How the audit log keeps one field: `#[model(audit(exclude))]` leaves it
+/// out of the records, `#[model(audit(redact))]` masks its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuditField {
+    Exclude,
+    Redact,
 }
 
 /// `#[model(...)]` and `#[validate(...)]` on one field.
@@ -101,6 +116,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) version: Option<Span>,
     pub(crate) skip: Option<Span>,
     pub(crate) tenant: Option<Span>,
+    pub(crate) audit: Option<Spanned<AuditField>>,
     pub(crate) validate: Vec<RawValidate>,
 }
 
@@ -163,6 +179,18 @@ impl StructAttrs {
                     let v = parse_flag(cx, &meta, RLS, &ex)?;
                     set(cx, &mut out.rls, RLS, span, v);
                 }
+                // audit
+                AUDIT => {
+                    if meta.input.peek(syn::token::Paren) {
+                        cx.error(
+                            span,
+                            "`audit` on the struct takes no options; mark fields with `#[model(audit(exclude))]` or `#[model(audit(redact))]`",
+                        );
+                        return skip_value(&meta);
+                    }
+                    let v = parse_flag(cx, &meta, AUDIT, &ex)?;
+                    set(cx, &mut out.audit, AUDIT, span, v);
+                }
                 _ => {
                     let message = if FIELD_KEYS.contains(&key) {
                         format!(
@@ -195,6 +223,13 @@ impl FieldAttrs {
                 COLUMN => {
                     if let Some(v) = parse_name(cx, &meta, COLUMN, &ex)? {
                         set(cx, &mut out.column, COLUMN, span, v);
+                    }
+                    return Ok(());
+                }
+                // audit(exclude) / audit(redact)
+                AUDIT => {
+                    if let Some(v) = parse_audit_field(cx, &meta)? {
+                        set(cx, &mut out.audit, AUDIT, span, v);
                     }
                     return Ok(());
                 }
@@ -243,8 +278,71 @@ fn example(key: &str) -> String {
         CACHE => "#[model(cache(ttl_secs = 300))]".to_owned(),
         VALIDATE_WITH => "#[model(validate_with = path::to_fn)]".to_owned(),
         TENANT => "#[model(tenant = dealership_id)]".to_owned(),
+        FIELD_AUDIT => "#[model(audit(redact))]".to_owned(),
         flag => format!("#[model({flag})]"),
     }
+}
+
+/// The example key of a field's `audit(..)`.
+const FIELD_AUDIT: &str = "audit(..)";
+
+/// A field's `audit(exclude)` or `audit(redact)`: exactly one of the two.
+fn parse_audit_field(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+) -> syn::Result<Option<Spanned<AuditField>>> {
+    let ex = example(FIELD_AUDIT);
+    let span = meta.path.span();
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error(
+            span,
+            format_error(
+                "`audit` on a field says how the audit log keeps it: `exclude` (left out) or `redact` (masked)",
+                &ex,
+            ),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let mut out: Option<Spanned<AuditField>> = None;
+    let mut any_option = false;
+    meta.parse_nested_meta(|inner| {
+        any_option = true;
+        let value = if inner.path.is_ident("exclude") {
+            AuditField::Exclude
+        } else if inner.path.is_ident("redact") {
+            AuditField::Redact
+        } else {
+            cx.error(
+                inner.path.span(),
+                format!(
+                    "unknown `audit` option `{}`, expected `exclude` or `redact`",
+                    path_text(&inner.path)
+                ),
+            );
+            return skip_value(&inner);
+        };
+        if out.is_some() {
+            cx.error(
+                inner.path.span(),
+                "give one of `exclude` and `redact`: an excluded field is not in the records at all, so there is nothing to mask",
+            );
+        } else {
+            out = Some(Spanned {
+                value,
+                span: inner.path.span(),
+            });
+        }
+        Ok(())
+    })?;
+    // `audit(hide)`: the unknown option was reported above.
+    if out.is_none() && !any_option {
+        cx.error(
+            span,
+            format_error("`audit()` needs `exclude` or `redact`", &ex),
+        );
+    }
+    Ok(out)
 }
 
 /// `cache(ttl_secs = N)` with `N` a positive integer.

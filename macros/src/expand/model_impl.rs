@@ -227,6 +227,17 @@ impl Expand<'_> {
             }
             None => quote!(::core::option::Option::None),
         };
+        let audit = match m.audit {
+            Some(_) => {
+                let exclude = m.audit_columns(crate::attr::AuditField::Exclude);
+                let redact = m.audit_columns(crate::attr::AuditField::Redact);
+                quote!(::core::option::Option::Some(#p::AuditMeta {
+                    exclude: &[#(#exclude),*],
+                    redact: &[#(#redact),*],
+                }))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #p::ModelMeta {
                 name: #name,
@@ -241,6 +252,7 @@ impl Expand<'_> {
                 version: #version,
                 cache_ttl_secs: #cache_ttl_secs,
                 tenant: #tenant,
+                audit: #audit,
                 sql: #p::Statements {
                     get: #get,
                     get_with_deleted: #get_with_deleted,

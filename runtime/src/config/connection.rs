@@ -220,9 +220,8 @@ impl Config {
             let escaped = s.replace('\\', "\\\\").replace(' ', "\\ ");
             options.push(format!("-c search_path={escaped}"));
         }
-        if !options.is_empty() {
-            pg.options(options.join(" "));
-        }
+        options.push(super::audit::session_options(&self.audit_without_actor));
+        pg.options(options.join(" "));
         pg
     }
 }
@@ -300,9 +299,17 @@ mod tests {
         // strata's session settings follow the URL's options, so they win.
         assert_eq!(
             pg.get_options(),
-            Some("-c work_mem=4MB -c statement_timeout=5000")
+            Some("-c work_mem=4MB -c statement_timeout=5000 -c strata.audit_without_actor=refuse")
         );
         assert_eq!(c.to_string(), "postgres://app@db1:6000/shop");
+        let system = c.audit_without_actor(crate::audit::WithoutActor::System("cron job".into()));
+        assert!(
+            system.to_pg().get_options().unwrap().ends_with(
+                "-c strata.audit_without_actor=system -c strata.audit_system_actor=cron\\ job"
+            ),
+            "{:?}",
+            system.to_pg().get_options()
+        );
     }
 
     #[test]

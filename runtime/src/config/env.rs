@@ -189,7 +189,8 @@ impl Config {
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
     /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
     /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`,
-    /// `CACHE_FEED` (`true`: L1 invalidated by the change feed).
+    /// `CACHE_FEED` (`true`: L1 invalidated by the change feed). Audit:
+    /// `AUDIT_WITHOUT_ACTOR` (`refuse`, or `system:<actor>`).
     ///
     /// A malformed value is `Error::Config` naming the variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
@@ -243,6 +244,23 @@ impl Config {
         vars.set_millis("CACHE_REDIS_TIMEOUT_MS", &mut c.cache_redis_timeout)?;
         vars.set("CACHE_FEED", &mut c.cache_feed)?;
         vars.set_millis("CACHE_LEASE_MS", &mut c.cache_lease)?;
+        // Audit.
+        if let Some(v) = vars.text("AUDIT_WITHOUT_ACTOR") {
+            c.audit_without_actor = match v.trim() {
+                "refuse" => super::audit::WithoutActor::Refuse,
+                other => match other.strip_prefix("system:") {
+                    Some(name) => super::audit::WithoutActor::System(name.to_owned()),
+                    None => {
+                        return Err(Error::Config {
+                            var: "AUDIT_WITHOUT_ACTOR",
+                            reason: format!(
+                                "`{other}` is neither `refuse` nor `system:<actor>` (e.g. `system:cron`)"
+                            ),
+                        });
+                    }
+                },
+            };
+        }
         c.validate()?;
         Ok(c)
     }

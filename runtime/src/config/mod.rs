@@ -10,6 +10,7 @@
 //! this module holds strata's settings (pool, timeouts it enforces, retry,
 //! breaker, cache) and `env` reads both from environment variables.
 
+pub(crate) mod audit;
 mod connection;
 mod env;
 mod secret;
@@ -68,6 +69,7 @@ pub struct Config {
     pub(crate) breaker_threshold: u32,
     pub(crate) breaker_cooldown: Duration,
     pub(crate) leak_threshold: Duration,
+    pub(crate) audit_without_actor: audit::WithoutActor,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl fmt::Debug for Config {
             .field("breaker_threshold", &self.breaker_threshold)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("leak_threshold", &self.leak_threshold)
+            .field("audit_without_actor", &self.audit_without_actor)
             .finish()
     }
 }
@@ -150,6 +153,7 @@ impl Config {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(1),
             leak_threshold: Duration::from_secs(30),
+            audit_without_actor: audit::WithoutActor::Refuse,
         }
     }
 
@@ -170,6 +174,16 @@ impl Config {
                 reason: format!(
                     "{} is larger than DB_POOL_MAX ({})",
                     self.pool_min, self.pool_max
+                ),
+            });
+        }
+        if let audit::WithoutActor::System(actor) = &self.audit_without_actor
+            && (actor.is_empty() || actor.contains('\0'))
+        {
+            return Err(Error::Config {
+                var: "AUDIT_WITHOUT_ACTOR",
+                reason: format!(
+                    "the system actor {actor:?} must be non-empty text without NUL bytes"
                 ),
             });
         }
@@ -273,6 +287,17 @@ impl Config {
     #[must_use]
     pub fn redis_url(mut self, value: impl Into<String>) -> Self {
         self.redis_url = Some(Secret::new(value));
+        self
+    }
+
+    /// What a write of an audited table (`#[model(audit)]`) does with no
+    /// actor in context (`strata::audit::with_actor`): refuse it (the
+    /// default, [`Error::NoActor`](crate::Error::NoActor)) or record a named
+    /// system actor. Every pooled connection carries the policy, so it holds
+    /// for raw SQL too.
+    #[must_use]
+    pub fn audit_without_actor(mut self, policy: audit::WithoutActor) -> Self {
+        self.audit_without_actor = policy;
         self
     }
 

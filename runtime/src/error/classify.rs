@@ -52,6 +52,7 @@ impl Error {
         let code = db.code().clone();
         let constraint = db.constraint().map(str::to_owned);
         let table = db.table().map(str::to_owned);
+        let schema = db.schema().map(str::to_owned);
         let column = db.column().map(str::to_owned);
         let message = db.message().to_owned();
         let columns = db.detail().map(key_columns).unwrap_or_default();
@@ -93,6 +94,13 @@ impl Error {
             | SqlState::CANNOT_CONNECT_NOW
             | SqlState::TOO_MANY_CONNECTIONS => Error::Connection { source },
             ref c if c.code().starts_with("08") => Error::Connection { source },
+            ref c if c.code() == super::NO_ACTOR_SQLSTATE => Error::NoActor {
+                table: match (schema, table) {
+                    (Some(schema), Some(t)) => format!("{schema}.{t}"),
+                    (_, t) => t.unwrap_or_default(),
+                },
+                source,
+            },
             code => Error::Database {
                 code,
                 message,

@@ -55,6 +55,10 @@ impl std::fmt::Display for TimeoutKind {
     }
 }
 
+/// The SQLSTATE the audit trigger refuses a write with when it has no actor
+/// and the pool's policy is to refuse: [`Error::NoActor`].
+pub const NO_ACTOR_SQLSTATE: &str = "SA001";
+
 /// Everything that can go wrong in strata.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -283,6 +287,21 @@ pub enum Error {
         rows: usize,
     },
 
+    /// A write of an audited table had no actor, and the pool's policy
+    /// ([`Config::audit_without_actor`](crate::Config::audit_without_actor))
+    /// is to refuse it. The audit trigger refused it in the statement:
+    /// nothing was written.
+    #[error(
+        "{table} is audited and this write has no actor: run it inside strata::audit::with_actor(..), or name a system actor with Config::audit_without_actor"
+    )]
+    NoActor {
+        /// `schema.table` of the audited table.
+        table: String,
+        /// The driver error.
+        #[source]
+        source: Source,
+    },
+
     /// Any other database error, with its SQLSTATE.
     #[error("database error {}: {message}", code.code())]
     Database {
@@ -306,6 +325,7 @@ impl Error {
             | Error::NotNullViolation { source, .. }
             | Error::Serialization { source }
             | Error::Deadlock { source }
+            | Error::NoActor { source, .. }
             | Error::Database { source, .. } => source,
             Error::Timeout {
                 source: Some(source),

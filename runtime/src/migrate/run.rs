@@ -55,8 +55,15 @@ pub(crate) async fn run(
             .await
             .map_err(|e| failed(m, "could not be recorded in the history table", e))?;
     } else {
+        // An audited table's changes name the migration as their actor
+        // (or the caller's, inside `with_actor`).
+        let actor = match crate::tx::actor::current_actor() {
+            Some(actor) => actor.to_string(),
+            None => format!("migration:{}", m.label()),
+        };
+        let begin = format!("BEGIN{}", crate::tx::actor::set_actor(&actor)?);
         client
-            .batch_execute("BEGIN")
+            .batch_execute(&begin)
             .await
             .map_err(|e| failed(m, "could not start its transaction", e))?;
         let result = async {

@@ -51,7 +51,7 @@ async fn insert_values<M: Model, E: Executor + ?Sized>(
     rows: &[M::New],
 ) -> Result<u64> {
     let (sql, params) = values_statement::<M>(scope, rows);
-    run_execute(e, &sql, &params, OpKind::Write, scope.rls).await
+    run_execute(e, &sql, &params, OpKind::Write, scope.around()).await
 }
 
 /// The text and parameters of [`insert_values`].
@@ -116,7 +116,7 @@ async fn insert_chunked<M: Model, E: Executor + ?Sized>(
             let mut n = 0;
             for chunk in rows.chunks(per) {
                 let (sql, params) = values_statement::<M>(scope, chunk);
-                n += run_execute(&tx, &sql, &params, OpKind::Write, false).await?;
+                n += run_execute(&tx, &sql, &params, OpKind::Write, scope.around()).await?;
             }
             Ok(n)
         })
@@ -131,7 +131,22 @@ async fn copy_in<M: Model, E: Executor + ?Sized>(
     scope: Scope<'_>,
     rows: &[M::New],
 ) -> Result<u64> {
-    run_copy(e, M::META.sql.copy_in, &Batch::<M>(rows, scope)).await
+    let batch = Batch::<M>(rows, scope);
+    // An audited COPY inside `with_actor` on a pooled connection needs the
+    // actor set first, and a COPY cannot be pipelined between `BEGIN` and
+    // `COMMIT` (its rows follow the server's answer): a transaction of its own.
+    let actor = crate::tx::actor::begin_suffix()?;
+    if !scope.audited || e.__in_tx() || actor.is_empty() {
+        return run_copy(e, M::META.sql.copy_in, &batch, scope.around()).await;
+    }
+    let opts = TxOptions::new().max_retries(0);
+    let begin = opts.begin_sql();
+    let batch = &batch;
+    e.__db()
+        .transaction_with(opts, begin.to_owned(), |tx| async move {
+            run_copy(&tx, M::META.sql.copy_in, batch, scope.around()).await
+        })
+        .await
 }
 
 /// A model's new rows, as `COPY` takes them (the tenant last in each).

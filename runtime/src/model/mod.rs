@@ -165,8 +165,23 @@ pub struct ModelMeta {
     /// statement above then also filters on it (inserts set it), bound as
     /// its last parameter.
     pub tenant: Option<crate::tenant::TenantMeta>,
+    /// `#[model(audit)]`: a trigger records every write of the table in the
+    /// audit log ([`crate::audit`]).
+    pub audit: Option<AuditMeta>,
     /// The statements.
     pub sql: Statements,
+}
+
+/// How `#[model(audit)]` keeps a model's fields, from the derive:
+/// `#[model(audit(exclude))]` fields are left out of `before` and `after`,
+/// `#[model(audit(redact))]` ones masked as `"[redacted]"` (the change is
+/// visible, the value is not).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditMeta {
+    /// Columns left out of the records.
+    pub exclude: &'static [&'static str],
+    /// Columns whose values the records mask.
+    pub redact: &'static [&'static str],
 }
 
 /// A table-backed struct. Implemented by `#[derive(Model)]`; the operations

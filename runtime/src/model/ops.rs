@@ -41,7 +41,15 @@ async fn missing_or_stale<M: Model, E: Executor + ?Sized>(
         return not_found(M::META);
     }
     let params = by_key(key, scope);
-    match run_query_opt(e, M::META.sql.exists, params.get(), OpKind::Read, scope.rls).await {
+    match run_query_opt(
+        e,
+        M::META.sql.exists,
+        params.get(),
+        OpKind::Read,
+        scope.around(),
+    )
+    .await
+    {
         Ok(row) if row.as_ref().is_some_and(|r| r.get::<_, bool>(0)) => Error::StaleVersion {
             table: M::META.table,
         },
@@ -178,8 +186,14 @@ pub trait ModelExt: Model {
                 super::tenancy::rls::ensure::<Self, E>(e).await?;
             }
             let params = by_key(&key, scope);
-            let row =
-                run_query_opt(e, Self::META.sql.get, params.get(), OpKind::Read, scope.rls).await?;
+            let row = run_query_opt(
+                e,
+                Self::META.sql.get,
+                params.get(),
+                OpKind::Read,
+                scope.around(),
+            )
+            .await?;
             decode_one(row)
         }
     }
@@ -205,7 +219,7 @@ pub trait ModelExt: Model {
                 Self::META.sql.find_many,
                 &params,
                 OpKind::Read,
-                scope.rls,
+                scope.around(),
             )
             .await?;
             rows.iter().map(Self::from_row).collect()
@@ -345,7 +359,7 @@ pub trait ModelExt: Model {
             let scope = Scope::checked::<Self, E>(e).await?;
             let params = by_key(&key, scope);
             let sql = Self::META.sql.exists;
-            let row = run_query_opt(e, sql, params.get(), OpKind::Read, scope.rls).await?;
+            let row = run_query_opt(e, sql, params.get(), OpKind::Read, scope.around()).await?;
             Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
         }
     }
@@ -358,8 +372,14 @@ pub trait ModelExt: Model {
         async move {
             let scope = Scope::checked::<Self, E>(e).await?;
             let params = scope.push(Vec::new());
-            let row =
-                run_query_opt(e, Self::META.sql.count, &params, OpKind::Read, scope.rls).await?;
+            let row = run_query_opt(
+                e,
+                Self::META.sql.count,
+                &params,
+                OpKind::Read,
+                scope.around(),
+            )
+            .await?;
             let n: i64 = row.map_or(0, |r| r.get(0));
             Ok(u64::try_from(n).unwrap_or(0))
         }

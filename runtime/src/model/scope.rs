@@ -18,6 +18,8 @@ pub(crate) struct Scope<'e> {
     pub(crate) text: Option<&'e str>,
     /// The model has row-level security: the pipeline sets the tenant.
     pub(crate) rls: bool,
+    /// The model is audited: the pipeline sets the actor around a write.
+    pub(crate) audited: bool,
 }
 
 impl<'e> Scope<'e> {
@@ -26,11 +28,13 @@ impl<'e> Scope<'e> {
     /// refused rather than run unfiltered.
     #[inline]
     pub(crate) fn of<M: Model, E: Executor + ?Sized>(e: &'e E) -> Result<Scope<'e>> {
+        let audited = M::META.audit.is_some();
         let Some(meta) = &M::META.tenant else {
             return Ok(Scope {
                 tenant: None,
                 text: None,
                 rls: false,
+                audited,
             });
         };
         match e.__tenant() {
@@ -38,6 +42,7 @@ impl<'e> Scope<'e> {
                 tenant: Some(t.param()),
                 text: Some(t.text()),
                 rls: meta.rls,
+                audited,
             }),
             None => Err(Error::InvalidInput {
                 reason: format!(
@@ -56,6 +61,14 @@ impl<'e> Scope<'e> {
             super::tenancy::rls::ensure::<M, E>(e).await?;
         }
         Ok(scope)
+    }
+
+    /// What the pipeline sets around this scope's statements.
+    pub(crate) fn around(&self) -> crate::pipeline::Around {
+        crate::pipeline::Around {
+            rls: self.rls,
+            audited: self.audited,
+        }
     }
 
     /// `params` with the tenant after them.

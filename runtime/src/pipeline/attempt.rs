@@ -38,6 +38,15 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
     let Request { kind, plan, .. } = req;
     let counters = &db.inner.counters;
     check_sizes(req.sql, req.params)?;
+    // An audited write on a pooled connection sets the actor around it
+    // (inside a transaction, its `BEGIN` did). Not a COPY, whose rows
+    // cannot be pipelined before `COMMIT`: the model layer gives an audited
+    // one a transaction.
+    let copy = matches!(req.op, Op::Copy(_));
+    let actor = match req.audited && kind == OpKind::Write && !copy && !e.__in_tx() {
+        true => crate::tx::actor::begin_suffix()?,
+        false => String::new(),
+    };
     let bound = e.__statement_bound();
     let round_trip = req.round_trip();
     // Dead pooled connections found before sending cost nothing to skip, but
@@ -76,8 +85,8 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
         // vouch for): if this future is dropped before the probe says the
         // session is clean, the connection is closed, not pooled.
         conn.armed = plan.probe && pooled;
-        let sent = if pooled && (plan.read_only || req.set_local.is_some()) {
-            bounded(bound, pin!(wrapped(&conn, &stmt, req))).await
+        let sent = if pooled && (plan.read_only || req.set_local.is_some() || !actor.is_empty()) {
+            bounded(bound, pin!(wrapped(&conn, &stmt, req, &actor))).await
         } else {
             bounded(bound, pin!(send(&conn, &stmt, req))).await
         };

@@ -89,6 +89,29 @@ pub(crate) struct Request<'a> {
     /// `COMMIT`, pipelined (row-level security sees the tenant, and the
     /// setting ends with the transaction).
     pub(crate) set_local: Option<&'a str>,
+    /// A write of an audited model: on a pooled connection inside
+    /// `with_actor`, it runs inside `BEGIN` + the actor's `set_config` ..
+    /// `COMMIT`, so the audit trigger records who.
+    pub(crate) audited: bool,
+}
+
+/// What a model statement needs set around it on a pooled connection.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Around {
+    /// The model has row-level security: the tenant is set.
+    pub(crate) rls: bool,
+    /// The model is audited: the actor is set for a write.
+    pub(crate) audited: bool,
+}
+
+impl Around {
+    /// Only the tenant, for a read.
+    pub(crate) fn rls(rls: bool) -> Around {
+        Around {
+            rls,
+            audited: false,
+        }
+    }
 }
 
 impl<'a> Request<'a> {
@@ -101,16 +124,18 @@ impl<'a> Request<'a> {
             op,
             plan: Plan::default(),
             set_local: None,
+            audited: false,
         }
     }
 
     /// The scope stage: a statement of a model with row-level security
     /// (`rls`), or raw SQL, on a tenant handle whose connection does not
     /// carry the tenant yet (autocommit) sets it around the statement.
-    fn scoped<E: Executor + ?Sized>(mut self, e: &'a E, rls: bool) -> Self {
-        if rls && !e.__tenant_set() {
+    fn scoped<E: Executor + ?Sized>(mut self, e: &'a E, around: Around) -> Self {
+        if around.rls && !e.__tenant_set() {
             self.set_local = e.__tenant().map(|t| t.set_local());
         }
+        self.audited = around.audited;
         self
     }
 
@@ -168,11 +193,11 @@ pub(crate) async fn run_query_opt<E: Executor + ?Sized>(
     sql: &str,
     params: Params<'_>,
     kind: OpKind,
-    rls: bool,
+    around: Around,
 ) -> Result<Option<Row>> {
     run(
         e,
-        Request::model(sql, params, kind, Op::QueryOpt).scoped(e, rls),
+        Request::model(sql, params, kind, Op::QueryOpt).scoped(e, around),
     )
     .await
     .map(Output::row)
@@ -185,11 +210,11 @@ pub(crate) async fn run_query<E: Executor + ?Sized>(
     sql: &str,
     params: Params<'_>,
     kind: OpKind,
-    rls: bool,
+    around: Around,
 ) -> Result<Vec<Row>> {
     run(
         e,
-        Request::model(sql, params, kind, Op::Query).scoped(e, rls),
+        Request::model(sql, params, kind, Op::Query).scoped(e, around),
     )
     .await
     .map(Output::rows)
@@ -201,11 +226,11 @@ pub(crate) async fn run_execute<E: Executor + ?Sized>(
     sql: &str,
     params: Params<'_>,
     kind: OpKind,
-    rls: bool,
+    around: Around,
 ) -> Result<u64> {
     run(
         e,
-        Request::model(sql, params, kind, Op::Execute).scoped(e, rls),
+        Request::model(sql, params, kind, Op::Execute).scoped(e, around),
     )
     .await
     .map(Output::count)
@@ -217,10 +242,10 @@ pub(crate) async fn run_copy<E: Executor + ?Sized>(
     e: &E,
     sql: &str,
     rows: &dyn CopyRows,
+    around: Around,
 ) -> Result<u64> {
-    run(e, Request::model(sql, &[], OpKind::Write, Op::Copy(rows)))
-        .await
-        .map(Output::count)
+    let req = Request::model(sql, &[], OpKind::Write, Op::Copy(rows)).scoped(e, around);
+    run(e, req).await.map(Output::count)
 }
 
 /// Raw SQL from the caller: checked by the guard ([`guard::plan`]) before
@@ -248,8 +273,9 @@ pub(crate) async fn run_raw<E: Executor + ?Sized>(
         op,
         plan,
         set_local: None,
+        audited: false,
     }
-    .scoped(e, true);
+    .scoped(e, Around::rls(true));
     run(e, req).await
 }
 

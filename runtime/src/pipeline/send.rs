@@ -94,15 +94,16 @@ pub(super) async fn wrapped(
     conn: &Conn<'_>,
     stmt: &Statement,
     req: Request<'_>,
+    actor: &str,
 ) -> PgResult<Output> {
     let begin = if req.plan.read_only {
         "BEGIN READ ONLY"
     } else {
         "BEGIN"
     };
-    let begin = match req.set_local {
-        Some(set) => std::borrow::Cow::Owned(format!("{begin}{set}")),
-        None => std::borrow::Cow::Borrowed(begin),
+    let begin = match (req.set_local, actor) {
+        (None, "") => std::borrow::Cow::Borrowed(begin),
+        (set, actor) => std::borrow::Cow::Owned(format!("{begin}{}{actor}", set.unwrap_or(""))),
     };
     let (begun, out, committed) = futures_util::future::join3(
         conn.batch_execute(&begin),

@@ -11,6 +11,7 @@
 //! connection is detached from the pool and closed, which makes the server
 //! roll back. A connection inside a transaction never goes back to the pool.
 
+pub(crate) mod actor;
 mod handle;
 mod options;
 mod run;

@@ -145,13 +145,14 @@ impl Db {
             self.inner.counters.failed(&err);
             err
         };
+        let begin = format!("{begin}{}", super::actor::begin_suffix().map_err(failed)?);
         let conn = self.acquire().await.map_err(failed)?;
         let bound = match (self.inner.config.statement_timeout, timeout) {
             (Some(s), Some(t)) => Some(client_bound(s.max(t))),
             (s, t) => s.or(t).map(client_bound),
         };
         let tx = Tx::open(conn, self.clone(), bound);
-        tx.batch(RoundTrip::Begin, begin).await.map_err(failed)?;
+        tx.batch(RoundTrip::Begin, &begin).await.map_err(failed)?;
         let result = match timeout {
             None => f(tx.clone()).await,
             Some(limit) => match tokio::time::timeout(limit, f(tx.clone())).await {

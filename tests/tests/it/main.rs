@@ -1,10 +1,12 @@
 //! Integration tests against real PostgreSQL (and Redis). One binary, one
 //! module per area, so the dependency tree links once.
 
+mod audit;
 mod cache;
 mod cache_consistency;
 mod changes;
 mod crud;
+mod dealership;
 mod drift;
 mod errors;
 mod errors_more;

@@ -50,7 +50,14 @@ impl<M: Model> Query<M> {
         let (sql, tail, rendered) = self.sql(stmt);
         if let Some(values) = rendered {
             let values = PostgresValues(values.into_iter().map(PostgresValue).collect());
-            return run_query(e, sql.as_str(), &values.as_params(), OpKind::Read, rls).await;
+            return run_query(
+                e,
+                sql.as_str(),
+                &values.as_params(),
+                OpKind::Read,
+                crate::pipeline::Around::rls(rls),
+            )
+            .await;
         }
         let tail_values = tail.bound().map(|n| n.map(|n| bound(Value::from(n))));
         let terms = self.after.as_ref().map(|c| self.keyset_terms(c));
@@ -67,7 +74,14 @@ impl<M: Model> Query<M> {
                 .flatten()
                 .map(|v| v as &(dyn ToSql + Sync)),
         );
-        run_query(e, sql.as_str(), &params, OpKind::Read, rls).await
+        run_query(
+            e,
+            sql.as_str(),
+            &params,
+            OpKind::Read,
+            crate::pipeline::Around::rls(rls),
+        )
+        .await
     }
 
     pub(super) fn decode(rows: &[Row]) -> Result<Vec<M>> {

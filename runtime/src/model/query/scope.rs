@@ -26,6 +26,7 @@ impl<M: Model> Query<M> {
                 tenant: None,
                 text: None,
                 rls: false,
+                audited: M::META.audit.is_some(),
             };
             return Ok((Cow::Borrowed(self), none));
         };
