@@ -135,8 +135,7 @@ async fn copy_in<M: Model, E: Executor + ?Sized>(
     // An audited COPY inside `with_actor` on a pooled connection needs the
     // actor set first, and a COPY cannot be pipelined between `BEGIN` and
     // `COMMIT` (its rows follow the server's answer): a transaction of its own.
-    let actor = crate::tx::actor::begin_suffix()?;
-    if !scope.audited || e.__in_tx() || actor.is_empty() {
+    if !scope.audited || e.__in_tx() || crate::tx::actor::current_actor().is_none() {
         return run_copy(e, M::META.sql.copy_in, &batch, scope.around()).await;
     }
     let opts = TxOptions::new().max_retries(0);

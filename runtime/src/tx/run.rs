@@ -145,7 +145,13 @@ impl Db {
             self.inner.counters.failed(&err);
             err
         };
-        let begin = format!("{begin}{}", super::actor::begin_suffix().map_err(failed)?);
+        // Only a transaction inside `with_actor` pays for a new `BEGIN` text.
+        let actor = super::actor::begin_suffix().map_err(failed)?;
+        let begin: std::borrow::Cow<'_, str> = if actor.is_empty() {
+            begin.into()
+        } else {
+            format!("{begin}{actor}").into()
+        };
         let conn = self.acquire().await.map_err(failed)?;
         let bound = match (self.inner.config.statement_timeout, timeout) {
             (Some(s), Some(t)) => Some(client_bound(s.max(t))),
