@@ -24,7 +24,7 @@ pub(crate) async fn write_row<M: Model, E: Executor + ?Sized>(
     touches: Touches<'_, M::Key>,
 ) -> Result<Option<M>> {
     let guard = arm::<M, E>(e, scope, touches);
-    let row = run_query_opt(e, sql, params, OpKind::Write, scope.around())
+    let row = run_query_opt(e, sql, params, OpKind::Write, scope.around().returning())
         .await
         .map_err(unique_field::<M>)
         .and_then(decode_one::<M>);
@@ -59,7 +59,7 @@ pub(super) async fn write_key<M: Model, E: Executor + ?Sized>(
     let scope = Scope::checked::<M, E>(e).await?;
     let guard = arm::<M, E>(e, scope, Touches::Row(key));
     let params = scope.push(vec![key.param()]);
-    let n = run_execute(e, sql, &params, OpKind::Write, scope.around()).await;
+    let n = run_execute(e, sql, &params, OpKind::Write, scope.around().bare()).await;
     if let Ok(n) = n
         && n > 0
     {

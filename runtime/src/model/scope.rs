@@ -67,7 +67,10 @@ impl<'e> Scope<'e> {
     pub(crate) fn around(&self) -> crate::pipeline::Around {
         crate::pipeline::Around {
             rls: self.rls,
-            audited: self.audited,
+            audited: match self.audited {
+                true => crate::pipeline::Audited::Wrap,
+                false => crate::pipeline::Audited::No,
+            },
         }
     }
 

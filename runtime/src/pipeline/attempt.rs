@@ -20,7 +20,9 @@ use std::pin::pin;
 use std::time::Duration;
 
 use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
 
+use super::actor::{self, Carry};
 use super::conn::{Conn, Lent};
 use super::limits::{check_count, check_sizes, nul_in_copy, nul_refused};
 use super::send::{bounded, send, wrapped};
@@ -37,16 +39,37 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
 ) -> Result<Output> {
     let Request { kind, plan, .. } = req;
     let counters = &db.inner.counters;
-    check_sizes(req.sql, req.params)?;
-    // An audited write on a pooled connection sets the actor around it
-    // (inside a transaction, its `BEGIN` did). Not a COPY, whose rows
+    // An audited write outside a transaction carries the actor in it or
+    // around it (inside one, its `BEGIN` set it). Not a COPY, whose rows
     // cannot be pipelined before `COMMIT`: the model layer gives an audited
     // one a transaction.
-    let copy = matches!(req.op, Op::Copy(_));
-    let actor = match req.audited && kind == OpKind::Write && !copy && !e.__in_tx() {
-        true => crate::tx::actor::begin_suffix()?,
-        false => String::new(),
+    let carry = match e.__in_tx() {
+        true => Carry::Nothing,
+        false => actor::carry(&req)?,
     };
+    let (actor_text, with_actor): (&str, Vec<&(dyn ToSql + Sync)>);
+    let (req, actor) = match &carry {
+        Carry::Nothing => (req, ""),
+        Carry::Wrap(suffix) => (req, suffix.as_str()),
+        Carry::Inline { sql, actor } => {
+            actor_text = actor;
+            with_actor = req
+                .params
+                .iter()
+                .copied()
+                .chain([&actor_text as _])
+                .collect();
+            (
+                Request {
+                    sql,
+                    params: &with_actor,
+                    ..req
+                },
+                "",
+            )
+        }
+    };
+    check_sizes(req.sql, req.params)?;
     let bound = e.__statement_bound();
     let round_trip = req.round_trip();
     // Dead pooled connections found before sending cost nothing to skip, but
@@ -86,7 +109,7 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
         // session is clean, the connection is closed, not pooled.
         conn.armed = plan.probe && pooled;
         let sent = if pooled && (plan.read_only || req.set_local.is_some() || !actor.is_empty()) {
-            bounded(bound, pin!(wrapped(&conn, &stmt, req, &actor))).await
+            bounded(bound, pin!(wrapped(&conn, &stmt, req, actor))).await
         } else {
             bounded(bound, pin!(send(&conn, &stmt, req))).await
         };

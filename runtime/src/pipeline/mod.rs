@@ -26,6 +26,7 @@
 //! change feed) belongs with effects. Never a path of its own: a round trip
 //! that bypasses this module is invisible to every stage.
 
+pub(crate) mod actor;
 mod attempt;
 pub(crate) mod conn;
 pub(crate) mod guard;
@@ -38,6 +39,7 @@ use tokio_postgres::Row;
 use crate::error::Result;
 use crate::executor::{Executor, OpKind, ParamList, Params};
 use crate::observe::counters::RoundTrip;
+pub(crate) use actor::Audited;
 pub(crate) use attempt::outcome_unknown;
 pub(crate) use guard::{Declared, Plan};
 pub(crate) use limits::counted;
@@ -89,10 +91,9 @@ pub(crate) struct Request<'a> {
     /// `COMMIT`, pipelined (row-level security sees the tenant, and the
     /// setting ends with the transaction).
     pub(crate) set_local: Option<&'a str>,
-    /// A write of an audited model: on a pooled connection inside
-    /// `with_actor`, it runs inside `BEGIN` + the actor's `set_config` ..
-    /// `COMMIT`, so the audit trigger records who.
-    pub(crate) audited: bool,
+    /// A write of an audited model, and where its actor goes inside
+    /// `with_actor` (see [`actor`]).
+    pub(crate) audited: Audited,
 }
 
 /// What a model statement needs set around it on a pooled connection.
@@ -101,7 +102,7 @@ pub(crate) struct Around {
     /// The model has row-level security: the tenant is set.
     pub(crate) rls: bool,
     /// The model is audited: the actor is set for a write.
-    pub(crate) audited: bool,
+    pub(crate) audited: Audited,
 }
 
 impl Around {
@@ -109,8 +110,26 @@ impl Around {
     pub(crate) fn rls(rls: bool) -> Around {
         Around {
             rls,
-            audited: false,
+            audited: Audited::No,
         }
+    }
+
+    /// The statement's text ends in its `RETURNING` list: an audited one
+    /// carries the actor in it.
+    pub(crate) fn returning(mut self) -> Around {
+        if self.audited == Audited::Wrap {
+            self.audited = Audited::Returning;
+        }
+        self
+    }
+
+    /// The statement's text ends where a `RETURNING` clause would start:
+    /// an audited one carries the actor in one.
+    pub(crate) fn bare(mut self) -> Around {
+        if self.audited == Audited::Wrap {
+            self.audited = Audited::Bare;
+        }
+        self
     }
 }
 
@@ -124,7 +143,7 @@ impl<'a> Request<'a> {
             op,
             plan: Plan::default(),
             set_local: None,
-            audited: false,
+            audited: Audited::No,
         }
     }
 
@@ -273,7 +292,7 @@ pub(crate) async fn run_raw<E: Executor + ?Sized>(
         op,
         plan,
         set_local: None,
-        audited: false,
+        audited: Audited::No,
     }
     .scoped(e, Around::rls(true));
     run(e, req).await

@@ -43,13 +43,20 @@ pub(crate) fn begin_suffix() -> crate::Result<String> {
 /// SQL literal (quotes doubled). One with a NUL, which no PostgreSQL text
 /// can hold, is refused before anything is sent.
 pub(crate) fn set_actor(actor: &str) -> crate::Result<String> {
-    if actor.contains('\0') {
-        return Err(crate::Error::InvalidInput {
-            reason: "the audit actor contains a NUL byte, which PostgreSQL text cannot hold".into(),
-        });
-    }
+    check(actor)?;
     Ok(format!(
         "; SELECT set_config('strata.actor', '{}', true)",
         actor.replace('\'', "''")
     ))
+}
+
+/// Refuses an actor no PostgreSQL text can hold (one with a NUL), before
+/// anything is sent.
+pub(crate) fn check(actor: &str) -> crate::Result<()> {
+    match actor.contains('\0') {
+        true => Err(crate::Error::InvalidInput {
+            reason: "the audit actor contains a NUL byte, which PostgreSQL text cannot hold".into(),
+        }),
+        false => Ok(()),
+    }
 }

@@ -164,6 +164,75 @@ async fn every_write_path_is_recorded_with_its_actor_and_the_fields_as_configure
     assert_eq!(mine[0].op, "delete");
 }
 
+/// Outside a transaction, a single-row write carries the actor in its own
+/// statement (one prepared statement, no `BEGIN` .. `COMMIT` around it).
+/// Watched from the connection's side: on a one-connection pool, the next
+/// borrower finds no actor set, and a write without one is still refused.
+#[tokio::test]
+async fn a_single_row_write_carries_its_actor_in_the_statement_and_leaves_none_behind() {
+    let t = TestDb::new().await;
+    audited(&t).await;
+    let db = Db::connect(t.config().pool_min(0).pool_max(1))
+        .await
+        .unwrap();
+    let leftover = async || -> String {
+        let rows = db
+            .query_read(
+                "SELECT coalesce(current_setting('strata.actor', true), '')",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows[0].get(0)
+    };
+    let a = with_actor("dave", Account::insert(&db, account("d", 1)))
+        .await
+        .unwrap();
+    assert_eq!(leftover().await, "");
+    let patch = AccountPatch {
+        balance: Some(2),
+        ..Default::default()
+    };
+    with_actor("erin", Account::patch(&db, a.id, patch))
+        .await
+        .unwrap();
+    assert_eq!(leftover().await, "");
+    let refused = Account::restore(&db, a.id).await.unwrap_err();
+    assert!(matches!(refused, Error::NoActor { .. }), "{refused:?}");
+    with_actor("frank", Account::delete(&db, a.id))
+        .await
+        .unwrap();
+    assert_eq!(leftover().await, "");
+    with_actor("gina", Account::hard_delete(&db, a.id))
+        .await
+        .unwrap();
+    assert_eq!(leftover().await, "");
+    let history = AuditRecord::history::<Account, _>(&db, a.id).await.unwrap();
+    let who: Vec<_> = history
+        .iter()
+        .map(|r| (r.op.as_str(), r.actor.as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("insert", "dave"),
+            ("update", "erin"),
+            ("soft_delete", "frank"),
+            ("delete", "gina")
+        ]
+    );
+    // The four writes were prepared with the actor's placeholder in them.
+    let rows = db
+        .query_read(
+            "SELECT count(*) FROM pg_prepared_statements \
+             WHERE statement LIKE '%set_config(''strata.actor'', $%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 4);
+}
+
 #[tokio::test]
 async fn a_rollback_leaves_no_record_and_a_commit_one_per_row_in_its_transaction() {
     let t = TestDb::new().await;
