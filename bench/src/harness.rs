@@ -406,6 +406,12 @@ impl Report {
         median(per_round_ratios(self.series(la, a)?, self.series(lb, b)?))
     }
 
+    /// The median over rounds of `contender`'s ops/s in case `label`.
+    pub(crate) fn rate(&self, label: &str, contender: &str) -> Option<f64> {
+        let s = self.series(label, contender)?;
+        median((0..s.rounds.len()).map(|i| s.round_rate(i)).collect())
+    }
+
     /// The aligned result table: ops/s (all rounds), p50, p99, the median
     /// over rounds of the ops/s ratio to the case's baseline in the same
     /// round, and the lowest and highest per-round ratio.

@@ -6,6 +6,7 @@ mod case;
 mod check;
 mod ctxt;
 mod expand;
+mod from_row;
 mod model;
 mod text_enum;
 
@@ -56,6 +57,16 @@ use proc_macro::TokenStream;
 ///   with this key) borrows every field of `NewX`, so one function checks
 ///   a `NewX` (insert, upsert) and an `X` (update, `validate()`); patches
 ///   run only their fields' rules.
+/// - `belongs_to(Customer, key = customer_id)`: this model's field
+///   `customer_id` holds `Customer`'s primary key (`Option<K>` for an
+///   optional relation). Generates `X::CUSTOMER: BelongsTo<X, Customer>`
+///   for `X::query().include(X::CUSTOMER)`, which pairs each row with
+///   `Option<Customer>`. `name = "OWNER"` names the const instead.
+/// - `has_many(Scenario, key = deal_id)`: `Scenario`'s field `deal_id`
+///   holds this model's primary key. Generates `X::SCENARIOS: HasMany<X,
+///   Scenario>` (the plural of the target; `name = ".."` to choose), which
+///   pairs each row with `Vec<Scenario>`. Both nest
+///   (`X::SCENARIOS.include(Scenario::TASKS)`) and combine in a tuple.
 ///
 /// # Field attributes: `#[model(...)]`
 ///
@@ -226,6 +237,51 @@ fn pipeline<'a, D: Derive<'a>>(input: &'a syn::DeriveInput) -> proc_macro2::Toke
 pub fn derive_text_enum(input: TokenStream) -> TokenStream {
     parsed(input.into(), |input| {
         pipeline::<text_enum::TextEnum<'_>>(input)
+    })
+    .into()
+}
+
+/// Derives `strata::FromRow` for a struct with named fields: it decodes the
+/// rows of any statement (`db.query_as::<T>(sql, params)`) by column name,
+/// whatever their order; columns it does not read are ignored. Column
+/// positions are looked up once per statement, not per row.
+///
+/// ```ignore
+/// #[derive(strata::FromRow)]
+/// struct Author {
+///     id: i64,
+///     #[from_row(rename = "display_name")]
+///     name: String,
+///     bio: Option<String>,
+///     #[from_row(default)]
+///     posts: i64,
+/// }
+/// ```
+///
+/// # Field attributes: `#[from_row(...)]`
+///
+/// - `rename = "col"`: the column. Default: `#[model(column)]` on a struct
+///   that also derives `Model`, else the field name.
+/// - `default`: a column the statement does not return reads as
+///   `Default::default()` (a NULL is still an error unless the field is an
+///   `Option`).
+/// - `skip`: never read; `Default::default()`. `#[model(skip)]` fields are
+///   skipped too.
+/// - `flatten`: a field whose type is itself `FromRow`, read from the same
+///   row.
+///
+/// # Errors
+///
+/// At the offending span: enums, tuple and unit structs, lifetime
+/// parameters, unknown or duplicate keys, `rename` on a skipped or
+/// flattened field, `default` with `skip` or `flatten`, two fields reading
+/// one column. A field type that cannot be read from a column (no
+/// `FromSql`), or a flattened type that is not `FromRow`, is reported at
+/// the field's type. Type parameters get the bound their fields need.
+#[proc_macro_derive(FromRow, attributes(from_row))]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    parsed(input.into(), |input| {
+        pipeline::<from_row::FromRow<'_>>(input)
     })
     .into()
 }

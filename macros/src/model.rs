@@ -8,6 +8,7 @@ use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Ident, Type, Visibility};
 
 use crate::attr::meta::Spanned;
+use crate::attr::relation::Relation;
 use crate::attr::validate::{Rule, parse_rules};
 use crate::attr::{AuditField, FieldAttrs, StructAttrs};
 use crate::case;
@@ -60,6 +61,8 @@ pub(crate) struct Model<'a> {
     pub(crate) rls: Option<Span>,
     /// `#[model(audit)]`: every write is recorded in the audit log.
     pub(crate) audit: Option<Span>,
+    /// `#[model(belongs_to(..))]` and `#[model(has_many(..))]`, in order.
+    pub(crate) relations: Vec<Relation>,
 }
 
 /// One named field of the struct.
@@ -150,7 +153,13 @@ impl<'a> Model<'a> {
             tenant,
             rls: attrs.rls,
             audit: attrs.audit,
+            relations: attrs.relations,
         }
+    }
+
+    /// The field named `name` that is stored in a column.
+    pub(crate) fn column_field(&self, name: &Ident) -> Option<&Field<'a>> {
+        self.columns().find(|f| f.ident == name)
     }
 
     /// The tenant column, for a tenant model.

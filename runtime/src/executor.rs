@@ -16,6 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
 use crate::pipeline::{Declared, Op, Output, run_raw};
+use crate::row::FromRow;
 #[cfg(doc)]
 use crate::{pool::Db, tx::Tx};
 
@@ -100,6 +101,13 @@ pub(crate) mod handle {
         /// half-way; `None` inside a transaction (a dropped transaction rolls back).
         fn __write_guard(&self, _inv: Invalidation) -> Option<WriteGuard> {
             None
+        }
+
+        /// Whether a model `get` on this handle may join a batch of
+        /// concurrent gets (`model::batch`): `Db` in autocommit, when
+        /// configured.
+        fn __batches_gets(&self) -> bool {
+            false
         }
 
         /// The tenant a scoped handle's statements are scoped to.
@@ -233,6 +241,119 @@ pub trait Executor: Send + Sync + handle::Handle {
         async move { at_most_one(self, self.query_read(sql, params).await?) }
     }
 
+    /// [`Executor::query`], each row decoded as `R` by column name
+    /// ([`FromRow`], usually `#[derive(FromRow)]`). Columns are looked up
+    /// once for all the rows; columns `R` does not read are ignored.
+    ///
+    /// A row that does not decode is `Error::Decode` naming the column: one
+    /// the statement did not return (its source a
+    /// [`MissingColumn`](crate::MissingColumn) listing the ones it did), a
+    /// value of another type, or NULL for a field that is not an `Option`.
+    /// No rows is `Ok` of none, whatever the columns.
+    fn query_as<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<R>>> + Send {
+        async move { decoded(self, R::from_rows(&self.query(sql, params).await?)) }
+    }
+
+    /// [`Executor::query_one`] decoded as `R`, as [`Executor::query_as`] does.
+    fn query_as_one<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<R>> + Send {
+        async move { decoded(self, R::decode_row(&self.query_one(sql, params).await?)) }
+    }
+
+    /// [`Executor::query_opt`] decoded as `R`, as [`Executor::query_as`] does.
+    fn query_as_opt<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Option<R>>> + Send {
+        async move {
+            let row = self.query_opt(sql, params).await?;
+            decoded(self, row.as_ref().map(R::decode_row).transpose())
+        }
+    }
+
+    /// [`Executor::query_read`] (a read, repeated once on a fresh
+    /// connection if its connection dies), decoded as `R` as
+    /// [`Executor::query_as`] does.
+    fn query_read_as<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<R>>> + Send {
+        async move { decoded(self, R::from_rows(&self.query_read(sql, params).await?)) }
+    }
+
+    /// [`Executor::query_read_one`] decoded as `R`.
+    fn query_read_as_one<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<R>> + Send {
+        async move {
+            decoded(
+                self,
+                R::decode_row(&self.query_read_one(sql, params).await?),
+            )
+        }
+    }
+
+    /// [`Executor::query_read_opt`] decoded as `R`.
+    fn query_read_as_opt<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Option<R>>> + Send {
+        async move {
+            let row = self.query_read_opt(sql, params).await?;
+            decoded(self, row.as_ref().map(R::decode_row).transpose())
+        }
+    }
+
+    /// Runs a read and streams its rows as they arrive, in bounded memory
+    /// however many there are: a [`RowStream`](crate::RowStream), a
+    /// `Stream` of `Result<Row>`.
+    ///
+    /// The SQL is checked as [`Executor::query_read`] checks it (a write is
+    /// `Error::InvalidInput` before anything is sent), and on a pooled
+    /// connection it runs inside `BEGIN READ ONLY` .. `COMMIT`, so the
+    /// server refuses a function that writes. Inside a transaction it runs
+    /// on the transaction's connection and borrows the transaction.
+    ///
+    /// The stream counts as one query in `db.metrics()`, a failure as one.
+    /// A failure mid-stream (the statement fails, the connection is lost:
+    /// `Error::Connection`) is one `Err` item and the stream ends; rows
+    /// already yielded are never read again. Dropped before its end, the
+    /// stream's pooled connection is closed rather than pooled; inside a
+    /// transaction the driver reads and discards the rest of the rows
+    /// before the transaction's next statement. The server's
+    /// `statement_timeout` covers the whole stream, the time the caller
+    /// spends between rows included.
+    fn fetch_stream(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<crate::RowStream<'_>>> + Send {
+        crate::pipeline::stream::stream_raw(self, sql, params)
+    }
+
+    /// [`Executor::fetch_stream`], each row decoded as `R` by column name
+    /// ([`FromRow`]), the columns looked up once on the first row. A row
+    /// that does not decode is an `Err` item and ends the stream.
+    fn fetch_stream_as<R: FromRow>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<crate::FromRowStream<'_, R>>> + Send {
+        async move { Ok(self.fetch_stream(sql, params).await?.rows_as::<R>()) }
+    }
+
     /// Runs a statement and returns the number of rows it affected. Never
     /// repeated once sent, like [`Executor::query`].
     fn execute(&self, sql: &str, params: Params<'_>) -> impl Future<Output = Result<u64>> + Send {
@@ -254,6 +375,15 @@ fn at_most_one<E: Executor + ?Sized>(on: &E, rows: Vec<Row>) -> Result<Option<Ro
         return Err(err);
     }
     Ok(rows.into_iter().next())
+}
+
+/// Rows of a statement that did not decode are a failure the caller sees,
+/// counted as one (`decode`) as [`at_most_one`] counts its own.
+fn decoded<E: Executor + ?Sized, T>(on: &E, result: Result<T>) -> Result<T> {
+    if let Err(err) = &result {
+        on.__db().inner.counters.failed(err);
+    }
+    result
 }
 
 #[cfg(test)]

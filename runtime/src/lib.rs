@@ -19,7 +19,9 @@ pub mod observe;
 mod pipeline;
 mod pool;
 pub mod retry;
+mod row;
 pub mod sequence;
+pub mod sessions;
 mod sql;
 pub mod tenant;
 mod tls;
@@ -37,13 +39,16 @@ pub use model::{
     ModelMeta, NewModel, Operand, Order, Page, PatchModel, Query, SetValue, SoftDelete,
     escape_like,
 };
+pub use model::{BelongsTo, HasMany, Including, LoadOn, Nested, Relation, RelationKey};
 pub use observe::counters::{FAILURE_KINDS, ROUND_TRIP_KINDS};
 pub use observe::metrics::ChangeMetrics;
 pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use observe::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, RoundTripMetrics, TxMetrics};
+pub use pipeline::stream::{FromRowStream, ModelStream, RowStream};
 pub use pool::Db;
 pub use postgres_types::Json;
-pub use strata_macros::{Model, TextEnum};
+pub use row::{FromRow, MissingColumn};
+pub use strata_macros::{FromRow, Model, TextEnum};
 pub use strata_migrate_macros::embed_migrations;
 pub use tenant::{AllTenants, TenantDb, TenantTx};
 pub use tokio_postgres::Row;
@@ -55,8 +60,8 @@ pub use validate::{FieldError, ValidationError, ValidationErrors};
 /// Everything an application usually needs: `use strata::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CachedModelExt, Config, Db, Error, Executor, FieldError, IsolationLevel, Model, ModelExt,
-        NewModel, PatchModel, Result, TenantDb, TenantTx, Tx, TxOptions, ValidationError,
+        CachedModelExt, Config, Db, Error, Executor, FieldError, FromRow, IsolationLevel, Model,
+        ModelExt, NewModel, PatchModel, Result, TenantDb, TenantTx, Tx, TxOptions, ValidationError,
         ValidationErrors,
     };
 }

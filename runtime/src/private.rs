@@ -10,6 +10,14 @@ pub use crate::model::{
     SoftDelete, Statements,
 };
 pub use crate::model::{text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
+pub use crate::row::{RowValue, column_index, column_index_opt};
+/// What a relation const is built from (`#[model(belongs_to(..))]`, `has_many`).
+pub mod relation {
+    pub use crate::model::relation::{
+        BelongsTo, CachedLoad, HasMany, HoldsKey, Pick, ViaCache, ViaQuery, assert_relation_key,
+        key_of,
+    };
+}
 pub use crate::tenant::{EveryTenant, ListsOn, RunsOn, Scoped, TenantKey, TenantMeta};
 
 /// A scope no handle has: the derive's second `RunsOn` candidate for a

@@ -6,6 +6,7 @@
 //! [`Ctxt`] and parsing carries on with the next key.
 
 pub(crate) mod meta;
+pub(crate) mod relation;
 pub(crate) mod text_enum;
 pub(crate) mod validate;
 
@@ -55,6 +56,8 @@ const STRUCT_KEYS: &[&str] = &[
     TENANT,
     RLS,
     AUDIT,
+    relation::BELONGS_TO,
+    relation::HAS_MANY,
 ];
 const FIELD_KEYS: &[&str] = &[
     PRIMARY_KEY,
@@ -93,6 +96,8 @@ pub(crate) struct StructAttrs {
     pub(crate) rls: Option<Span>,
     /// `audit`: every write of the model is recorded in the audit log.
     pub(crate) audit: Option<Span>,
+    /// `belongs_to(..)` and `has_many(..)`, in the order written.
+    pub(crate) relations: Vec<relation::Relation>,
     pub(crate) validate: Vec<RawValidate>,
 }
 
@@ -190,6 +195,17 @@ impl StructAttrs {
                     }
                     let v = parse_flag(cx, &meta, AUDIT, &ex)?;
                     set(cx, &mut out.audit, AUDIT, span, v);
+                }
+                // belongs_to(Customer, key = customer_id) / has_many(Scenario, key = deal_id)
+                relation::BELONGS_TO | relation::HAS_MANY => {
+                    let kind = if key == relation::BELONGS_TO {
+                        relation::RelationKind::BelongsTo
+                    } else {
+                        relation::RelationKind::HasMany
+                    };
+                    if let Some(r) = relation::parse_relation(cx, &meta, kind)? {
+                        out.relations.push(r);
+                    }
                 }
                 _ => {
                     let message = if FIELD_KEYS.contains(&key) {

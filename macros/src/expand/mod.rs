@@ -18,6 +18,7 @@ mod docs;
 mod model_impl;
 mod new_struct;
 mod patch_struct;
+mod relations;
 mod sql;
 mod type_checks;
 mod validate;
@@ -91,6 +92,7 @@ impl<'a> Expand<'a> {
         let patch_struct = self.expand_patch_struct();
         let view_struct = self.expand_view_struct();
         let columns = self.expand_columns();
+        let relations = self.expand_relations();
         let type_checks = self.expand_type_checks();
         let checkers = self.expand_field_checkers();
         let checkers = match self.mode {
@@ -131,6 +133,7 @@ impl<'a> Expand<'a> {
             #patch_struct
             #view_struct
             #columns
+            #relations
             #impls
         }
     }

@@ -10,10 +10,7 @@ use crate::model::ModelMeta;
 /// writes there whatever the writer's `search_path`.
 pub const TABLE: &str = "strata_audit";
 
-/// The setting the trigger reads the actor from; `with_actor` sets it with
-/// `set_config(.., true)`, so it ends with the transaction.
-pub const ACTOR_SETTING: &str = "strata.actor";
-
+pub use crate::config::audit::ACTOR_SETTING;
 use crate::config::audit::{POLICY_SETTING, SYSTEM_ACTOR_SETTING};
 
 /// The text a redacted field's value is replaced with.

@@ -8,6 +8,7 @@
 
 mod model;
 mod query;
+mod relation;
 
 pub use model::CachedModelExt;
 pub use query::CachedQuery;

@@ -5,6 +5,10 @@
 pub(crate) const POLICY_SETTING: &str = "strata.audit_without_actor";
 
 /// The session setting of [`WithoutActor::System`]'s actor.
+/// The setting the trigger reads the actor from; `with_actor` sets it with
+/// `set_config(.., true)`, so it ends with the transaction.
+pub const ACTOR_SETTING: &str = "strata.actor";
+
 pub(crate) const SYSTEM_ACTOR_SETTING: &str = "strata.audit_system_actor";
 
 /// What a write of an audited table does when no actor is in context

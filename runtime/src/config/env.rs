@@ -183,7 +183,7 @@ impl Config {
     /// `DB_PASSWORD`, `DB_NAME` and the TLS variables (`DB_SSL`, `DB_SSLMODE`,
     /// `DB_SSLROOTCERT`, `DB_SSLCERT`, `DB_SSLKEY`, `DB_SSL_ALLOW_PLAINTEXT`;
     /// see the README's "TLS") then override its parts. Pool and
-    /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_CONNECT_TIMEOUT_MS`,
+    /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_BATCH_GETS`, `DB_CONNECT_TIMEOUT_MS`,
     /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
     /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
@@ -222,6 +222,7 @@ impl Config {
         // Pool.
         vars.set("DB_POOL_MAX", &mut c.pool_max)?;
         vars.set("DB_POOL_MIN", &mut c.pool_min)?;
+        vars.set("DB_BATCH_GETS", &mut c.batch_gets)?;
         vars.set_millis("DB_ACQUIRE_TIMEOUT_MS", &mut c.acquire_timeout)?;
         vars.set_bound("DB_IDLE_TIMEOUT_MS", &mut c.idle_timeout)?;
         // Statements, retries, the breaker, leaks.

@@ -70,6 +70,7 @@ pub struct Config {
     pub(crate) breaker_cooldown: Duration,
     pub(crate) leak_threshold: Duration,
     pub(crate) audit_without_actor: audit::WithoutActor,
+    pub(crate) batch_gets: bool,
 }
 
 impl Default for Config {
@@ -105,6 +106,7 @@ impl fmt::Debug for Config {
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("leak_threshold", &self.leak_threshold)
             .field("audit_without_actor", &self.audit_without_actor)
+            .field("batch_gets", &self.batch_gets)
             .finish()
     }
 }
@@ -154,6 +156,7 @@ impl Config {
             breaker_cooldown: Duration::from_secs(1),
             leak_threshold: Duration::from_secs(30),
             audit_without_actor: audit::WithoutActor::Refuse,
+            batch_gets: true,
         }
     }
 
@@ -199,6 +202,13 @@ impl Config {
     setter!(
         /// Largest number of pooled connections (`DB_POOL_MAX`, default 20).
         pool_max: usize
+    );
+    setter!(
+        /// Whether concurrent `get`s / `find`s of one model on `Db` are
+        /// coalesced into one `= ANY($1)` statement (`DB_BATCH_GETS`,
+        /// default `true`). A lone get is never delayed: see the README's
+        /// "get_many and batched gets".
+        batch_gets: bool
     );
     setter!(
         /// Connections opened at connect time and kept through idle trimming (`DB_POOL_MIN`).

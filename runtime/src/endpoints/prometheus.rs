@@ -100,6 +100,13 @@ impl Db {
             "Reads repeated on a fresh connection.",
             &[("", m.queries.reads_retried)],
         );
+        metric(
+            &mut out,
+            "strata_gets_batched_total",
+            "counter",
+            "Model gets answered by a batched = ANY($1) statement.",
+            &[("", m.queries.gets_batched)],
+        );
 
         let h = &self.inner.observer.latency;
         let bounds_us: Vec<u64> = BOUNDS.iter().map(|(us, _)| *us).collect();

@@ -29,13 +29,16 @@
 //! per column: it is what keeps data-driven patches (a JSON `PATCH`
 //! endpoint) from preparing one statement per combination of fields.
 
+mod batch;
 mod bulk;
 mod column;
 mod cursor;
 mod effects;
+mod many;
 mod ops;
 mod patch;
 mod query;
+pub(crate) mod relation;
 pub(crate) mod scope;
 mod shape;
 pub(crate) mod tenancy;
@@ -47,6 +50,7 @@ pub use column::{Assignment, Column, Filter, Operand, Order, SetValue, escape_li
 pub use cursor::Cursor;
 pub use ops::ModelExt;
 pub use query::{Keyset, Page, Query};
+pub use relation::{BelongsTo, HasMany, Including, LoadOn, Nested, Relation, RelationKey};
 pub use text_enum::{TextEnum, text_enum_accepts, text_enum_from_sql, text_enum_to_sql};
 pub(crate) use unique::{offending_row, unique_field};
 

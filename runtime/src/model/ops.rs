@@ -82,6 +82,27 @@ fn by_key<'a, K: ColumnType>(key: &'a K, scope: Scope<'a>) -> ByKey<'a> {
     }
 }
 
+/// One `find`, as its own statement (not batched).
+pub(super) async fn find_direct<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    key: M::Key,
+) -> Result<Option<M>> {
+    let scope = Scope::of::<M, E>(e)?;
+    if scope.rls {
+        super::tenancy::rls::ensure::<M, E>(e).await?;
+    }
+    let params = by_key(&key, scope);
+    let row = run_query_opt(
+        e,
+        M::META.sql.get,
+        params.get(),
+        OpKind::Read,
+        scope.around(),
+    )
+    .await?;
+    decode_one(row)
+}
+
 pub(super) fn decode_one<M: Model>(row: Option<Row>) -> Result<Option<M>> {
     row.as_ref().map(M::from_row).transpose()
 }
@@ -181,20 +202,10 @@ pub trait ModelExt: Model {
         Self: RunsOn<E::Scope>,
     {
         async move {
-            let scope = Scope::of::<Self, E>(e)?;
-            if scope.rls {
-                super::tenancy::rls::ensure::<Self, E>(e).await?;
+            match e.__batches_gets() && Self::META.tenant.is_none() {
+                true => super::batch::find::<Self>(e.__db(), key).await,
+                false => find_direct::<Self, E>(e, key).await,
             }
-            let params = by_key(&key, scope);
-            let row = run_query_opt(
-                e,
-                Self::META.sql.get,
-                params.get(),
-                OpKind::Read,
-                scope.around(),
-            )
-            .await?;
-            decode_one(row)
         }
     }
 
@@ -224,6 +235,24 @@ pub trait ModelExt: Model {
             .await?;
             rows.iter().map(Self::from_row).collect()
         }
+    }
+
+    /// The rows with these keys, **one slot per key, in the order given**:
+    /// `Some(row)` for a visible row, `None` where there is none (or it is
+    /// soft-deleted); a key given twice gets its row twice.
+    ///
+    /// One statement however many keys: the distinct keys are bound as one
+    /// array (`= ANY($1)`), so 100,000 keys are one parameter.
+    /// [`find_many`](Self::find_many) runs the same statement but returns
+    /// only the rows found, in no particular order.
+    fn get_many<E: Executor + ?Sized>(
+        e: &E,
+        keys: &[Self::Key],
+    ) -> impl Future<Output = Result<Vec<Option<Self>>>> + Send
+    where
+        Self: RunsOn<E::Scope>,
+    {
+        super::many::get_many::<Self, E>(e, keys)
     }
 
     /// Writes every writable column of `row` and returns the stored row.

@@ -13,6 +13,8 @@ pub(crate) struct Counters {
     pub(crate) queries_failed: AtomicU64,
     pub(crate) failed_by_kind: [AtomicU64; FAILURE_KINDS.len()],
     pub(crate) reads_retried: AtomicU64,
+    /// Model gets answered by a batched `= ANY($1)` statement.
+    pub(crate) gets_batched: AtomicU64,
     /// Connection attempts that failed (refused, reset, timed out, or an
     /// error from the server while connecting) on a caller's checkout.
     pub(crate) connects_failed: AtomicU64,
@@ -77,6 +79,11 @@ impl RoundTrip {
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
+}
+
+/// Adds `n` to `counter`.
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Relaxed);
 }
 
 /// The labels of failed statements by kind, as `strata_queries_failed_total`

@@ -68,6 +68,9 @@ pub struct QueryMetrics {
     pub p99: std::time::Duration,
     /// Reads transparently repeated on a fresh connection after the first one died.
     pub reads_retried: u64,
+    /// Model `get`s / `find`s answered by a batched `= ANY($1)` statement
+    /// (the statement itself counts once in `total`).
+    pub gets_batched: u64,
     /// Connections thrown away because they were broken or in an unknown state.
     pub connections_discarded: u64,
 }
@@ -253,6 +256,7 @@ impl Counters {
                 p95,
                 p99,
                 reads_retried: get(&self.reads_retried),
+                gets_batched: get(&self.gets_batched),
                 connections_discarded: get(&self.connections_discarded),
             },
             transactions: TxMetrics {

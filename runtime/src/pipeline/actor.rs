@@ -66,7 +66,7 @@ pub(super) fn carry(req: &Request<'_>) -> Result<Carry> {
     let sql = format!(
         "{}{joint}set_config('{}', ${n}::text, true)",
         req.sql,
-        crate::audit::ACTOR_SETTING
+        crate::config::audit::ACTOR_SETTING
     );
     Ok(Carry::Inline { sql, actor })
 }

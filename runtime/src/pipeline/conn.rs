@@ -21,7 +21,9 @@ use crate::pool::Db;
 pub enum Conn<'a> {
     /// Checked out of the pool for this statement (autocommit).
     Pooled(Object),
-    /// The connection of an open transaction.
+    /// Borrowed, not the statement's own: the connection of an open
+    /// transaction, or one the batch stage pipelines several reads on.
+    /// Nothing is retried on it, and a failure is its owner's to handle.
     InTx(&'a ClientWrapper),
 }
 

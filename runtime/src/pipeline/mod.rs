@@ -33,6 +33,7 @@ pub(crate) mod guard;
 mod limits;
 pub(crate) mod round_trip;
 pub(crate) mod send;
+pub(crate) mod stream;
 
 use tokio_postgres::Row;
 

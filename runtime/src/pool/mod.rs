@@ -41,6 +41,11 @@ pub struct Db {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Type-erased per-model state of the batch stage (`model::batch`).
+pub(crate) type BatchLanes = std::sync::RwLock<
+    std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
+>;
+
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) cache: Arc<Cache>,
@@ -57,6 +62,9 @@ pub(crate) struct Inner {
     reaper: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Tables of RLS models whose policy and role this `Db` has checked.
     pub(crate) rls_checked: std::sync::Mutex<std::collections::HashSet<&'static str>>,
+    /// Each model's lane of concurrent gets waiting to be coalesced, by the
+    /// model's `TypeId` (`model::batch` owns what is in it).
+    pub(crate) batch_lanes: BatchLanes,
 }
 
 impl Inner {
@@ -149,6 +157,7 @@ impl Db {
                 closing: AtomicBool::new(false),
                 reaper: std::sync::Mutex::new(Vec::new()),
                 rls_checked: std::sync::Mutex::new(std::collections::HashSet::new()),
+                batch_lanes: BatchLanes::default(),
             }),
         };
         // With Redis, the caches serve nothing until their lease begins
@@ -343,6 +352,10 @@ impl Executor for Db {
 impl Handle for Db {
     async fn __conn(&self) -> Result<Conn<'_>> {
         self.acquire().await.map(Conn::Pooled)
+    }
+
+    fn __batches_gets(&self) -> bool {
+        self.inner.config.batch_gets
     }
 
     async fn __invalidate(&self, inv: Invalidation) {

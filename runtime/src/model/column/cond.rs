@@ -22,6 +22,9 @@ pub(crate) enum Cond {
     Between(&'static str, Bound, Bound),
     /// `col IN (values)`.
     In(&'static str, Vec<Bound>),
+    /// `col = ANY(array)`: one array parameter, whatever its length (a
+    /// relation's keys).
+    Any(&'static str, Bound),
     /// `col IS NULL` (`true`) or `IS NOT NULL`.
     Null(&'static str, bool),
     /// Both.
@@ -69,6 +72,9 @@ impl Cond {
             // parameters PostgreSQL cannot type; say what it means instead.
             Cond::In(_, values) if values.is_empty() => Expr::cust("FALSE"),
             Cond::In(c, values) => col(c).is_in(values.iter().map(|v| v.0.clone())),
+            Cond::Any(c, array) => col(c).eq(sea_query::extension::postgres::PgFunc::any(
+                Expr::val(array.0.clone()),
+            )),
             Cond::Null(c, true) => col(c).is_null(),
             Cond::Null(c, false) => col(c).is_not_null(),
             Cond::And(a, b) => a.expr().and(b.expr()),
@@ -99,6 +105,10 @@ impl Cond {
                 f.name(c);
                 f.word(values.len() as u64);
             }
+            Cond::Any(c, _) => {
+                f.word(9);
+                f.name(c);
+            }
             Cond::Null(c, is_null) => {
                 f.word(4);
                 f.name(c);
@@ -124,7 +134,9 @@ impl Cond {
             Cond::In(_, values) => values.len() <= MAX_CACHED_IN,
             Cond::And(a, b) | Cond::Or(a, b) => a.cacheable() && b.cacheable(),
             Cond::Not(a) => a.cacheable(),
-            Cond::Cmp(..) | Cond::Like(..) | Cond::Between(..) | Cond::Null(..) => true,
+            Cond::Cmp(..) | Cond::Like(..) | Cond::Between(..) | Cond::Null(..) | Cond::Any(..) => {
+                true
+            }
         }
     }
 
@@ -132,7 +144,7 @@ impl Cond {
     /// statement parameters borrowed from the condition (nothing copied).
     pub(crate) fn params<'a>(&'a self, out: &mut Vec<&'a (dyn ToSql + Sync)>) {
         match self {
-            Cond::Cmp(_, _, v) | Cond::Like(_, _, v) => out.push(v),
+            Cond::Cmp(_, _, v) | Cond::Like(_, _, v) | Cond::Any(_, v) => out.push(v),
             Cond::Between(_, low, high) => {
                 out.push(low);
                 out.push(high);
@@ -153,7 +165,7 @@ impl Cond {
     /// sea-query binds when a shape is first rendered.
     pub(crate) fn values(&self, out: &mut Vec<Value>) {
         match self {
-            Cond::Cmp(_, _, v) | Cond::Like(_, _, v) => out.push(v.0.clone()),
+            Cond::Cmp(_, _, v) | Cond::Like(_, _, v) | Cond::Any(_, v) => out.push(v.0.clone()),
             Cond::Between(_, low, high) => out.extend([low.0.clone(), high.0.clone()]),
             Cond::In(_, values) => out.extend(values.iter().map(|v| v.0.clone())),
             Cond::Null(..) => {}

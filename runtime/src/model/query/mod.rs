@@ -21,13 +21,14 @@ mod keyset;
 mod page;
 mod render;
 mod scope;
+mod stream;
 mod tail;
 mod write;
 
 use std::marker::PhantomData;
 
 use super::Model;
-use super::column::{Cond, Filter, Order};
+use super::column::{Cond, Filter, Order, bound};
 use super::cursor::Cursor;
 
 pub use keyset::Keyset;
@@ -150,6 +151,22 @@ impl<M: Model> Query<M> {
     #[must_use]
     pub fn only_deleted(mut self) -> Self {
         self.visibility = Visibility::OnlyDeleted;
+        self
+    }
+
+    /// Also loads `relation` for every row: `Deal::query().include(Deal::CUSTOMER)`,
+    /// `.include(Deal::SCENARIOS.include(Scenario::TASKS))`, or a tuple of
+    /// relations. Only relations declared on `M` are accepted; anything
+    /// else is a compile error. See [`Including`](super::Including) for the
+    /// result: one statement per relation and level.
+    pub fn include<R: super::Relation<M>>(self, relation: R) -> super::Including<M, R> {
+        super::Including::new(self, relation)
+    }
+
+    /// `"column" = ANY($n)` with `array` bound as one parameter: how a
+    /// `has_many` include selects the children of many parents.
+    pub(crate) fn filter_any(mut self, column: &'static str, array: sea_query::Value) -> Self {
+        self.filters.push(Cond::Any(column, bound(array)));
         self
     }
 
