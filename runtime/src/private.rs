@@ -14,8 +14,8 @@ pub use crate::row::{RowValue, column_index, column_index_opt};
 /// What a relation const is built from (`#[model(belongs_to(..))]`, `has_many`).
 pub mod relation {
     pub use crate::model::relation::{
-        BelongsTo, CachedLoad, HasMany, HoldsKey, Pick, ViaCache, ViaQuery, assert_relation_key,
-        key_of,
+        BelongsTo, CachedList, CachedLoad, HasMany, HoldsKey, Pick, ViaCache, ViaQuery,
+        assert_relation_key, key_of,
     };
 }
 pub use crate::tenant::{EveryTenant, ListsOn, RunsOn, Scoped, TenantKey, TenantMeta};

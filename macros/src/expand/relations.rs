@@ -122,7 +122,16 @@ impl Expand<'_> {
             #[doc = #doc]
             #vis const #name: #p::relation::HasMany<#model, #target> = {
                 let _ = #assert;
-                #p::relation::HasMany::new(#text, #column, #read)
+                #p::relation::HasMany::new(
+                    #text,
+                    #column,
+                    #read,
+                    || {
+                        #[allow(unused_imports)]
+                        use #p::relation::{ViaCache as _, ViaQuery as _};
+                        (&&#p::relation::Pick::<#target>::new()).cached_list()
+                    },
+                )
             };
         }
     }

@@ -34,7 +34,6 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::pool::Db;
-use crate::tx::TxOptions;
 
 /// The CREATE OR REPLACE TRIGGER that audits `M`'s table, for a migration
 /// (after [`install_statements`]). `Error::InvalidInput` if `M` is not
@@ -58,25 +57,7 @@ impl Db {
     pub async fn install_audit<M: Model>(&self) -> Result<()> {
         let mut statements = install_statements();
         statements.push(trigger_sql::<M>()?);
-        let statements = std::sync::Arc::new(statements);
-        self.transaction(TxOptions::default(), move |tx| {
-            let statements = statements.clone();
-            async move {
-                // Serialize concurrent installers: CREATE OR REPLACE of one
-                // function from two sessions can fail with "tuple
-                // concurrently updated".
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('strata_audit'))",
-                    &[],
-                )
-                .await?;
-                for s in statements.iter() {
-                    tx.execute(s, &[]).await?;
-                }
-                Ok(())
-            }
-        })
-        .await
+        self.install_locked("strata_audit", statements).await
     }
 
     /// Stops auditing `M`'s table (drops its trigger; the records stay).

@@ -2,7 +2,7 @@
 //! on a [`Db`] are coalesced into one `= ANY($1)` statement.
 //!
 //! Automatic, and free when alone: each model has a few statement slots
-//! ([`SLOTS`]). A get that finds a slot free and nobody waiting runs its
+//! (half the pool). A get that finds a slot free and nobody waiting runs its
 //! own single-row statement at once, exactly as without batching, so a
 //! lone caller pays one mutex and no timer. Only a get that arrives while
 //! every slot is busy waits, and all the gets that waited while a slot was
@@ -44,10 +44,15 @@ use crate::pipeline::{Around, run_query};
 use crate::pool::Db;
 
 /// Statement slots per model: how many of its gets (or batches of gets)
-/// are in flight at once before later ones queue. Two cores serve about
-/// two statements at a time; a few more keep the next batch forming while
-/// the answers of the last are decoded.
-pub(crate) const SLOTS: usize = 4;
+/// are in flight at once before later ones queue. Half the pool: one
+/// model's gets never hold more than half the connections, so writes and
+/// other models keep the rest, and a batch forms as soon as the gets
+/// outnumber what the server can usefully run at once (measured: on this
+/// 2-core machine, 4 slots of a pool of 8 served 64 tasks 1.4x faster than
+/// 8 slots, docs/BENCHMARKS.md "Issue 20").
+fn slots(db: &Db) -> usize {
+    (db.inner.config.pool_max / 2).max(1)
+}
 
 /// The largest batch: more waiters go out as several statements,
 /// pipelined on one connection.
@@ -152,7 +157,7 @@ pub(crate) async fn find<M: Model>(db: &Db, key: M::Key) -> Result<Option<M>> {
     let lane = lane::<M>(db);
     let answer = {
         let mut state = lane.lock();
-        if state.waiting.is_empty() && state.busy < SLOTS {
+        if state.waiting.is_empty() && state.busy < slots(db) {
             state.busy += 1;
             None
         } else {

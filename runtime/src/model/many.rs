@@ -24,20 +24,7 @@ pub(super) async fn get_many<M: Model, E: Executor + ?Sized>(
     e: &E,
     keys: &[M::Key],
 ) -> Result<Vec<Option<M>>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let scope = Scope::checked::<M, E>(e).await?;
-    let distinct = distinct(keys);
-    let params = scope.push(vec![ColumnType::param_array(&distinct)]);
-    let rows = run_query(
-        e,
-        M::META.sql.find_many,
-        &params,
-        OpKind::Read,
-        scope.around(),
-    )
-    .await?;
+    let rows = rows_of::<M, E>(e, &distinct(keys)).await?;
     let at = by_key::<M>(&rows)?;
     keys.iter()
         .map(|k| match at.get(&row_id(k)) {
@@ -45,6 +32,28 @@ pub(super) async fn get_many<M: Model, E: Executor + ?Sized>(
             None => Ok(None),
         })
         .collect()
+}
+
+/// The visible rows with these keys (one statement, the keys as one
+/// array; none for no keys): `find_many`'s and `get_many`'s statement.
+pub(super) async fn rows_of<M: Model, E: Executor + ?Sized>(
+    e: &E,
+    keys: &[M::Key],
+) -> Result<Vec<Row>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scope = Scope::checked::<M, E>(e).await?;
+    let keys: Vec<M::Key> = keys.to_vec();
+    let params = scope.push(vec![ColumnType::param_array(&keys)]);
+    run_query(
+        e,
+        M::META.sql.find_many,
+        &params,
+        OpKind::Read,
+        scope.around(),
+    )
+    .await
 }
 
 /// `keys` without repeats, first occurrence first.

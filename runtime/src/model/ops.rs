@@ -22,7 +22,7 @@ use super::{
 use crate::__private::ColumnType;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
-use crate::pipeline::{run_query, run_query_opt};
+use crate::pipeline::run_query_opt;
 use crate::tenant::RunsOn;
 use crate::validate::{FieldError, ValidationErrors};
 
@@ -219,20 +219,7 @@ pub trait ModelExt: Model {
         Self: RunsOn<E::Scope>,
     {
         async move {
-            if keys.is_empty() {
-                return Ok(Vec::new());
-            }
-            let scope = Scope::checked::<Self, E>(e).await?;
-            let keys: Vec<Self::Key> = keys.to_vec();
-            let params = scope.push(vec![ColumnType::param_array(&keys)]);
-            let rows = run_query(
-                e,
-                Self::META.sql.find_many,
-                &params,
-                OpKind::Read,
-                scope.around(),
-            )
-            .await?;
+            let rows = super::many::rows_of::<Self, E>(e, keys).await?;
             rows.iter().map(Self::from_row).collect()
         }
     }

@@ -62,14 +62,10 @@ pub use token::SessionToken;
 #[cfg(feature = "tower-sessions")]
 pub use tower::TowerStore;
 
-use std::sync::Arc;
-
 use chrono::TimeDelta;
 
 use crate::error::{Error, Result};
-use crate::executor::Executor;
 use crate::pool::Db;
-use crate::tx::TxOptions;
 
 /// The session service: one handle per application, cheap to clone.
 ///
@@ -174,23 +170,7 @@ impl Db {
     /// Creates the sessions table and its indexes if missing, in one
     /// transaction, in the first schema of the `search_path`. Idempotent.
     pub async fn install_sessions(&self) -> Result<()> {
-        let statements = Arc::new(install_statements());
-        self.transaction(TxOptions::default(), move |tx| {
-            let statements = statements.clone();
-            async move {
-                // Two installers at once: CREATE .. IF NOT EXISTS of one
-                // table can still fail on the catalog's unique index.
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('strata_sessions'))",
-                    &[],
-                )
-                .await?;
-                for s in statements.iter() {
-                    tx.execute(s, &[]).await?;
-                }
-                Ok(())
-            }
-        })
-        .await
+        self.install_locked("strata_sessions", install_statements())
+            .await
     }
 }

@@ -13,6 +13,7 @@
 
 pub(crate) mod actor;
 mod handle;
+mod install;
 mod options;
 mod run;
 

@@ -190,8 +190,10 @@ async fn a_burst_larger_than_a_batch_is_answered_by_pipelined_statements() {
 async fn a_cancelled_get_disturbs_no_other_caller() {
     let t = TestDb::new().await;
     items(&t, 100).await;
-    let db = t.db().clone();
-    // Fill every statement slot: polled once, each has taken its slot.
+    // A pool of 8: 4 statement slots per model.
+    let db = Db::connect(t.config().pool_max(8)).await.unwrap();
+    // Fill every statement slot (and queue 4 more): polled once, each has
+    // taken its slot or its place in the queue.
     let mut holders: Vec<_> = (1..=8).map(|k| Box::pin(Item::find(&db, k))).collect();
     for h in &mut holders {
         assert!(h.as_mut().now_or_never().is_none());

@@ -53,7 +53,11 @@ pub(crate) struct Step {
 
 /// user → sessions, and a session's optional device (a cached model).
 #[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "accounts", has_many(Session, key = account_id))]
+#[model(
+    table = "accounts",
+    has_many(Session, key = account_id),
+    has_many(Note, key = account_id)
+)]
 pub(crate) struct Account {
     pub id: i64,
     pub name: String,
@@ -76,6 +80,15 @@ pub(crate) struct Session {
 pub(crate) struct Device {
     pub id: i64,
     pub label: String,
+}
+
+/// A cached `has_many` target: its levels are cached lists.
+#[derive(Model, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[model(table = "notes", cache(ttl_secs = 60))]
+pub(crate) struct Note {
+    pub id: i64,
+    pub account_id: i64,
+    pub text: String,
 }
 
 /// Tenant models: an order has lines, both confined to a shop; a line
@@ -118,6 +131,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE accounts (id bigint PRIMARY KEY, name text NOT NULL)",
     "CREATE TABLE sessions (id bigint PRIMARY KEY, account_id bigint NOT NULL, device_id bigint)",
     "CREATE TABLE devices (id bigint PRIMARY KEY, label text NOT NULL)",
+    "CREATE TABLE notes (id bigint PRIMARY KEY, account_id bigint NOT NULL, text text NOT NULL)",
     "CREATE TABLE orders (id bigint, shop_id bigint NOT NULL, note text NOT NULL,
         PRIMARY KEY (shop_id, id))",
     "CREATE TABLE lines (id bigint, shop_id bigint NOT NULL, order_id bigint NOT NULL,
@@ -480,6 +494,58 @@ async fn a_cached_target_is_served_from_the_cache() {
     assert_eq!(devices, [Some(7), Some(7), Some(8)]);
     let after = db.metrics().cache;
     assert_eq!((after.l1_hits, after.loads), (before.l1_hits, before.loads));
+}
+
+/// A cached `has_many` target: the level is a cached list keyed by its
+/// SQL and the parents' keys, and a write of the target retires it.
+#[tokio::test]
+async fn a_cached_has_many_level_is_a_cached_list_retired_by_writes() {
+    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    schema(&t).await;
+    sessions(&t).await;
+    let db = t.db();
+    for (id, account_id) in [(1, 1), (2, 1), (3, 2)] {
+        let text = format!("note {id}");
+        let new = NewNote {
+            id,
+            account_id,
+            text,
+        };
+        Note::insert(db, new).await.unwrap();
+    }
+    let q = Account::query()
+        .order_by(Account::ID.asc())
+        .include(Account::NOTES);
+    let notes = |rows: &[(Account, Vec<Note>)]| -> Vec<Vec<i64>> {
+        rows.iter()
+            .map(|(_, n)| n.iter().map(|n| n.id).collect())
+            .collect()
+    };
+    let (first, n) = counted(db, q.all(db)).await;
+    assert_eq!(n, 2);
+    assert_eq!(notes(&first.unwrap()), [vec![1, 2], vec![3]]);
+    let (again, n) = counted(db, q.all(db)).await;
+    assert_eq!(n, 1, "only the accounts: their notes come from the cache");
+    assert_eq!(notes(&again.unwrap()), [vec![1, 2], vec![3]]);
+
+    // A note written through the model retires the cached lists of notes.
+    let new = NewNote {
+        id: 4,
+        account_id: 2,
+        text: "late".into(),
+    };
+    Note::insert(db, new).await.unwrap();
+    let (after, n) = counted(db, q.all(db)).await;
+    assert_eq!(n, 2);
+    assert_eq!(notes(&after.unwrap()), [vec![1, 2], vec![3, 4]]);
+
+    // Another set of parents is another list.
+    let one = Account::query()
+        .filter(Account::ID.eq(1))
+        .include(Account::NOTES);
+    let (rows, n) = counted(db, one.all(db)).await;
+    assert_eq!(n, 2);
+    assert_eq!(notes(&rows.unwrap()), [vec![1, 2]]);
 }
 
 #[tokio::test]

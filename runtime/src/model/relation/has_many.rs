@@ -1,11 +1,12 @@
 //! `has_many`: the target's field holds this model's primary key. One
 //! level is one `Target::query()` with `"fk" = ANY($1)`, so the target's
-//! soft delete and tenant scope apply as in any of its queries.
+//! soft delete and tenant scope apply as in any of its queries; for a
+//! cached target it is that query as a cached list.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use super::{LoadOn, Loading, Nested, Relation, RelationKey, sealed};
+use super::{CachedList, LoadOn, Loading, Nested, Relation, RelationKey, sealed};
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::model::{Column, Model, ModelExt};
@@ -15,13 +16,14 @@ use crate::tenant::ListsOn;
 /// from `#[model(has_many(T, key = s_id))]` on `S`: the const `S::TS`.
 /// Included, each `S` is paired with `Vec<T>`, its visible `T`s in
 /// primary key order.
-pub struct HasMany<S: Model, T> {
+pub struct HasMany<S: Model, T: Model> {
     name: &'static str,
     column: &'static str,
     fk: fn(&T) -> Option<&S::Key>,
+    cached: fn() -> Option<CachedList<T>>,
 }
 
-impl<S: Model, T> HasMany<S, T> {
+impl<S: Model, T: Model> HasMany<S, T> {
     /// Called by generated code: the relation's name, the target's key
     /// column (unquoted) and how to read it from a `T`.
     #[doc(hidden)]
@@ -29,8 +31,14 @@ impl<S: Model, T> HasMany<S, T> {
         name: &'static str,
         column: &'static str,
         fk: fn(&T) -> Option<&S::Key>,
+        cached: fn() -> Option<CachedList<T>>,
     ) -> Self {
-        HasMany { name, column, fk }
+        HasMany {
+            name,
+            column,
+            fk,
+            cached,
+        }
     }
 
     /// The relation's name: the const's, in lower case (`scenarios`).
@@ -67,11 +75,16 @@ where
             return Ok(Vec::new());
         }
         let pk: Column<T, ()> = Column::new(T::META.primary_key);
-        T::query()
+        let query = T::query()
             .filter_any(self.column, RelationKey::__array(keys))
-            .order_by(pk.asc())
-            .all(e)
-            .await
+            .order_by(pk.asc());
+        match (self.cached)() {
+            // A cached target (never a tenant model): the level is a cached
+            // list. A transaction, which may see its own writes, reads
+            // PostgreSQL.
+            Some(list) if !e.__in_tx() => list(e.__db(), query).await,
+            _ => query.all(e).await,
+        }
     }
 
     /// The children of each parent, in the order they came.
@@ -101,15 +114,15 @@ where
     }
 }
 
-impl<S: Model, T> Clone for HasMany<S, T> {
+impl<S: Model, T: Model> Clone for HasMany<S, T> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<S: Model, T> Copy for HasMany<S, T> {}
+impl<S: Model, T: Model> Copy for HasMany<S, T> {}
 
-impl<S: Model, T> fmt::Debug for HasMany<S, T> {
+impl<S: Model, T: Model> fmt::Debug for HasMany<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HasMany({}.{})", std::any::type_name::<T>(), self.column)
     }

@@ -92,6 +92,12 @@ mod sealed {
 /// (see [`Pick`]).
 pub type CachedLoad<T> = for<'a> fn(&'a Db, &'a [<T as Model>::Key]) -> Loading<'a, Vec<T>>;
 
+/// How the children of a cached `has_many` target are read: the level's
+/// query as a cached list (`query.cached().all(db)`), keyed by its SQL and
+/// parameters (the parents' keys among them) and retired by any write of
+/// the target. Picked like [`CachedLoad`].
+pub type CachedList<T> = for<'a> fn(&'a Db, crate::model::Query<T>) -> Loading<'a, Vec<T>>;
+
 /// Chooses, at the derive's call site, how a `belongs_to` target is read:
 /// `(&&Pick::<T>::new()).cached_load()` is [`ViaCache`]'s answer when `T`
 /// can be cached (`Serialize + DeserializeOwned + Clone`, no tenant), and
@@ -125,6 +131,8 @@ impl<T> std::fmt::Debug for Pick<T> {
 pub trait ViaCache<T: Model> {
     /// The cached loader.
     fn cached_load(&self) -> Option<CachedLoad<T>>;
+    /// The cached list loader.
+    fn cached_list(&self) -> Option<CachedList<T>>;
 }
 
 /// The fallback answer of [`Pick`]: no cache, read with `find_many`.
@@ -132,10 +140,16 @@ pub trait ViaCache<T: Model> {
 pub trait ViaQuery<T: Model> {
     /// `None`.
     fn cached_load(&self) -> Option<CachedLoad<T>>;
+    /// `None`.
+    fn cached_list(&self) -> Option<CachedList<T>>;
 }
 
 impl<T: Model> ViaQuery<T> for Pick<T> {
     fn cached_load(&self) -> Option<CachedLoad<T>> {
+        None
+    }
+
+    fn cached_list(&self) -> Option<CachedList<T>> {
         None
     }
 }
