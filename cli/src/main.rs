@@ -102,8 +102,11 @@ fn fail(err: &dyn std::error::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// A command needs two connections at most (the migration lock's and
+/// one for its statements), and no warm ones: an application's
+/// `DB_POOL_MIN` (above 2, say) must not make every command fail.
 async fn connect() -> strata::Result<Db> {
-    Db::connect(Config::from_env()?.pool_max(2)).await
+    Db::connect(Config::from_env()?.pool_min(0).pool_max(2)).await
 }
 
 async fn run(cli: Cli) -> strata::Result<()> {

@@ -148,6 +148,33 @@ fn health_reports_ok_or_one_line() {
     assert!(stderr(&down).starts_with("error: "));
 }
 
+/// The application's pool settings in the environment do not break the
+/// CLI, which opens a small pool of its own.
+#[test]
+fn an_applications_pool_settings_do_not_break_commands() {
+    let schema = Schema::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["health"])
+        .env("DATABASE_URL", schema.url())
+        .env("DB_POOL_MIN", "5")
+        .env("DB_POOL_MAX", "10")
+        .output()
+        .expect("run strata");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args([
+            "migrate",
+            "--dir",
+            repo("migrations").to_str().unwrap(),
+            "status",
+        ])
+        .env("DATABASE_URL", schema.url())
+        .env("DB_POOL_MIN", "5")
+        .output()
+        .expect("run strata");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn new_creates_a_folder_and_bad_usage_exits_2() {
     let dir = std::env::temp_dir().join(format!("strata_cli_new_{:08x}", rand::random::<u32>()));
