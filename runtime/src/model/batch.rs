@@ -12,9 +12,10 @@
 //!
 //! Each waiter gets its own result: rows are matched to callers by key
 //! (one decode per caller), a missing row is that caller's `None`. If the
-//! batched statement fails as a whole, every waiter repeats its own
-//! single-row get, so each sees its own error (and the counters count
-//! each). A waiter that is dropped leaves the batch untouched; a flush runs
+//! batched statement fails as a whole for a reason that is not its keys'
+//! (the pool, the breaker, a bound), every waiter gets that error at once;
+//! otherwise every waiter repeats its own single-row get, so each sees its
+//! own error. A waiter that is dropped leaves the batch untouched; a flush runs
 //! in a task of its own, so no caller's cancellation can strand the others.
 //!
 //! A burst larger than one batch ([`MAX_BATCH`] keys) goes out as several
@@ -36,7 +37,7 @@ use super::Model;
 use crate::__private::ColumnType;
 use crate::cache::Invalidation;
 use crate::cache::row_id;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::executor::handle::Handle;
 use crate::executor::{Executor, OpKind};
 use crate::pipeline::conn::Conn;
@@ -245,10 +246,20 @@ async fn answer<M: Model, E: Executor>(e: &E, db: &Db, waiting: Vec<Waiter<M>>) 
     .await;
     let rows = match rows {
         Ok(rows) => rows,
-        // The statement failed as a whole: each waiter asks alone and
-        // gets its own answer (or error).
-        Err(_) => {
-            alone(db, waiting).await;
+        // The statement failed as a whole. A failure of the pool, the
+        // breaker or a bound would fail each waiter's own get the same
+        // way: each gets it now, rather than every waiter repeating the
+        // wait (and the load) alone. Anything else, each asks alone and
+        // gets its own answer or error.
+        Err(err) => {
+            match same_for_all(&err) {
+                Some(same) => {
+                    for w in waiting {
+                        let _ = w.answer.send(Err(same()));
+                    }
+                }
+                None => alone(db, waiting).await,
+            }
             return;
         }
     };
@@ -269,6 +280,25 @@ async fn answer<M: Model, E: Executor>(e: &E, db: &Db, waiting: Vec<Waiter<M>>) 
         };
         let _ = w.answer.send(found);
     }
+}
+
+/// For a failure that does not depend on the statement's keys, a maker of
+/// the same error for every waiter (the driver's source, which cannot be
+/// copied, left out).
+fn same_for_all(err: &Error) -> Option<Box<dyn Fn() -> Error + Send>> {
+    Some(match err {
+        Error::Timeout { kind, .. } => {
+            let kind = *kind;
+            Box::new(move || Error::Timeout { kind, source: None })
+        }
+        Error::PoolExhausted { waited } => {
+            let waited = *waited;
+            Box::new(move || Error::PoolExhausted { waited })
+        }
+        Error::PoolClosed => Box::new(|| Error::PoolClosed),
+        Error::CircuitOpen => Box::new(|| Error::CircuitOpen),
+        _ => return None,
+    })
 }
 
 /// Each waiter runs its own get and gets its own answer (or error).

@@ -255,3 +255,53 @@ async fn gets_in_a_transaction_or_with_batching_off_run_one_statement_each() {
     // BEGIN and COMMIT are not statements here; the ten gets are.
     assert_eq!(statements(&db) - before, 10);
 }
+
+/// A batch that fails for a reason that is not its keys' (here: the only
+/// connection is held, so the pool is exhausted) fails every waiter with
+/// that error at once, instead of each waiter waiting again alone.
+#[tokio::test]
+async fn a_batch_failed_by_the_pool_fails_its_waiters_without_a_second_wait() {
+    let t = TestDb::new().await;
+    items(&t, 10).await;
+    let db = Db::connect(
+        t.config()
+            .pool_min(0)
+            .pool_max(1)
+            .acquire_timeout(std::time::Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    let taken = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let holder = {
+        let (db, taken, release) = (db.clone(), taken.clone(), release.clone());
+        tokio::spawn(async move {
+            db.transaction(TxOptions::default(), move |tx| {
+                let (taken, release) = (taken.clone(), release.clone());
+                async move {
+                    tx.execute("SELECT 1", &[]).await?;
+                    taken.notify_one();
+                    release.notified().await;
+                    Ok::<_, Error>(())
+                }
+            })
+            .await
+        })
+    };
+    taken.notified().await;
+    let before = statements(&db);
+    let gets = (1..=10).map(|k| Item::find(&db, k));
+    let all = futures_util::future::join_all(gets).await;
+    for r in &all {
+        assert!(matches!(r, Err(Error::PoolExhausted { .. })), "{r:?}");
+    }
+    // One slot (half a pool of one, at least one): the lone get and one
+    // batch for the nine that queued, not nine more waits.
+    let ran = statements(&db) - before;
+    assert!(
+        ran <= 3,
+        "{ran} statements for 10 gets on an exhausted pool"
+    );
+    release.notify_one();
+    holder.await.unwrap().unwrap();
+}
