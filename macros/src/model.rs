@@ -4,7 +4,6 @@
 
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;
-use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Ident, Type, Visibility};
 
 use crate::attr::meta::Spanned;
@@ -28,6 +27,29 @@ pub(crate) enum Shape {
     Enum(Span),
     /// `union`, at the keyword.
     Union(Span),
+}
+
+impl Shape {
+    /// The shape of `input`, and `field` of each named field (none for
+    /// another shape).
+    pub(crate) fn of<'a, F>(
+        input: &'a syn::DeriveInput,
+        field: impl FnMut(&'a syn::Field) -> Option<F>,
+    ) -> (Shape, Vec<F>) {
+        match &input.data {
+            syn::Data::Struct(data) => match &data.fields {
+                syn::Fields::Named(named) => {
+                    (Shape::Named, named.named.iter().filter_map(field).collect())
+                }
+                syn::Fields::Unnamed(unnamed) => {
+                    (Shape::Tuple(unnamed.paren_token.span.join()), Vec::new())
+                }
+                syn::Fields::Unit => (Shape::Unit(input.ident.span()), Vec::new()),
+            },
+            syn::Data::Enum(data) => (Shape::Enum(data.enum_token.span), Vec::new()),
+            syn::Data::Union(data) => (Shape::Union(data.union_token.span), Vec::new()),
+        }
+    }
 }
 
 /// One `#[derive(Model)]` struct.
@@ -100,24 +122,7 @@ impl<'a> Model<'a> {
                 "`#[validate]` rules go on fields; for a rule across fields, write `#[model(validate_with = path::to_fn)]` on the struct",
             );
         }
-        let (shape, fields) = match &input.data {
-            syn::Data::Struct(data) => match &data.fields {
-                syn::Fields::Named(named) => (
-                    Shape::Named,
-                    named
-                        .named
-                        .iter()
-                        .filter_map(|f| Field::from_ast(cx, f))
-                        .collect(),
-                ),
-                syn::Fields::Unnamed(unnamed) => {
-                    (Shape::Tuple(unnamed.paren_token.span.join()), Vec::new())
-                }
-                syn::Fields::Unit => (Shape::Unit(input.ident.span()), Vec::new()),
-            },
-            syn::Data::Enum(data) => (Shape::Enum(data.enum_token.span()), Vec::new()),
-            syn::Data::Union(data) => (Shape::Union(data.union_token.span()), Vec::new()),
-        };
+        let (shape, fields) = Shape::of(input, |f| Field::from_ast(cx, f));
         let primary_key = fields
             .iter()
             .position(|f: &Field<'_>| f.primary_key.is_some())

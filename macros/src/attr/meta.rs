@@ -26,9 +26,19 @@ pub(crate) struct Spanned<T> {
 pub(crate) fn each_model_key(
     cx: &Ctxt,
     attrs: &[syn::Attribute],
+    on_key: impl FnMut(ParseNestedMeta<'_>, &str, Span) -> syn::Result<()>,
+) {
+    each_key(cx, attrs, MODEL, on_key);
+}
+
+/// [`each_model_key`] for the attribute named `name`.
+pub(crate) fn each_key(
+    cx: &Ctxt,
+    attrs: &[syn::Attribute],
+    name: &str,
     mut on_key: impl FnMut(ParseNestedMeta<'_>, &str, Span) -> syn::Result<()>,
 ) {
-    for attr in attrs.iter().filter(|a| a.path().is_ident(MODEL)) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_text(&meta.path);
             let span = meta.path.span();

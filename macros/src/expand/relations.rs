@@ -10,7 +10,7 @@
 //! the related key is reported there with `HoldsKey`'s message.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
@@ -68,13 +68,10 @@ impl Expand<'_> {
         let doc = format!(
             " The `belongs_to` relation to `{target}` through `{key}`: `{model}::query().include({model}::{name})` pairs each `{model}` with `Option<{target}>`.",
             target = r.target_name(),
-            key = r
-                .key
-                .as_ref()
-                .map(|k| k.unraw().to_string())
-                .unwrap_or_default(),
+            key = key_text(r),
         );
         let text = name.unraw().to_string().to_lowercase();
+        let pick = self.pick(target, quote!(cached_load));
         quote! {
             #[doc = #doc]
             #vis const #name: #p::relation::BelongsTo<#model, #target> = {
@@ -82,13 +79,22 @@ impl Expand<'_> {
                 #p::relation::BelongsTo::new(
                     #text,
                     #read,
-                    || {
-                        #[allow(unused_imports)]
-                        use #p::relation::{ViaCache as _, ViaQuery as _};
-                        (&&#p::relation::Pick::<#target>::new()).cached_load()
-                    },
+                    #pick,
                 )
             };
+        }
+    }
+
+    /// A closure that picks, where the target type is known, its cached
+    /// loader (`method` of `ViaCache`) or none (`ViaQuery`).
+    fn pick(&self, target: &impl ToTokens, method: TokenStream) -> TokenStream {
+        let p = &self.private;
+        quote! {
+            || {
+                #[allow(unused_imports)]
+                use #p::relation::{ViaCache as _, ViaQuery as _};
+                (&&#p::relation::Pick::<#target>::new()).#method()
+            }
         }
     }
 
@@ -111,13 +117,10 @@ impl Expand<'_> {
         let doc = format!(
             " The `has_many` relation to the `{target}`s whose `{key}` holds this row's key: `{model}::query().include({model}::{name})` pairs each `{model}` with `Vec<{target}>`.",
             target = r.target_name(),
-            key = r
-                .key
-                .as_ref()
-                .map(|k| k.unraw().to_string())
-                .unwrap_or_default(),
+            key = key_text(r),
         );
         let text = name.unraw().to_string().to_lowercase();
+        let pick = self.pick(target, quote!(cached_list));
         quote! {
             #[doc = #doc]
             #vis const #name: #p::relation::HasMany<#model, #target> = {
@@ -126,13 +129,17 @@ impl Expand<'_> {
                     #text,
                     #column,
                     #read,
-                    || {
-                        #[allow(unused_imports)]
-                        use #p::relation::{ViaCache as _, ViaQuery as _};
-                        (&&#p::relation::Pick::<#target>::new()).cached_list()
-                    },
+                    #pick,
                 )
             };
         }
     }
+}
+
+/// The key field's name, for the docs.
+fn key_text(r: &Relation) -> String {
+    r.key
+        .as_ref()
+        .map(|k| k.unraw().to_string())
+        .unwrap_or_default()
 }

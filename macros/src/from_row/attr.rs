@@ -7,7 +7,7 @@ use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned as _;
 
-use crate::attr::meta::{Spanned, code_list, parse_flag, parse_name, path_text, skip_value};
+use crate::attr::meta::{self, Spanned, code_list, parse_flag, parse_name, skip_value};
 use crate::ctxt::Ctxt;
 
 /// The attribute the derive reads.
@@ -85,18 +85,9 @@ pub(crate) fn reject_on_struct(cx: &Ctxt, attrs: &[syn::Attribute]) {
 fn each_key(
     cx: &Ctxt,
     attrs: &[syn::Attribute],
-    mut on_key: impl FnMut(ParseNestedMeta<'_>, &str, Span) -> syn::Result<()>,
+    on_key: impl FnMut(ParseNestedMeta<'_>, &str, Span) -> syn::Result<()>,
 ) {
-    for attr in attrs.iter().filter(|a| a.path().is_ident(FROM_ROW)) {
-        let result = attr.parse_nested_meta(|meta| {
-            let key = path_text(&meta.path);
-            let span = meta.path.span();
-            on_key(meta, &key, span)
-        });
-        if let Err(err) = result {
-            cx.syn_error(err);
-        }
-    }
+    meta::each_key(cx, attrs, FROM_ROW, on_key);
 }
 
 /// Stores a key's value, or reports the second occurrence of a key.

@@ -64,24 +64,7 @@ impl<'a> FromRow<'a> {
     /// Reads the struct and its attributes; mistakes go to `cx`.
     pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> FromRow<'a> {
         attr::reject_on_struct(cx, &input.attrs);
-        let (shape, fields) = match &input.data {
-            syn::Data::Struct(data) => match &data.fields {
-                syn::Fields::Named(named) => (
-                    Shape::Named,
-                    named
-                        .named
-                        .iter()
-                        .filter_map(|f| Field::from_ast(cx, f))
-                        .collect(),
-                ),
-                syn::Fields::Unnamed(unnamed) => {
-                    (Shape::Tuple(unnamed.paren_token.span.join()), Vec::new())
-                }
-                syn::Fields::Unit => (Shape::Unit(input.ident.span()), Vec::new()),
-            },
-            syn::Data::Enum(data) => (Shape::Enum(data.enum_token.span), Vec::new()),
-            syn::Data::Union(data) => (Shape::Union(data.union_token.span), Vec::new()),
-        };
+        let (shape, fields) = Shape::of(input, |f| Field::from_ast(cx, f));
         FromRow {
             input,
             ident: &input.ident,

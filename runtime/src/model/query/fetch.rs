@@ -8,7 +8,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::Query;
-use super::keyset::term_values;
+use super::cached::Sql;
+use super::keyset::{Term, term_values};
 use super::render::Stmt;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, OpKind};
@@ -35,6 +36,25 @@ impl<M: Model> Query<M> {
         stmt: Stmt,
         rls: bool,
     ) -> Result<Vec<Row>> {
+        let bound = self.bind(e, stmt)?;
+        run_query(
+            e,
+            bound.sql.as_str(),
+            &bound.params(),
+            OpKind::Read,
+            crate::pipeline::Around::rls(rls),
+        )
+        .await
+    }
+
+    /// Statement `stmt` with what its parameters borrow, checked: a cursor
+    /// of another query, or a `LIMIT` or `OFFSET` past PostgreSQL's
+    /// `bigint`, is `Error::InvalidInput` (counted as a failure on `e`).
+    pub(super) fn bind<E: Executor + ?Sized>(
+        &self,
+        e: &E,
+        stmt: Stmt,
+    ) -> Result<BoundQuery<'_, M>> {
         counted(e, self.check_cursor())?;
         let (limit, offset) = self.tail(stmt);
         for (what, n) in [("limit", limit), ("offset", offset)] {
@@ -48,40 +68,13 @@ impl<M: Model> Query<M> {
             }
         }
         let (sql, tail, rendered) = self.sql(stmt);
-        if let Some(values) = rendered {
-            let values = PostgresValues(values.into_iter().map(PostgresValue).collect());
-            return run_query(
-                e,
-                sql.as_str(),
-                &values.as_params(),
-                OpKind::Read,
-                crate::pipeline::Around::rls(rls),
-            )
-            .await;
-        }
-        let tail_values = tail.bound().map(|n| n.map(|n| bound(Value::from(n))));
-        let terms = self.after.as_ref().map(|c| self.keyset_terms(c));
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(self.filters.len() + 2);
-        for c in &self.filters {
-            c.params(&mut params);
-        }
-        if let (Some(cursor), Some(terms)) = (&self.after, &terms) {
-            params.extend(term_values(terms, cursor).map(|v| v as &(dyn ToSql + Sync)));
-        }
-        params.extend(
-            tail_values
-                .iter()
-                .flatten()
-                .map(|v| v as &(dyn ToSql + Sync)),
-        );
-        run_query(
-            e,
-            sql.as_str(),
-            &params,
-            OpKind::Read,
-            crate::pipeline::Around::rls(rls),
-        )
-        .await
+        Ok(BoundQuery {
+            query: self,
+            sql,
+            rendered: rendered.map(|v| PostgresValues(v.into_iter().map(PostgresValue).collect())),
+            tail: tail.bound().map(|n| n.map(|n| bound(Value::from(n)))),
+            terms: self.after.as_ref().map(|c| self.keyset_terms(c)),
+        })
     }
 
     pub(super) fn decode(rows: &[Row]) -> Result<Vec<M>> {
@@ -145,5 +138,38 @@ impl<M: Model> Query<M> {
         M: ListsOn<E::Scope>,
     {
         Ok(!self.rows(e, Stmt::Exists).await?.is_empty())
+    }
+}
+
+/// A query's statement, ready to send: its text and the values its
+/// parameters borrow (the filters' and the cursor's in place). `rows` and
+/// `stream` send the same one.
+pub(super) struct BoundQuery<'q, M: Model> {
+    query: &'q Query<M>,
+    pub(super) sql: Sql,
+    /// All of the values, for a statement rendered with them.
+    rendered: Option<PostgresValues>,
+    /// The `LIMIT` and `OFFSET` when bound.
+    tail: [Option<crate::model::column::Bound>; 2],
+    /// The keyset terms of the cursor, if any.
+    terms: Option<Vec<Vec<Term>>>,
+}
+
+impl<M: Model> BoundQuery<'_, M> {
+    /// The parameters, in placeholder order.
+    pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        if let Some(values) = &self.rendered {
+            return values.as_params();
+        }
+        let q = self.query;
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(q.filters.len() + 2);
+        for c in &q.filters {
+            c.params(&mut params);
+        }
+        if let (Some(cursor), Some(terms)) = (&q.after, &self.terms) {
+            params.extend(term_values(terms, cursor).map(|v| v as &(dyn ToSql + Sync)));
+        }
+        params.extend(self.tail.iter().flatten().map(|v| v as &(dyn ToSql + Sync)));
+        params
     }
 }

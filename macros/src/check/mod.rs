@@ -2,16 +2,14 @@
 //! rule reports to the [`Ctxt`] and returns, so one derive shows all of its
 //! mistakes at once. Rules about a field's *type* are not here: they are
 //! trait bounds the expansion puts at the field's span (see
-//! `expand/type_checks.rs`).
+//! `expand/type_checks.rs`). The relation rules are in `relations.rs`, the
+//! rules of a field's `#[validate(..)]` in `rules.rs`.
 
-use heck::ToSnakeCase as _;
-use syn::ext::IdentExt as _;
+mod relations;
+mod rules;
+
 use syn::spanned::Spanned as _;
 
-use crate::attr::meta::code_list;
-use crate::attr::relation::RelationKind;
-use crate::attr::validate::{RuleKind, example};
-use crate::case;
 use crate::ctxt::Ctxt;
 use crate::model::{Field, Model, Shape};
 
@@ -34,12 +32,9 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
     tenant(cx, model);
     audit(cx, model);
     duplicate_columns(cx, model);
-    relations(cx, model);
+    relations::relations(cx, model);
     for field in &model.fields {
-        duplicate_rules(cx, field);
-        rule_bounds(cx, field);
-        patterns(cx, field);
-        one_of_values(cx, field);
+        rules::check(cx, field);
     }
 }
 
@@ -340,183 +335,6 @@ fn duplicate_columns(cx: &Ctxt, model: &Model<'_>) {
                 format!(
                     "column `{}` is already used by field `{}`; give one of them another name with `#[model(column = \"..\")]`",
                     field.column, earlier.ident
-                ),
-            );
-        }
-    }
-}
-
-/// A relation names its key field (`belongs_to`'s on this model, where
-/// it must be a column: its value is read from the row), and its const a
-/// name no other relation or column const of the model has. Whether the
-/// key field's type holds the target's key is a trait bound at the field
-/// (`expand/relations.rs`); a `has_many` key lives on the other model,
-/// which only the compiler can see.
-fn relations(cx: &Ctxt, model: &Model<'_>) {
-    let name = model.ident;
-    for (i, r) in model.relations.iter().enumerate() {
-        let (what, target) = (r.kind.key(), r.target_name());
-        match (&r.key, r.kind) {
-            (None, RelationKind::BelongsTo) => cx.error(
-                r.span,
-                format!(
-                    "`belongs_to({target})` needs `key`, the field of `{name}` that holds `{target}`'s primary key\n\nhelp: the correct format looks like `#[model(belongs_to({target}, key = {}_id))]`",
-                    target.to_snake_case()
-                ),
-            ),
-            (None, RelationKind::HasMany) => cx.error(
-                r.span,
-                format!(
-                    "`has_many({target})` needs `key`, the field of `{target}` that holds `{name}`'s primary key\n\nhelp: the correct format looks like `#[model(has_many({target}, key = {}_id))]`",
-                    name.unraw().to_string().to_snake_case()
-                ),
-            ),
-            (Some(key), RelationKind::BelongsTo) if model.column_field(key).is_none() => {
-                let skipped = model.fields.iter().any(|f| f.ident == key);
-                let fields: Vec<String> = model.columns().map(|f| f.ident.to_string()).collect();
-                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-                cx.error(
-                    key.span(),
-                    if skipped {
-                        format!(
-                            "`{key}` is `#[model(skip)]`, so it holds no stored key; `belongs_to` reads `{target}`'s primary key from a column field of `{name}`"
-                        )
-                    } else {
-                        format!(
-                            "`key = {key}` names no field of `{name}`; a `belongs_to` key is the field that holds `{target}`'s primary key, one of {}",
-                            code_list(&fields)
-                        )
-                    },
-                );
-            }
-            _ => {}
-        }
-        if let Some(earlier) = model.relations[..i].iter().find(|e| e.name == r.name) {
-            cx.error(
-                r.name_span(),
-                format!(
-                    "`{name}` already has a relation named `{}` (`{}({})`); give this one another name with `name = \"..\"`, e.g. `#[model({what}({target}, key = .., name = \"OTHER_{}\"))]`",
-                    r.name,
-                    earlier.kind.key(),
-                    earlier.target_name(),
-                    r.name
-                ),
-            );
-        }
-        if let Some(field) = model
-            .columns()
-            .find(|f| r.name == case::const_name(&f.ident.unraw().to_string()))
-        {
-            cx.error(
-                r.name_span(),
-                format!(
-                    "relation const `{name}::{}` would clash with the column const of field `{}`; name the relation with `name = \"..\"`",
-                    r.name, field.ident
-                ),
-            );
-        }
-    }
-}
-
-/// A rule is given once per field: two `length`s would be two different
-/// requirements for one value, and only one of them can be meant.
-fn duplicate_rules(cx: &Ctxt, field: &Field<'_>) {
-    for (i, rule) in field.rules.iter().enumerate() {
-        let name = rule.kind.name();
-        // `custom` may name several functions.
-        if name == "custom" {
-            continue;
-        }
-        if field.rules[..i].iter().any(|r| r.kind.name() == name) {
-            cx.error(
-                rule.span,
-                format!(
-                    "duplicate `validate` rule `{name}`; give each rule once, e.g. `{}`",
-                    example(name)
-                ),
-            );
-        }
-    }
-}
-
-/// `min <= max` in `length` and `range`: otherwise no value passes, and
-/// every write of the model would fail.
-fn rule_bounds(cx: &Ctxt, field: &Field<'_>) {
-    for rule in &field.rules {
-        let (name, min, max) = match &rule.kind {
-            RuleKind::Length {
-                min: Some(min),
-                max: Some(max),
-            } if min.value > max.value => (
-                "length",
-                (min.value.to_string(), min.span),
-                max.value.to_string(),
-            ),
-            RuleKind::Range {
-                min: Some(min),
-                max: Some(max),
-            } if min.value.as_f64() > max.value.as_f64() => {
-                ("range", (min.value.text(), min.span), max.value.text())
-            }
-            _ => continue,
-        };
-        let ((min, span), max) = (min, max);
-        cx.error(
-            span,
-            format!(
-                "`{name}` has `min = {min}` above `max = {max}`, so no value can pass; make `min` at most `max`"
-            ),
-        );
-    }
-}
-
-/// A `pattern` is a regex the `regex` crate compiles. It is parsed here,
-/// with the parser `regex` itself uses, so a typo is a compile error at the
-/// literal instead of a panic on the first write.
-fn patterns(cx: &Ctxt, field: &Field<'_>) {
-    for rule in &field.rules {
-        let RuleKind::Pattern(lit) = &rule.kind else {
-            continue;
-        };
-        let pattern = lit.value();
-        let Err(err) = regex_syntax::Parser::new().parse(&pattern) else {
-            continue;
-        };
-        let (kind, at) = match &err {
-            regex_syntax::Error::Parse(e) => (e.kind().to_string(), Some(*e.span())),
-            regex_syntax::Error::Translate(e) => (e.kind().to_string(), Some(*e.span())),
-            other => (other.to_string(), None),
-        };
-        // The pattern with a caret under the mistake, as `regex` prints it.
-        let pointer = at.map_or_else(String::new, |at| {
-            let pad = pattern[..at.start.offset].chars().count();
-            let width = pattern[at.start.offset..at.end.offset].chars().count();
-            format!(
-                "\n\n    {pattern}\n    {}{}",
-                " ".repeat(pad),
-                "^".repeat(width.max(1))
-            )
-        });
-        cx.error(
-            lit.span(),
-            format!(
-                "invalid regular expression in `pattern`: {kind}{pointer}\n\nhelp: `pattern` takes the `regex` crate's syntax, e.g. `#[validate(pattern = \"^[a-z0-9_]+$\")]`"
-            ),
-        );
-    }
-}
-
-/// `one_of` lists at least one value: with none, nothing could pass.
-fn one_of_values(cx: &Ctxt, field: &Field<'_>) {
-    for rule in &field.rules {
-        if let RuleKind::OneOf(values) = &rule.kind
-            && values.is_empty()
-        {
-            cx.error(
-                rule.span,
-                format!(
-                    "`one_of` needs at least one allowed value\n\nhelp: the correct format looks like `{}`",
-                    example("one_of")
                 ),
             );
         }
