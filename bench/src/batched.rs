@@ -12,7 +12,7 @@ use strata::prelude::*;
 use strata::{Config, Db};
 
 use crate::derived::BenchUser;
-use crate::harness::{BoxError, BoxFut, Budget, Case, Contender, Op, OpResult, seeded_id};
+use crate::harness::{BoxError, BoxFut, Budget, Case, Contender, Op, OpResult, Report, seeded_id};
 
 /// Tasks in the concurrent case.
 pub(crate) const TASKS: usize = 64;
@@ -109,4 +109,56 @@ pub(crate) fn pgbench(url: &str, rounds: usize, secs: f64) -> Result<Vec<f64>, B
         tps.push(value);
     }
     Ok(tps)
+}
+
+/// pgbench's per-round figures, as a line of the report ("" if it did not run).
+pub(crate) fn pgbench_line(tps: &[f64]) -> String {
+    if tps.is_empty() {
+        return String::new();
+    }
+    let rounds: Vec<String> = tps.iter().map(|t| format!("{t:.0}")).collect();
+    format!(
+        "\npgbench -S -M prepared -c 8 -j 2 (one get per statement), per round: {}\n",
+        rounds.join(", ")
+    )
+}
+
+/// Issue 20's two targets: 64 tasks' gets per second against pgbench's
+/// select-only tps (medians of the same run), and batching's cost alone.
+pub(crate) fn targets(r: &Report, pgbench: &[f64]) -> String {
+    let c64 = format!("batched get c={}", TASKS);
+    let mut tps = pgbench.to_vec();
+    tps.sort_by(f64::total_cmp);
+    let vs_pgbench = match (r.rate(&c64, "strata"), tps.get(tps.len() / 2)) {
+        (Some(gets), Some(&tps)) if tps > 0.0 => Some(gets / tps),
+        _ => None,
+    };
+    let alone = r.ratio(
+        "batched get c=1",
+        "strata",
+        "batched get c=1",
+        "strata unbatched",
+    );
+    let mut out = String::new();
+    for (what, value, min) in [
+        (
+            format!("{c64}: strata gets/s / pgbench -S -c 8 tps"),
+            vs_pgbench,
+            2.0,
+        ),
+        (
+            "batched get c=1: strata / strata unbatched".to_owned(),
+            alone,
+            0.97,
+        ),
+    ] {
+        out.push_str(&match value {
+            Some(v) => format!(
+                "{what:<52} {v:>8.2}x  (target >= {min}x)  {}\n",
+                if v >= min { "met" } else { "MISSED" }
+            ),
+            None => format!("{what:<52} not measured\n"),
+        });
+    }
+    out
 }

@@ -302,60 +302,11 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         }
         false => Vec::new(),
     };
-    if !pgbench.is_empty() {
-        println!(
-            "\npgbench -S -M prepared -c 8 -j 2 (one get per statement), per round: {}",
-            pgbench
-                .iter()
-                .map(|t| format!("{t:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    print!("{}", batched::pgbench_line(&pgbench));
     println!("\ntargets:");
     print!("{}", targets(&report));
-    print!("{}", batched_targets(&report, &pgbench));
+    print!("{}", batched::targets(&report, &pgbench));
     Ok(())
-}
-
-/// Issue 20's two targets: 64 tasks' gets per second against pgbench's
-/// select-only tps (medians of the same run), and batching's cost alone.
-fn batched_targets(r: &Report, pgbench: &[f64]) -> String {
-    let c64 = format!("batched get c={}", batched::TASKS);
-    let mut tps = pgbench.to_vec();
-    tps.sort_by(f64::total_cmp);
-    let vs_pgbench = match (r.rate(&c64, "strata"), tps.get(tps.len() / 2)) {
-        (Some(gets), Some(&tps)) if tps > 0.0 => Some(gets / tps),
-        _ => None,
-    };
-    let alone = r.ratio(
-        "batched get c=1",
-        "strata",
-        "batched get c=1",
-        "strata unbatched",
-    );
-    let mut out = String::new();
-    for (what, value, min) in [
-        (
-            format!("{c64}: strata gets/s / pgbench -S -c 8 tps"),
-            vs_pgbench,
-            2.0,
-        ),
-        (
-            "batched get c=1: strata / strata unbatched".to_owned(),
-            alone,
-            0.97,
-        ),
-    ] {
-        out.push_str(&match value {
-            Some(v) => format!(
-                "{what:<52} {v:>8.2}x  (target >= {min}x)  {}\n",
-                if v >= min { "met" } else { "MISSED" }
-            ),
-            None => format!("{what:<52} not measured\n"),
-        });
-    }
-    out
 }
 
 /// `--only feed..` / `--only audit..`: the feed and audit cases alone, without seeding or warming the
