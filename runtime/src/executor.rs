@@ -66,7 +66,10 @@ pub(crate) mod handle {
     /// The private supertrait of [`Executor`](super::Executor): only
     /// strata's handles implement it, so only they implement `Executor`.
     pub trait Handle {
-        fn __conn(&self) -> impl Future<Output = Result<Conn<'_>>> + Send;
+        /// The connection a statement of `kind` runs on: a transaction's
+        /// own, or (on `Db`) a pooled one, from a replica for a read the
+        /// route stage sends there.
+        fn __conn(&self, kind: super::OpKind) -> impl Future<Output = Result<Conn<'_>>> + Send;
 
         fn __db(&self) -> &Db;
 

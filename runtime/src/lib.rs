@@ -18,6 +18,7 @@ mod notify;
 pub mod observe;
 mod pipeline;
 mod pool;
+pub mod replica;
 pub mod retry;
 mod row;
 pub mod sequence;

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::model::scope::Scope;
 use crate::model::{Model, ModelExt};
 use crate::pool::Db;
+// A fill reads the primary: a lagging replica could hand the cache a row
+// older than an invalidation another process has already published.
+use crate::replica::on_primary;
 use crate::tenant::RunsOn;
 
 /// Debug-formats a string without quotes (a tenant's row id is already text).
@@ -54,7 +57,7 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
             };
             let scope = Scope::of::<Self, C>(db)?;
             let lookup = key.clone();
-            let load = || async move { Self::find(db, lookup).await };
+            let load = || on_primary(async move { Self::find(db, lookup).await });
             let (cache, table, what) = (
                 &db.__db().inner.cache,
                 Self::META.qualified,
@@ -111,7 +114,7 @@ pub trait CachedModelExt: Model + Serialize + DeserializeOwned + Clone {
                         keys,
                         ttl,
                         |row: &Self| row_id(row.key()),
-                        |wanted| async move { Self::find_many(db, &wanted).await },
+                        |wanted| on_primary(async move { Self::find_many(db, &wanted).await }),
                     )
                     .await
                 }

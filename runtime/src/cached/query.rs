@@ -109,7 +109,7 @@ where
             &Raw(&id),
             true,
             ttl,
-            || async move { run(query).await.map(Some) },
+            || crate::replica::on_primary(async move { run(query).await.map(Some) }),
         )
         .await
     }

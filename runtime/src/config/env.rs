@@ -187,6 +187,8 @@ impl Config {
     /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
     /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
+    /// Replicas: `DB_REPLICA_URLS` (comma separated), `DB_REPLICA_MAX_LAG_MS`,
+    /// `DB_REPLICA_CHECK_MS`.
     /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
     /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`,
     /// `CACHE_FEED` (`true`: L1 invalidated by the change feed). Audit:
@@ -233,6 +235,12 @@ impl Config {
         vars.set("DB_BREAKER_THRESHOLD", &mut c.breaker_threshold)?;
         vars.set_millis("DB_BREAKER_COOLDOWN_MS", &mut c.breaker_cooldown)?;
         vars.set_millis("DB_LEAK_THRESHOLD_MS", &mut c.leak_threshold)?;
+        // Replicas.
+        if let Some(list) = vars.text("DB_REPLICA_URLS") {
+            c.replicas.set_urls(&list);
+        }
+        vars.set_millis("DB_REPLICA_MAX_LAG_MS", &mut c.replicas.max_lag)?;
+        vars.set_millis("DB_REPLICA_CHECK_MS", &mut c.replicas.check_every)?;
         // Cache.
         if let Some(url) = vars.text("REDIS_URL") {
             c.redis_url = Some(super::Secret::new(url));

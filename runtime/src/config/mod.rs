@@ -13,6 +13,7 @@
 pub(crate) mod audit;
 mod connection;
 mod env;
+pub(crate) mod replica;
 mod secret;
 mod tls;
 
@@ -71,6 +72,8 @@ pub struct Config {
     pub(crate) leak_threshold: Duration,
     pub(crate) audit_without_actor: audit::WithoutActor,
     pub(crate) batch_gets: bool,
+    /// Read replicas (see `replica`).
+    pub(crate) replicas: replica::ReplicaSettings,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl fmt::Debug for Config {
             .field("leak_threshold", &self.leak_threshold)
             .field("audit_without_actor", &self.audit_without_actor)
             .field("batch_gets", &self.batch_gets)
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -157,6 +161,7 @@ impl Config {
             leak_threshold: Duration::from_secs(30),
             audit_without_actor: audit::WithoutActor::Refuse,
             batch_gets: true,
+            replicas: replica::ReplicaSettings::default(),
         }
     }
 
@@ -165,6 +170,7 @@ impl Config {
     pub(crate) fn validate(&self) -> Result<()> {
         self.tls.check()?;
         self.load_redis_tls()?;
+        self.replicas.check()?;
         if self.pool_max == 0 {
             return Err(Error::Config {
                 var: "DB_POOL_MAX",

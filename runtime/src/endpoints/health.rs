@@ -19,7 +19,9 @@ impl Db {
     pub async fn health(&self) -> HealthReport {
         let mut reasons = Vec::new();
         let started = Instant::now();
-        let postgres = match self.query_read_one("SELECT 1", &[]).await {
+        // The primary's answer: a replica's is in `replicas`.
+        let primary = crate::replica::on_primary(self.query_read_one("SELECT 1", &[]));
+        let postgres = match primary.await {
             Ok(_) => ServiceHealth {
                 status: "up",
                 latency_ms: Some(ms(started.elapsed())),
@@ -96,6 +98,20 @@ impl Db {
         if breaker != BreakerState::Closed {
             reasons.push(format!("postgres circuit breaker is {breaker:?}"));
         }
+        let replicas = self.replicas();
+        for r in &replicas {
+            if !r.serving {
+                let why = match (&r.error, r.lag) {
+                    (Some(e), _) => e.clone(),
+                    (None, Some(lag)) => format!("{lag:?} behind the primary"),
+                    (None, None) => "not checked yet".into(),
+                };
+                reasons.push(format!(
+                    "replica {} is {:?} ({why}); its reads go elsewhere",
+                    r.name, r.state
+                ));
+            }
+        }
         let status = if postgres.status == "down" {
             Health::Unhealthy
         } else if reasons.is_empty() {
@@ -109,6 +125,7 @@ impl Db {
             redis,
             pool,
             breaker,
+            replicas,
             reasons,
         }
     }

@@ -257,6 +257,69 @@ impl Db {
             "1 while the PostgreSQL breaker refuses calls.",
             &[("", u64::from(m.breaker != BreakerState::Closed))],
         );
+        self.replica_metrics(&mut out);
         out
+    }
+
+    /// One series per replica, labelled `replica="host:port"`.
+    fn replica_metrics(&self, out: &mut String) {
+        let replicas = self.replicas();
+        let label = |name: &str| {
+            let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("replica=\"{escaped}\"")
+        };
+        let each = |value: &dyn Fn(&crate::replica::ReplicaStatus) -> u64| {
+            replicas
+                .iter()
+                .map(|r| (label(&r.name), value(r)))
+                .collect::<Vec<_>>()
+        };
+        let up = each(&|r| u64::from(r.state == crate::replica::ReplicaState::Up));
+        metric(
+            out,
+            "strata_replica_up",
+            "gauge",
+            "1 while the read replica answers and is in recovery.",
+            &pairs(&up),
+        );
+        let serving = each(&|r| u64::from(r.serving));
+        metric(
+            out,
+            "strata_replica_serving",
+            "gauge",
+            "1 while the replica is within the lag bound and serves reads.",
+            &pairs(&serving),
+        );
+        let reads = each(&|r| r.reads);
+        metric(
+            out,
+            "strata_replica_reads_total",
+            "counter",
+            "Statements run on the replica.",
+            &pairs(&reads),
+        );
+        let failures = each(&|r| r.failures);
+        metric(
+            out,
+            "strata_replica_failures_total",
+            "counter",
+            "Connections or checks of the replica that failed.",
+            &pairs(&failures),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP strata_replica_lag_seconds How far the replica was behind the primary at its last check."
+        );
+        let _ = writeln!(out, "# TYPE strata_replica_lag_seconds gauge");
+        for r in &replicas {
+            if let Some(lag) = r.lag {
+                let _ = writeln!(
+                    out,
+                    "strata_replica_lag_seconds{{{}}} {}",
+                    label(&r.name),
+                    lag.as_secs_f64()
+                );
+            }
+        }
     }
 }

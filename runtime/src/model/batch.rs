@@ -155,6 +155,12 @@ impl<M: Model> Drop for Slot<M> {
 
 /// `M::find(db, key)`, batched with the other gets of `M` in flight on `db`.
 pub(crate) async fn find<M: Model>(db: &Db, key: M::Key) -> Result<Option<M>> {
+    // A batch runs in whichever task flushes it, so a task whose reads are
+    // routed by a scope of its own (`replica::session`, `on_primary`) gets
+    // alone, under its own scope.
+    if crate::replica::scoped() {
+        return super::ops::find_direct::<M, Db>(db, key).await;
+    }
     let lane = lane::<M>(db);
     let answer = {
         let mut state = lane.lock();
@@ -343,7 +349,7 @@ impl Drop for Pinned {
 }
 
 impl Handle for Pinned {
-    async fn __conn(&self) -> Result<Conn<'_>> {
+    async fn __conn(&self, _kind: crate::executor::OpKind) -> Result<Conn<'_>> {
         match &self.conn {
             Some(conn) => Ok(Conn::InTx(conn)),
             None => unreachable!("a pinned connection is only taken when dropped"),

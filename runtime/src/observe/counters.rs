@@ -35,7 +35,7 @@ pub(crate) struct Counters {
 /// The labels of round trips by what they carry, as
 /// `strata_round_trips_total` carries them (`kind="commit"`, ..) and
 /// [`RoundTripMetrics`](crate::RoundTripMetrics) lists them, in this order.
-pub const ROUND_TRIP_KINDS: [&str; 9] = [
+pub const ROUND_TRIP_KINDS: [&str; 10] = [
     "statement",
     "copy",
     "begin",
@@ -45,6 +45,7 @@ pub const ROUND_TRIP_KINDS: [&str; 9] = [
     "session_check",
     "migration",
     "probe",
+    "replica_check",
 ];
 
 /// What one round trip to PostgreSQL carries; indexes [`ROUND_TRIP_KINDS`].
@@ -68,6 +69,8 @@ pub(crate) enum RoundTrip {
     Migration,
     /// A health or circuit-breaker probe.
     Probe,
+    /// The replica check: a WAL position read from the primary or a replica.
+    ReplicaCheck,
 }
 
 impl RoundTrip {

@@ -13,7 +13,8 @@ use super::metrics::BreakerState;
 pub enum Health {
     /// Everything answers.
     Healthy,
-    /// Serving, but something needs attention (Redis down, pool saturated).
+    /// Serving, but something needs attention (Redis down, pool saturated,
+    /// a replica down or lagging).
     Degraded,
     /// PostgreSQL cannot be reached.
     Unhealthy,
@@ -46,6 +47,10 @@ pub struct HealthReport {
     pub pool: PoolStatus,
     /// The PostgreSQL circuit breaker.
     pub breaker: BreakerState,
+    /// Each read replica (empty without `DB_REPLICA_URLS`). One that is
+    /// down or lagging makes the verdict `Degraded`: reads go to the
+    /// primary meanwhile.
+    pub replicas: Vec<crate::replica::ReplicaStatus>,
     /// One sentence per problem found.
     pub reasons: Vec<String>,
 }

@@ -13,6 +13,8 @@
 //! - A write in autocommit mode whose connection dies after it was sent is
 //!   reported as [`Error::OutcomeUnknown`] and never repeated. So is one
 //!   whose answer did not come within the client-side bound.
+//! - A read a replica cancelled for a conflict with recovery (40001) is
+//!   repeated once on the primary.
 //! - Inside a transaction nothing is repeated per statement; a lost
 //!   connection means the server rolled the transaction back (`Connection`).
 
@@ -81,8 +83,13 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
     // that socket: an idle connection opened before the failure may be just
     // as dead and still look open. The retry goes to one opened after it.
     let mut failed_at = None;
+    // Set when a replica cancelled the read (a conflict with recovery):
+    // it is asked again of the primary, where no replay can cancel it.
+    let mut primary = false;
     loop {
-        let mut conn = Lent::new(e.__conn().await?, db);
+        // `Write` asks for the primary's pool: the route stage only moves reads.
+        let route = if primary { OpKind::Write } else { kind };
+        let mut conn = Lent::new(e.__conn(route).await?, db);
         let pooled = conn.is_pooled();
         if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
             skips -= 1;
@@ -137,17 +144,29 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
             }
             Err(err) => Error::from_pg(err),
         };
+        if matches!(&*conn, Conn::Replica(..))
+            && matches!(err, Error::Serialization { .. })
+            && !retried
+        {
+            // Hot standby cancels a read whose snapshot replay needs gone
+            // (40001, "conflict with recovery"); the connection is healthy.
+            retried = true;
+            primary = true;
+            bump(&counters.reads_retried);
+            continue;
+        }
         if !(pooled && err.is_connection()) {
             if plan.probe && pooled {
                 keep_if_clean(conn, db, bound).await;
             }
             return Err(err);
         }
+        let failed = conn.failed_now();
         conn.take().discard(db);
         match kind {
             OpKind::Read if !retried => {
                 retried = true;
-                failed_at = Some(std::time::Instant::now());
+                failed_at = Some(failed);
                 bump(&counters.reads_retried);
             }
             OpKind::Read => return Err(err),
@@ -205,7 +224,7 @@ async fn keep_if_clean(mut conn: Lent<'_, '_>, db: &Db, bound: Option<Duration>)
 /// is unknown. A pooled one is discarded; a transaction's is poisoned.
 pub(super) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
     match conn {
-        Conn::Pooled(_) => conn.discard(db),
+        Conn::Pooled(_) | Conn::Replica(..) => conn.discard(db),
         Conn::InTx(_) => e.__poison(),
     }
 }

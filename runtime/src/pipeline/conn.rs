@@ -21,6 +21,9 @@ use crate::pool::Db;
 pub enum Conn<'a> {
     /// Checked out of the pool for this statement (autocommit).
     Pooled(Object),
+    /// Checked out of a replica's pool for this read (autocommit): the
+    /// route stage sent it there.
+    Replica(Object, &'a crate::replica::Replica),
     /// Borrowed, not the statement's own: the connection of an open
     /// transaction, or one the batch stage pipelines several reads on.
     /// Nothing is retried on it, and a failure is its owner's to handle.
@@ -31,7 +34,7 @@ impl Deref for Conn<'_> {
     type Target = ClientWrapper;
     fn deref(&self) -> &ClientWrapper {
         match self {
-            Conn::Pooled(o) => o,
+            Conn::Pooled(o) | Conn::Replica(o, _) => o,
             Conn::InTx(c) => c,
         }
     }
@@ -40,25 +43,56 @@ impl Deref for Conn<'_> {
 impl Conn<'_> {
     /// Whether this is a pooled connection in autocommit mode.
     pub(crate) fn is_pooled(&self) -> bool {
-        matches!(self, Conn::Pooled(_))
+        matches!(self, Conn::Pooled(_) | Conn::Replica(..))
     }
 
-    /// A pooled connection opened before `failed_at`.
-    pub(super) fn opened_before(&self, failed_at: Option<std::time::Instant>) -> bool {
-        match (self, failed_at) {
-            (Conn::Pooled(o), Some(at)) => Object::metrics(o).created < at,
+    /// Which server it is on: the primary is 0, a replica its address.
+    fn server(&self) -> usize {
+        match self {
+            Conn::Replica(_, r) => std::ptr::from_ref(*r) as usize,
+            _ => 0,
+        }
+    }
+
+    /// When a pooled connection to this one's server failed, for
+    /// [`Conn::opened_before`].
+    pub(super) fn failed_now(&self) -> Failed {
+        Failed(self.server(), std::time::Instant::now())
+    }
+
+    /// A pooled connection to the server of `failed` opened before that
+    /// failure: it may be just as dead. Another server's are not suspect.
+    pub(super) fn opened_before(&self, failed: Option<Failed>) -> bool {
+        match (self, failed) {
+            (Conn::Pooled(o) | Conn::Replica(o, _), Some(Failed(server, at))) => {
+                server == self.server() && Object::metrics(o).created < at
+            }
             _ => false,
         }
     }
 
-    /// Throws a pooled connection away instead of returning it to the pool.
+    /// Throws a pooled connection away instead of returning it to the
+    /// pool. A replica's is thrown away only when it broke or timed out:
+    /// the replica serves no reads until its next check succeeds.
     pub(crate) fn discard(self, db: &Db) {
-        if let Conn::Pooled(o) = self {
-            bump(&db.inner.counters.connections_discarded);
-            drop(Object::take(o));
+        match self {
+            Conn::Pooled(o) => {
+                bump(&db.inner.counters.connections_discarded);
+                drop(Object::take(o));
+            }
+            Conn::Replica(o, r) => {
+                bump(&db.inner.counters.connections_discarded);
+                drop(Object::take(o));
+                r.failed(&"a connection to it broke or timed out");
+            }
+            Conn::InTx(_) => {}
         }
     }
 }
+
+/// A connection failure: on which server (see [`Conn::failed_now`]), when.
+#[derive(Clone, Copy)]
+pub(super) struct Failed(usize, std::time::Instant);
 
 /// The connection one statement runs on. While `armed`, dropping it
 /// (an error path, or the caller dropping the future) closes a pooled

@@ -8,6 +8,7 @@
 //! |----------|-------------------------------------------------------------|------|
 //! | guard    | refuses input the protocol or the session cannot take: raw-SQL plan, parameter and size limits, NUL in text | `guard.rs`, `limits.rs` |
 //! | observe  | one `db.statement` span (OTel `db.*` names), counters, latency, history, slow log | `mod.rs` ([`run`]), `round_trip.rs` |
+//! | route    | a read outside a transaction to a replica that has replayed what it must see, else the primary | `crate::replica`, `Db`'s handle |
 //! | acquire  | a connection: pooled (breaker, acquire timeout, dead ones skipped) or the transaction's | `conn.rs`, [`Executor`]'s handle |
 //! | send     | prepare, then one bounded round trip, pipelined where safe (`BEGIN READ ONLY`..`COMMIT`) | `send.rs` |
 //! | classify | `Error` by SQLSTATE; `OutcomeUnknown` for a sent autocommit write whose answer was lost | `attempt.rs`, `crate::error` |
@@ -324,6 +325,12 @@ async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     let rows = result.as_ref().map_or(0, Output::rows_seen);
     if let Err(err) = &result {
         db.inner.counters.failed(err);
+    }
+    // The route stage's epoch: after the write returned, whatever its
+    // outcome (a lost answer may have applied). A transaction's writes
+    // count at its `COMMIT`.
+    if req.kind == OpKind::Write && !e.__in_tx() {
+        db.inner.replicas.wrote();
     }
     db.inner
         .observer

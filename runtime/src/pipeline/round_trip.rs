@@ -77,7 +77,7 @@ pub(crate) async fn round_trip<T>(
 #[derive(Clone, Copy)]
 pub(crate) struct Link<'a> {
     client: &'a Client,
-    counters: &'a Counters,
+    db: &'a Db,
 }
 
 impl std::fmt::Debug for Link<'_> {
@@ -89,16 +89,18 @@ impl std::fmt::Debug for Link<'_> {
 impl<'a> Link<'a> {
     /// Wraps a connection `db`'s migrator holds.
     pub(crate) fn new(client: &'a Client, db: &'a Db) -> Self {
-        Link {
-            client,
-            counters: &db.inner.counters,
-        }
+        Link { client, db }
     }
 
     async fn run<T>(&self, sql: &str, fut: impl Future<Output = PgResult<T>>) -> PgResult<T> {
         let result = traced(sql, RoundTrip::Migration, fut).await;
-        self.counters
+        let inner = &self.db.inner;
+        inner
+            .counters
             .round_trip(RoundTrip::Migration, result.is_ok());
+        // A migration's DDL and data count as writes for the route stage:
+        // a read right after it must not reach a replica without its table.
+        inner.replicas.wrote();
         result
     }
 

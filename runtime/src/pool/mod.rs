@@ -9,6 +9,7 @@
 #[cfg(feature = "test-hooks")]
 mod hooks;
 mod recovery;
+mod replicas;
 mod upkeep;
 
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub(crate) struct Inner {
     /// Each model's lane of concurrent gets waiting to be coalesced, by the
     /// model's `TypeId` (`model::batch` owns what is in it).
     pub(crate) batch_lanes: BatchLanes,
+    /// Read replicas and the write epoch (the route stage's state).
+    pub(crate) replicas: crate::replica::Replicas,
 }
 
 impl Inner {
@@ -111,31 +114,14 @@ impl Db {
     /// without the opt-in, TLS in a build without the `tls` feature) before
     /// connecting, and the connection error if the server cannot be reached
     /// (or fails the TLS checks).
+    ///
+    /// With read replicas (`DB_REPLICA_URLS`), each is checked once: one
+    /// that cannot be reached is reported down and the handle starts on the
+    /// primary; one that is not in recovery (a primary) is `Error::Config`.
     pub async fn connect(config: Config) -> Result<Db> {
         config.validate()?;
-        let manager = crate::tls::manager(
-            config.to_pg(),
-            &config.tls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        )?;
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_max)
-            .wait_timeout(Some(config.acquire_timeout))
-            .create_timeout(Some(config.get_connect_timeout()))
-            // `RecyclingMethod::Fast` only looks at the client's state, with
-            // no I/O to bound: a timeout there would only cost a timer.
-            .recycle_timeout(None)
-            .runtime(Runtime::Tokio1)
-            // Hand out the most recently used connection: its backend is
-            // warm, and idle ones at the back can be trimmed.
-            .queue_mode(QueueMode::Lifo)
-            .build()
-            .map_err(|e| Error::Config {
-                var: "DB_POOL_MAX",
-                reason: e.to_string(),
-            })?;
+        let pool = build_pool(&config)?;
+        let replicas = replicas::open(&config)?;
         let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
         let mut settings = crate::cache::CacheSettings::from_config(&config);
         settings.redis_tls = config.load_redis_tls()?;
@@ -158,6 +144,7 @@ impl Db {
                 reaper: std::sync::Mutex::new(Vec::new()),
                 rls_checked: std::sync::Mutex::new(std::collections::HashSet::new()),
                 batch_lanes: BatchLanes::default(),
+                replicas,
             }),
         };
         // With Redis, the caches serve nothing until their lease begins
@@ -170,7 +157,15 @@ impl Db {
             held.push(db.acquire().await?);
         }
         drop(held);
+        replicas::first_check(&db).await?;
         let mut tasks = vec![tokio::spawn(watch_leases(Arc::downgrade(&db.inner)))];
+        if db.inner.replicas.any() {
+            let every = db.inner.config.replicas.check_every;
+            tasks.push(tokio::spawn(replicas::watch(
+                Arc::downgrade(&db.inner),
+                every,
+            )));
+        }
         if let Some(idle) = db.inner.config.idle_timeout {
             tasks.push(tokio::spawn(reap_idle(Arc::downgrade(&db.inner), idle)));
         }
@@ -207,6 +202,12 @@ impl Db {
             self.inner.breaker.state(),
             self.inner.hub.metrics(),
         )
+    }
+
+    /// Each read replica's state, lag and reads (empty without
+    /// `DB_REPLICA_URLS`).
+    pub fn replicas(&self) -> Vec<crate::replica::ReplicaStatus> {
+        self.inner.replicas.status()
     }
 
     /// The most recent statements (SQL, duration, rows; never parameters), oldest first.
@@ -328,6 +329,9 @@ impl Db {
             in_use = self.pool_status().in_use;
         }
         self.inner.pool.close();
+        for r in &self.inner.replicas.members {
+            r.pool.close();
+        }
         in_use
     }
 
@@ -345,12 +349,69 @@ impl Db {
     }
 }
 
+/// The pool of one server (the primary, or a replica), with `config`'s
+/// size and bounds.
+fn build_pool(config: &Config) -> Result<Pool> {
+    let manager = crate::tls::manager(
+        config.to_pg(),
+        &config.tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    )?;
+    Pool::builder(manager)
+        .max_size(config.pool_max)
+        .wait_timeout(Some(config.acquire_timeout))
+        .create_timeout(Some(config.get_connect_timeout()))
+        // `RecyclingMethod::Fast` only looks at the client's state, with
+        // no I/O to bound: a timeout there would only cost a timer.
+        .recycle_timeout(None)
+        .runtime(Runtime::Tokio1)
+        // Hand out the most recently used connection: its backend is
+        // warm, and idle ones at the back can be trimmed.
+        .queue_mode(QueueMode::Lifo)
+        .build()
+        .map_err(|e| Error::Config {
+            var: "DB_POOL_MAX",
+            reason: e.to_string(),
+        })
+}
+
+impl Db {
+    /// A connection to `replica` for one read, or `None` for the primary:
+    /// its pool is full (the read spills over rather than queue), or the
+    /// connect failed (it is down until a check succeeds).
+    async fn replica_checkout(&self, replica: &crate::replica::Replica) -> Option<Object> {
+        let now = deadpool_postgres::Timeouts {
+            wait: Some(Duration::ZERO),
+            ..replica.pool.timeouts()
+        };
+        match replica.pool.timeout_get(&now).await {
+            Ok(conn) => {
+                replica.served();
+                Some(conn)
+            }
+            Err(PoolError::Timeout(TimeoutType::Wait)) => None,
+            Err(err) => {
+                replica.failed(&err);
+                None
+            }
+        }
+    }
+}
+
 impl Executor for Db {
     type Scope = crate::tenant::Unscoped;
 }
 
 impl Handle for Db {
-    async fn __conn(&self) -> Result<Conn<'_>> {
+    async fn __conn(&self, kind: crate::executor::OpKind) -> Result<Conn<'_>> {
+        if kind == crate::executor::OpKind::Read
+            && let Some(replica) = self.inner.replicas.route()
+            && let Some(conn) = self.replica_checkout(replica).await
+        {
+            return Ok(Conn::Replica(conn, replica));
+        }
         self.acquire().await.map(Conn::Pooled)
     }
 

@@ -188,8 +188,11 @@ impl Executor for AllTenants {
 /// Every `Handle` method but the tenant's, answered by `$inner`.
 macro_rules! delegate_handle {
     ($inner:ident) => {
-        fn __conn(&self) -> impl Future<Output = Result<Conn<'_>>> + Send {
-            self.$inner.__conn()
+        fn __conn(
+            &self,
+            kind: crate::executor::OpKind,
+        ) -> impl Future<Output = Result<Conn<'_>>> + Send {
+            self.$inner.__conn(kind)
         }
         fn __db(&self) -> &Db {
             self.$inner.__db()

@@ -218,6 +218,8 @@ impl Tx {
             return Err(abandoned());
         }
         let sent = self.control(RoundTrip::Commit, "COMMIT").await;
+        // The route stage's epoch, whatever the answer: it may have applied.
+        self.shared.db.inner.replicas.wrote();
         let Ok(sent) = sent else {
             // COMMIT was sent and no answer came: it may have applied.
             self.__poison();
@@ -295,7 +297,7 @@ impl Executor for Tx {
 }
 
 impl Handle for Tx {
-    async fn __conn(&self) -> Result<Conn<'_>> {
+    async fn __conn(&self, _kind: crate::executor::OpKind) -> Result<Conn<'_>> {
         if !self.is_open() {
             return Err(Error::TransactionDone);
         }

@@ -135,7 +135,7 @@ async fn start<'e, E: Executor + ?Sized>(
     let mut skips = db.inner.config.pool_max + 2;
     let mut failed_at = None;
     loop {
-        let mut conn = Lent::new(e.__conn().await.map_err(unsent)?, db);
+        let mut conn = Lent::new(e.__conn(req.kind).await.map_err(unsent)?, db);
         let pooled = conn.is_pooled();
         if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
             skips -= 1;
@@ -175,11 +175,12 @@ async fn start<'e, E: Executor + ?Sized>(
             conn.armed = false;
             return Err((err, true));
         }
+        let failed = conn.failed_now();
         conn.take().discard(db);
         if failed_at.is_some() {
             return Err((err, true));
         }
-        failed_at = Some(Instant::now());
+        failed_at = Some(failed);
         bump(&db.inner.counters.reads_retried);
     }
 }
