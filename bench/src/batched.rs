@@ -17,10 +17,10 @@ use crate::harness::{BoxError, BoxFut, Budget, Case, Contender, Op, OpResult, Re
 /// Tasks in the concurrent case.
 pub(crate) const TASKS: usize = 64;
 
-/// `BenchUser::get` on a `Db` with batching on or off.
-struct Gets {
-    db: Db,
-    name: &'static str,
+/// `BenchUser::get` on a `Db` (batching on or off, replicas or not).
+pub(crate) struct Gets {
+    pub(crate) db: Db,
+    pub(crate) name: &'static str,
 }
 
 impl Contender for Gets {

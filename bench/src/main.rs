@@ -21,6 +21,7 @@ mod harness;
 mod moka_raw;
 mod raw;
 mod redis_raw;
+mod replicas;
 mod seed;
 mod tenant;
 
@@ -236,6 +237,17 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     // Concurrent gets coalesced by the batch stage (issue 20).
     let raw_gets: Arc<dyn Contender> = raw.clone();
     cases.extend(batched::cases(&url, POOL, raw_gets, timed).await?);
+    // Reads over a primary and a streaming replica (issue 22): servers of
+    // its own, started only when the case is selected.
+    let _servers = match o.only.as_deref() {
+        Some(only) if !"replica get c=8".contains(only) => None,
+        _ => {
+            eprintln!("starting a primary and a streaming replica ...");
+            let (case, servers) = replicas::case(POOL, timed).await?;
+            cases.push(case);
+            Some(servers)
+        }
+    };
     // The change feed's cost to writers (issue 16); `--only feed` selects them.
     cases.extend(feed::cases(&feed, POOL, timed));
     if let Some(only) = &o.only {

@@ -188,7 +188,7 @@ impl Config {
     /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
     /// Replicas: `DB_REPLICA_URLS` (comma separated), `DB_REPLICA_MAX_LAG_MS`,
-    /// `DB_REPLICA_CHECK_MS`.
+    /// `DB_REPLICA_CHECK_MS`, `DB_REPLICA_PRIMARY_READS`.
     /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
     /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`,
     /// `CACHE_FEED` (`true`: L1 invalidated by the change feed). Audit:
@@ -241,6 +241,7 @@ impl Config {
         }
         vars.set_millis("DB_REPLICA_MAX_LAG_MS", &mut c.replicas.max_lag)?;
         vars.set_millis("DB_REPLICA_CHECK_MS", &mut c.replicas.check_every)?;
+        vars.set("DB_REPLICA_PRIMARY_READS", &mut c.replicas.primary_reads)?;
         // Cache.
         if let Some(url) = vars.text("REDIS_URL") {
             c.redis_url = Some(super::Secret::new(url));

@@ -24,6 +24,8 @@ pub(crate) struct ReplicaSettings {
     pub(crate) max_lag: Duration,
     /// How often each replica (and the primary's WAL position) is read.
     pub(crate) check_every: Duration,
+    /// Whether the primary takes a share of the reads too.
+    pub(crate) primary_reads: bool,
 }
 
 impl Default for ReplicaSettings {
@@ -32,6 +34,7 @@ impl Default for ReplicaSettings {
             urls: Vec::new(),
             max_lag: Duration::from_secs(1),
             check_every: Duration::from_millis(100),
+            primary_reads: false,
         }
     }
 }
@@ -102,6 +105,16 @@ impl Config {
     #[must_use]
     pub fn replica_check_interval(mut self, every: Duration) -> Self {
         self.replicas.check_every = every;
+        self
+    }
+
+    /// Whether the primary takes an equal share of the reads the replicas
+    /// may serve (`DB_REPLICA_PRIMARY_READS`, default `false`: replicas
+    /// take them all, to offload the primary). With one replica and a
+    /// primary that has room, `true` spreads reads over both.
+    #[must_use]
+    pub fn replica_primary_reads(mut self, on: bool) -> Self {
+        self.replicas.primary_reads = on;
         self
     }
 

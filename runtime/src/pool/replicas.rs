@@ -31,11 +31,7 @@ pub(super) fn open(config: &Config) -> Result<Replicas> {
         let own = config.for_replica(i)?;
         members.push(Replica::new(endpoint(&own), super::build_pool(&own)?));
     }
-    Ok(Replicas::new(
-        members,
-        config.replicas.max_lag,
-        config.replicas.check_every,
-    ))
+    Ok(Replicas::new(members, &config.replicas))
 }
 
 /// `host:port` of `config` (its `Display` is `postgres://user@host:port/db`).

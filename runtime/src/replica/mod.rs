@@ -28,6 +28,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::replica::ReplicaSettings;
 pub(crate) use member::Replica;
 use member::Sample;
 pub use scope::{on_primary, session};
@@ -82,10 +83,13 @@ pub(crate) struct Replicas {
     max_lag: Duration,
     /// How many samples to keep: enough to cover `max_lag`.
     keep: usize,
+    /// The primary is one more slot of the read rotation.
+    primary_reads: bool,
 }
 
 impl Replicas {
-    pub(crate) fn new(members: Vec<Replica>, max_lag: Duration, every: Duration) -> Replicas {
+    pub(crate) fn new(members: Vec<Replica>, settings: &ReplicaSettings) -> Replicas {
+        let (max_lag, every) = (settings.max_lag, settings.check_every);
         let span = max_lag.as_nanos() / every.as_nanos().max(1);
         Replicas {
             members,
@@ -95,6 +99,7 @@ impl Replicas {
             base: Instant::now(),
             max_lag,
             keep: usize::try_from(span).unwrap_or(4096).clamp(4, 4096) + 2,
+            primary_reads: settings.primary_reads,
         }
     }
 
@@ -125,7 +130,11 @@ impl Replicas {
         let need = scope::session_needs().unwrap_or_else(|| self.epoch.load(Ordering::Acquire));
         let now = self.now();
         let n = self.members.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let slots = n + usize::from(self.primary_reads);
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % slots;
+        if start == n {
+            return None; // the primary's turn
+        }
         (0..n)
             .map(|k| &self.members[(start + k) % n])
             .find(|r| r.serves(need, now, self.max_lag))
