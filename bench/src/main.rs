@@ -123,10 +123,10 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     eprintln!("warming caches ...");
     strata.warm().await?;
     let moka = Arc::new(MokaGet::warm(&raw).await?);
-    // Row keys carry the cache epoch (`<prefix>:e<epoch>:<table>:r0:<id>`),
+    // Row keys carry the cache epoch (`{<prefix>:e<epoch>:<table>}:r0:<id>`),
     // which the lease read from PostgreSQL: find the one strata filled.
     let row_prefix = {
-        let pattern = format!("{prefix}:e*:{}:r0:1", CachedUser::META.qualified);
+        let pattern = format!("{{{prefix}:e*:{}}}:r0:1", CachedUser::META.qualified);
         let mut conn = redis::Client::open(redis.as_str())?
             .get_multiplexed_async_connection()
             .await?;

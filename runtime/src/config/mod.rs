@@ -196,6 +196,17 @@ impl Config {
                 ),
             });
         }
+        if let Some(prefix) = &self.cache_prefix
+            && prefix.contains(['{', '}'])
+        {
+            return Err(Error::Config {
+                var: "CACHE_PREFIX",
+                reason: format!(
+                    "{prefix:?} contains a brace: strata puts each table's keys under a \
+                     Redis Cluster hash tag `{{<prefix>:..}}`, which a brace would split"
+                ),
+            });
+        }
         if self.cache_lease < Duration::from_millis(50) {
             return Err(Error::Config {
                 var: "CACHE_LEASE_MS",

@@ -487,7 +487,7 @@ async fn the_raw_token_never_reaches_the_database_redis_or_logs() {
     let client = redis::Client::open(redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
+        .arg(format!("*{prefix}*"))
         .query_async(&mut conn)
         .await
         .unwrap();

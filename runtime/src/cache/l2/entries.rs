@@ -1,23 +1,56 @@
-//! The model cache's reads and fills in Redis: rows (one `MGET` when the
-//! row generation is the one seen last, else a script), many rows, lists,
+//! The model cache's reads and fills in Redis: rows, many rows and lists,
 //! each under the epoch it was snapshotted with.
+//!
+//! A read is one `MGET` of the table's generations and the entries under
+//! the generation last seen: `MGET` is atomic and its keys share the
+//! table's hash tag (one slot on Redis Cluster), so the values are one
+//! consistent snapshot. When the generation read back is another, it is
+//! remembered and the read repeated; a generation that keeps moving gives
+//! a miss, which the fill's own checks make safe (it stores nothing over a
+//! newer write).
 
 use std::time::Duration;
 
-use redis::Script;
-
+use super::scripts::push_tag;
 use super::{Entry, L2, Snap};
 use crate::cache::CacheCounters;
 
+/// Reads repeated when a generation moved between two of them.
+const TRIES: usize = 3;
+
+/// The keys of one `MGET`, in one buffer.
+struct Keys {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    /// Keys under `{<base>:<table>}`, built by `tails`.
+    fn new(base: &str, table: &str, tails: &[&dyn Fn(&mut String)]) -> Keys {
+        let mut text = String::with_capacity((base.len() + table.len() + 24) * tails.len());
+        let mut ends = Vec::with_capacity(tails.len());
+        for tail in tails {
+            push_tag(&mut text, base, table);
+            tail(&mut text);
+            ends.push(text.len());
+        }
+        Keys { text, ends }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter()).map(|(s, &e)| &self.text[s..e])
+    }
+}
+
+/// A generation as Redis holds it: absent is 0.
+fn generation(value: Option<&str>) -> Option<u64> {
+    value.map_or(Some(0), |v| v.parse().ok())
+}
+
 impl L2 {
-    /// `(wgen, bytes)` of one row.
-    ///
-    /// One `MGET` of the row generation, the write generation and the row
-    /// under the row generation last seen: when the generation read back is
-    /// that one, the three values are a consistent snapshot (`MGET` is
-    /// atomic), exactly what the `GET_ROW` script returns, without running
-    /// Lua on the server. A generation that moved is remembered and tried
-    /// once more; after that the script answers.
+    /// `(wgen, bytes)` of one row: `MGET` of the row generation, the write
+    /// generation and the row under the row generation last seen.
     pub(crate) async fn get_row(
         &self,
         epoch: u64,
@@ -25,35 +58,41 @@ impl L2 {
         row: &str,
         counters: &CacheCounters,
     ) -> Option<Entry> {
-        for _ in 0..2 {
+        use std::fmt::Write as _;
+        let mut wgen = None;
+        for _ in 0..TRIES {
             let rgen = self.row_gen(table);
-            let (keys, [k1, k2, k3]) =
-                self.with_base(epoch, |base| row_keys(base, table, rgen, row));
-            let (now, wgen, value): (Option<String>, Option<String>, Option<Vec<u8>>) = self
+            let keys = self.with_base(epoch, |base| {
+                Keys::new(
+                    base,
+                    table,
+                    &[&|k| k.push_str(":rgen"), &|k| k.push_str(":wgen"), &|k| {
+                        let _ = write!(k, ":r{rgen}:{row}");
+                    }],
+                )
+            });
+            let (now, w, value): (Option<String>, Option<String>, Option<Vec<u8>>) = self
                 .call(counters, Some(epoch), |mut conn| async move {
                     redis::cmd("MGET")
-                        .arg(&keys[k1])
-                        .arg(&keys[k2])
-                        .arg(&keys[k3])
+                        .arg(keys.iter().collect::<Vec<_>>())
                         .query_async(&mut conn)
                         .await
                 })
                 .await?;
-            let Some(now) = now.as_deref().map_or(Some(0), |n| n.parse::<u64>().ok()) else {
-                break;
-            };
+            let now = generation(now.as_deref())?;
             if now == rgen {
-                return Some((wgen.unwrap_or_else(|| "0".to_owned()), value));
+                return Some((w.unwrap_or_else(|| "0".to_owned()), value));
             }
-            if let Ok(mut gens) = self.row_gens.write() {
-                gens.insert(table.to_owned(), now);
-            }
+            self.saw_row_gen(table, now);
+            wgen = Some(w.unwrap_or_else(|| "0".to_owned()));
         }
-        self.get_entry(&self.scripts.get_row, epoch, table, row, counters)
-            .await
+        // The generation kept moving: a miss, under the last write
+        // generation read (the fill checks it again).
+        wgen.map(|w| (w, None))
     }
 
-    /// `(wgen, bytes)` of a cached list.
+    /// `(wgen, bytes)` of a cached list: `MGET` of the write generation and
+    /// the list under the write generation last seen.
     pub(crate) async fn get_list(
         &self,
         epoch: u64,
@@ -61,33 +100,40 @@ impl L2 {
         hash: &str,
         counters: &CacheCounters,
     ) -> Option<Entry> {
-        self.get_entry(&self.scripts.get_list, epoch, table, hash, counters)
-            .await
-    }
-
-    /// Runs `GET_ROW` or `GET_LIST` (which take the same arguments).
-    async fn get_entry(
-        &self,
-        script: &Script,
-        epoch: u64,
-        table: &str,
-        key: &str,
-        counters: &CacheCounters,
-    ) -> Option<Entry> {
-        let base = self.base(epoch);
-        self.call(counters, Some(epoch), |mut conn| async move {
-            script
-                .arg(&base)
-                .arg(table)
-                .arg(key)
-                .invoke_async::<Entry>(&mut conn)
-                .await
-        })
-        .await
+        let mut now = String::new();
+        for _ in 0..TRIES {
+            let seen = self.list_gen(table);
+            let keys = self.with_base(epoch, |base| {
+                Keys::new(
+                    base,
+                    table,
+                    &[&|k| k.push_str(":wgen"), &|k| {
+                        k.push_str(":q");
+                        k.push_str(&seen);
+                        k.push(':');
+                        k.push_str(hash);
+                    }],
+                )
+            });
+            let (w, value): (Option<String>, Option<Vec<u8>>) = self
+                .call(counters, Some(epoch), |mut conn| async move {
+                    redis::cmd("MGET")
+                        .arg(keys.iter().collect::<Vec<_>>())
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await?;
+            now = w.unwrap_or_else(|| "0".to_owned());
+            if now == seen {
+                return Some((now, value));
+            }
+            self.saw_list_gen(table, &now);
+        }
+        Some((now, None))
     }
 
     /// The row generation of `table` last seen in Redis (0 before any).
-    fn row_gen(&self, table: &str) -> u64 {
+    pub(super) fn row_gen(&self, table: &str) -> u64 {
         self.row_gens
             .read()
             .ok()
@@ -95,7 +141,29 @@ impl L2 {
             .unwrap_or(0)
     }
 
-    /// `(wgen, [bytes])` of many rows, in one round trip.
+    /// Remembers the row generation of `table` Redis answered with.
+    pub(super) fn saw_row_gen(&self, table: &str, rgen: u64) {
+        if let Ok(mut gens) = self.row_gens.write() {
+            gens.insert(table.to_owned(), rgen);
+        }
+    }
+
+    /// The write generation of `table` last seen in Redis ("0" before any).
+    fn list_gen(&self, table: &str) -> String {
+        self.list_gens
+            .read()
+            .ok()
+            .and_then(|gens| gens.get(table).cloned())
+            .unwrap_or_else(|| "0".to_owned())
+    }
+
+    fn saw_list_gen(&self, table: &str, wgen: &str) {
+        if let Ok(mut gens) = self.list_gens.write() {
+            gens.insert(table.to_owned(), wgen.to_owned());
+        }
+    }
+
+    /// `(wgen, [bytes])` of many rows, in one round trip per try.
     pub(crate) async fn get_rows(
         &self,
         epoch: u64,
@@ -103,31 +171,49 @@ impl L2 {
         rows: &[String],
         counters: &CacheCounters,
     ) -> Option<(String, Vec<Option<Vec<u8>>>)> {
-        let base = self.base(epoch);
-        self.call(counters, Some(epoch), |mut conn| async move {
-            let mut inv = self.scripts.get_rows.arg(&base);
-            inv.arg(table);
-            for r in rows {
-                inv.arg(r);
-            }
-            let mut out: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
-            if out.is_empty() {
-                return Ok((String::from("0"), Vec::new()));
-            }
-            let wgen: String = redis::FromRedisValue::from_redis_value(out.remove(0))?;
-            let values = out
-                .into_iter()
-                .map(|v| match v {
-                    redis::Value::BulkString(b) => Some(b),
-                    _ => None,
+        use std::fmt::Write as _;
+        let mut wgen = String::from("0");
+        for _ in 0..TRIES {
+            let rgen = self.row_gen(table);
+            let keys = {
+                let mut tails: Vec<Box<dyn Fn(&mut String)>> = vec![
+                    Box::new(|k: &mut String| k.push_str(":rgen")),
+                    Box::new(|k: &mut String| k.push_str(":wgen")),
+                ];
+                for r in rows {
+                    tails.push(Box::new(move |k: &mut String| {
+                        let _ = write!(k, ":r{rgen}:{r}");
+                    }));
+                }
+                let tails: Vec<&dyn Fn(&mut String)> = tails.iter().map(|t| &**t).collect();
+                self.with_base(epoch, |base| Keys::new(base, table, &tails))
+            };
+            let mut out: Vec<Option<Vec<u8>>> = self
+                .call(counters, Some(epoch), |mut conn| async move {
+                    redis::cmd("MGET")
+                        .arg(keys.iter().collect::<Vec<_>>())
+                        .query_async(&mut conn)
+                        .await
                 })
-                .collect();
-            Ok((wgen, values))
-        })
-        .await
+                .await?;
+            let mut head = out.drain(..2.min(out.len()));
+            let now = head.next().flatten();
+            let w = head.next().flatten();
+            drop(head);
+            let now = generation(now.as_deref().and_then(|b| std::str::from_utf8(b).ok()))?;
+            wgen = w
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| "0".to_owned());
+            if now == rgen {
+                return Some((wgen, out));
+            }
+            self.saw_row_gen(table, now);
+        }
+        Some((wgen, vec![None; rows.len()]))
     }
 
-    /// Stores rows if the write generation of epoch `snap.0` is still `snap.1`.
+    /// Stores rows if the write generation of epoch `snap.0` is still
+    /// `snap.1` and the row generation the keys are built from is current.
     pub(crate) async fn set_rows(
         &self,
         table: &str,
@@ -140,12 +226,14 @@ impl L2 {
             return true;
         }
         self.stored_for(ttl);
-        let base = self.base(*epoch);
+        let rgen = self.row_gen(table);
+        let tag = self.with_base(*epoch, |base| super::scripts::tag(base, table));
         self.call(counters, Some(*epoch), |mut conn| async move {
-            let mut inv = self.scripts.set_rows.arg(&base);
-            inv.arg(table).arg(wgen).arg(ttl.as_secs().max(1));
+            let mut inv = self.scripts.set_rows.key(format!("{tag}:wgen"));
+            inv.key(format!("{tag}:rgen"));
+            inv.arg(wgen).arg(ttl.as_secs().max(1)).arg(rgen);
             for (k, v) in rows {
-                inv.arg(k).arg(v.as_slice());
+                inv.key(format!("{tag}:r{rgen}:{k}")).arg(v.as_slice());
             }
             inv.invoke_async::<i64>(&mut conn).await
         })
@@ -163,15 +251,14 @@ impl L2 {
         counters: &CacheCounters,
     ) -> bool {
         self.stored_for(ttl);
-        let base = self.base(*epoch);
+        let tag = self.with_base(*epoch, |base| super::scripts::tag(base, table));
         self.call(counters, Some(*epoch), |mut conn| async move {
             self.scripts
                 .set_list
-                .arg(&base)
-                .arg(table)
+                .key(format!("{tag}:wgen"))
+                .key(format!("{tag}:q{wgen}:{hash}"))
                 .arg(wgen)
                 .arg(ttl.as_secs().max(1))
-                .arg(hash)
                 .arg(bytes)
                 .invoke_async::<i64>(&mut conn)
                 .await
@@ -179,33 +266,4 @@ impl L2 {
         .await
             == Some(1)
     }
-}
-
-/// `<base>:rgen`, `<base>:wgen` and `<base>:r<rgen>:<row>` (the keys
-/// the `GET_ROW` script reads, `<base>` being `<prefix>:e<epoch>:<table>`;
-/// `prefix` is [`L2::with_base`]'s),
-/// written into one buffer.
-fn row_keys(
-    prefix: &str,
-    table: &str,
-    rgen: u64,
-    row: &str,
-) -> (String, [std::ops::Range<usize>; 3]) {
-    use std::fmt::Write as _;
-    let base = prefix.len() + 1 + table.len();
-    let mut keys = String::with_capacity(3 * base + row.len() + 32);
-    let key = |keys: &mut String, tail: &dyn Fn(&mut String)| {
-        let start = keys.len();
-        keys.push_str(prefix);
-        keys.push(':');
-        keys.push_str(table);
-        tail(keys);
-        start..keys.len()
-    };
-    let k1 = key(&mut keys, &|k| k.push_str(":rgen"));
-    let k2 = key(&mut keys, &|k| k.push_str(":wgen"));
-    let k3 = key(&mut keys, &|k| {
-        let _ = write!(k, ":r{rgen}:{row}");
-    });
-    (keys, [k1, k2, k3])
 }

@@ -52,6 +52,8 @@ pub(crate) struct L2 {
     /// The row generation last seen in Redis, per table: what lets a row
     /// read be one `MGET` instead of a script (see [`L2::get_row`]).
     row_gens: std::sync::RwLock<std::collections::HashMap<String, u64>>,
+    /// The write generation last seen, per table: the key of a cached list.
+    list_gens: std::sync::RwLock<std::collections::HashMap<String, String>>,
     /// The epoch, and the check of a new connection's server.
     lease: std::sync::Arc<Lease>,
     /// The longest TTL stored, in seconds (see [`L2::generation_ttl`]).
@@ -90,6 +92,7 @@ impl L2 {
             replay: Replay::default(),
             acks: Acks::new(timeout),
             row_gens: std::sync::RwLock::default(),
+            list_gens: std::sync::RwLock::default(),
             scripts: Scripts::new(),
             lease,
             longest_ttl: std::sync::atomic::AtomicU64::new(0),
@@ -112,11 +115,6 @@ impl L2 {
     fn stored_for(&self, ttl: Duration) {
         self.longest_ttl
             .fetch_max(ttl.as_secs(), std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// The key prefix of the model cache under `epoch`.
-    fn base(&self, epoch: u64) -> String {
-        self.with_base(epoch, str::to_owned)
     }
 
     /// Runs `f` on the key prefix under `epoch`, formatted once per epoch
@@ -278,17 +276,25 @@ impl L2 {
     ) -> redis::RedisResult<usize> {
         let message = inv.message(self.instance, seq);
         let (mode, row) = inv.mode();
-        self.scripts
+        let rgen = self.row_gen(inv.table);
+        let tag = self.with_base(epoch, |base| scripts::tag(base, inv.table));
+        let (reached, now): (usize, String) = self
+            .scripts
             .invalidate
-            .arg(self.base(epoch))
-            .arg(inv.table)
+            .key(format!("{tag}:wgen"))
+            .key(format!("{tag}:rgen"))
+            .key(format!("{tag}:r{rgen}:{row}"))
             .arg(mode)
-            .arg(row)
+            .arg(rgen)
             .arg(message)
             .arg(self.channel())
             .arg(self.generation_ttl())
             .invoke_async(conn)
-            .await
+            .await?;
+        if let Ok(now) = now.parse() {
+            self.saw_row_gen(inv.table, now);
+        }
+        Ok(reached)
     }
 
     /// Bumps the generations, drops the row and tells the other processes,

@@ -1,13 +1,16 @@
-//! The Lua scripts of the L2 store, one per operation. Each runs
-//! atomically on the server, reading the model's generation counters
-//! together with the entries it gets or sets; the fills compare the write
-//! generation they were given with the current one, which is what keeps a
-//! stale fill out.
+//! The Lua scripts of the L2 store: the fills and the invalidation, each
+//! run atomically on the server. Reads need no script: one `MGET` of a
+//! table's generations and the entry under the generation last seen is a
+//! consistent snapshot (see `entries.rs`).
 //!
-//! Keys: `<base>:<table>:wgen` and `:rgen` (the generations),
-//! `:r<rgen>:<row>` (a row), `:q<wgen>:<query hash>` (a list), where
-//! `<base>` is `<prefix>:e<epoch>` (see `lease/`): the scripts' first
-//! argument.
+//! Keys: `{<base>:<table>}:wgen` and `:rgen` (the generations),
+//! `{..}:r<rgen>:<row>` (a row), `{..}:q<wgen>:<query hash>` (a list), where
+//! `<base>` is `<prefix>:e<epoch>` (see `lease/`). The braces are a Redis
+//! Cluster hash tag: every key of one table lives in one slot, so each
+//! script's keys do. Every key a script touches is passed in `KEYS`, never
+//! built from `ARGV` on the server (Redis Cluster routes by `KEYS`): a key
+//! that depends on a generation is built by the client from the
+//! generation it last saw, and the script checks that generation first.
 
 use redis::Script;
 
@@ -20,79 +23,54 @@ local function keep(k, s)
 end
 ";
 
-/// `KEYS`: none. `ARGV`: base, table, row key. Returns
-/// `{wgen, value-or-false}` for the row under the current row generation.
-const GET_ROW: &str = r"
-local base = ARGV[1] .. ':' .. ARGV[2]
-local rgen = redis.call('GET', base .. ':rgen') or '0'
-local wgen = redis.call('GET', base .. ':wgen') or '0'
-return {wgen, redis.call('GET', base .. ':r' .. rgen .. ':' .. ARGV[3])}
-";
-
-/// `ARGV`: base, table, row keys... Returns `{wgen, v1, v2, ...}`.
-const GET_ROWS: &str = r"
-local base = ARGV[1] .. ':' .. ARGV[2]
-local rgen = redis.call('GET', base .. ':rgen') or '0'
-local out = {redis.call('GET', base .. ':wgen') or '0'}
-for i = 3, #ARGV do
-  out[#out + 1] = redis.call('GET', base .. ':r' .. rgen .. ':' .. ARGV[i])
-end
-return out
-";
-
-/// `ARGV`: base, table, wgen snapshot, ttl secs, then (row key, value)
-/// pairs. Stores them only if no write happened since the snapshot.
+/// `KEYS`: wgen, rgen, then each row's key under the row generation the
+/// client saw. `ARGV`: wgen snapshot, ttl secs, that row generation, then
+/// one value per row key. Stores them only if no write happened since the
+/// snapshot and the row generation is still the one the keys were built
+/// from; returns 1 if stored.
 const SET_ROWS: &str = r"
-local base = ARGV[1] .. ':' .. ARGV[2]
-if (redis.call('GET', base .. ':wgen') or '0') ~= ARGV[3] then return 0 end
-local rgen = redis.call('GET', base .. ':rgen') or '0'
-for i = 5, #ARGV, 2 do
-  redis.call('SET', base .. ':r' .. rgen .. ':' .. ARGV[i], ARGV[i + 1], 'EX', ARGV[4])
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[3] then return 0 end
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[2])
 end
 return 1
 ";
 
-/// `ARGV`: base, table, query hash. Returns `{wgen, value-or-false}`.
-const GET_LIST: &str = r"
-local base = ARGV[1] .. ':' .. ARGV[2]
-local wgen = redis.call('GET', base .. ':wgen') or '0'
-return {wgen, redis.call('GET', base .. ':q' .. wgen .. ':' .. ARGV[3])}
-";
-
-/// `ARGV`: base, table, wgen snapshot, ttl, query hash, value.
+/// `KEYS`: wgen, the list's key under the wgen snapshot. `ARGV`: the
+/// snapshot, ttl secs, value. Stores it only if no write happened since.
 const SET_LIST: &str = r"
-local base = ARGV[1] .. ':' .. ARGV[2]
-if (redis.call('GET', base .. ':wgen') or '0') ~= ARGV[3] then return 0 end
-redis.call('SET', base .. ':q' .. ARGV[3] .. ':' .. ARGV[5], ARGV[6], 'EX', ARGV[4])
-keep(base .. ':wgen', ARGV[4] + 60)
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+keep(KEYS[1], ARGV[2] + 60)
 return 1
 ";
 
-/// `ARGV`: base, table, mode (`row`, `lists`, `all`), row key, message,
+/// `KEYS`: wgen, rgen, the row's key under the row generation the client
+/// saw. `ARGV`: mode (`row`, `lists`, `all`), that row generation, message,
 /// channel, and how long a generation it bumps must live at least.
+///
 /// Bumps the write generation (every cached list goes stale), drops the row
-/// (`row`) or bumps the row generation (`all`), and tells the other
-/// processes; returns how many subscribers received the message.
+/// (`row`) or bumps the row generation (`all`, and `row` when the row
+/// generation moved since the client saw it: the row's key is then
+/// another, and dropping every row is the safe superset), and tells the
+/// other processes. Returns `{subscribers reached, row generation now}`.
 const INVALIDATE: &str = r"
-local base = ARGV[1] .. ':' .. ARGV[2]
-redis.call('INCR', base .. ':wgen')
-keep(base .. ':wgen', ARGV[7])
-if ARGV[3] == 'all' then
-  redis.call('INCR', base .. ':rgen')
-  keep(base .. ':rgen', ARGV[7])
-elseif ARGV[3] == 'row' then
-  local rgen = redis.call('GET', base .. ':rgen') or '0'
-  redis.call('DEL', base .. ':r' .. rgen .. ':' .. ARGV[4])
+redis.call('INCR', KEYS[1])
+keep(KEYS[1], ARGV[5])
+local rgen = redis.call('GET', KEYS[2]) or '0'
+if ARGV[1] == 'all' or (ARGV[1] == 'row' and rgen ~= ARGV[2]) then
+  rgen = tostring(redis.call('INCR', KEYS[2]))
+  keep(KEYS[2], ARGV[5])
+elseif ARGV[1] == 'row' then
+  redis.call('DEL', KEYS[3])
 end
-return redis.call('PUBLISH', ARGV[6], ARGV[5])
+return {redis.call('PUBLISH', ARGV[4], ARGV[3]), rgen}
 ";
 
 /// The scripts; each is sent by its SHA (`EVALSHA`), loaded on first use.
 pub(super) struct Scripts {
-    pub(super) get_row: Script,
-    pub(super) get_rows: Script,
     pub(super) set_rows: Script,
-    pub(super) get_list: Script,
     pub(super) set_list: Script,
     pub(super) invalidate: Script,
 }
@@ -100,12 +78,79 @@ pub(super) struct Scripts {
 impl Scripts {
     pub(super) fn new() -> Self {
         Scripts {
-            get_row: Script::new(GET_ROW),
-            get_rows: Script::new(GET_ROWS),
-            set_rows: Script::new(&format!("{KEEP}{SET_ROWS}")),
-            get_list: Script::new(GET_LIST),
+            set_rows: Script::new(SET_ROWS),
             set_list: Script::new(&format!("{KEEP}{SET_LIST}")),
             invalidate: Script::new(&format!("{KEEP}{INVALIDATE}")),
+        }
+    }
+}
+
+/// `{<base>:<table>}`: the hash tag every key of `table` starts with.
+pub(super) fn tag(base: &str, table: &str) -> String {
+    let mut t = String::with_capacity(base.len() + table.len() + 3);
+    push_tag(&mut t, base, table);
+    t
+}
+
+/// Appends `{<base>:<table>}` to `out`.
+pub(super) fn push_tag(out: &mut String, base: &str, table: &str) {
+    out.push('{');
+    out.push_str(base);
+    out.push(':');
+    out.push_str(table);
+    out.push('}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash tag Redis Cluster hashes: between the first `{` and the
+    /// first `}` after it.
+    fn hashed(key: &str) -> &str {
+        let open = key.find('{').expect("a tag");
+        let close = key[open + 1..].find('}').expect("a closing brace") + open + 1;
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn every_key_a_script_touches_comes_from_keys() {
+        for (name, script) in [
+            ("SET_ROWS", SET_ROWS),
+            ("SET_LIST", SET_LIST),
+            ("INVALIDATE", INVALIDATE),
+            ("KEEP", KEEP),
+        ] {
+            for call in script.split("redis.call(").skip(1) {
+                let (command, rest) = call.split_once(',').expect("a command and its arguments");
+                let first = rest.trim_start();
+                // `keep(k, ..)`'s `k` is checked at each call below.
+                let keyed =
+                    first.starts_with("KEYS[") || (name == "KEEP" && first.starts_with('k'));
+                // PUBLISH's first argument is a channel, not a key.
+                assert!(
+                    keyed || command == "'PUBLISH'",
+                    "{name}: {command} on {first:.30} is not a key from KEYS"
+                );
+            }
+            for call in script.split("keep(").skip(1).filter(|_| name != "KEEP") {
+                assert!(call.starts_with("KEYS["), "{name}: keep({call:.20}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_tables_keys_share_one_hash_tag() {
+        let base = "app:db:public:e7";
+        let t = tag(base, "\"public\".\"users\"");
+        let keys = [
+            format!("{t}:wgen"),
+            format!("{t}:rgen"),
+            format!("{t}:r3:42"),
+            format!("{t}:q9:abc"),
+        ];
+        for k in &keys {
+            assert_eq!(hashed(k), "app:db:public:e7:\"public\".\"users\"");
         }
     }
 }
