@@ -62,8 +62,8 @@ pub use validate::{FieldError, ValidationError, ValidationErrors};
 pub mod prelude {
     pub use crate::{
         CachedModelExt, Config, Db, Error, Executor, FieldError, FromRow, IsolationLevel, Model,
-        ModelExt, NewModel, PatchModel, Result, TenantDb, TenantTx, Tx, TxOptions, ValidationError,
-        ValidationErrors,
+        ModelExt, NewModel, PatchModel, Result, TenantDb, TenantTx, TextEnum, Tx, TxOptions,
+        ValidationError, ValidationErrors,
     };
 }
 

@@ -56,7 +56,7 @@ impl fmt::Display for State {
     }
 }
 
-/// One line of [`Migrator::status`].
+/// One line of [`Migrator::status`](crate::migrate::Migrator::status).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MigrationStatus {

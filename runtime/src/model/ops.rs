@@ -133,7 +133,7 @@ pub trait ModelExt: Model {
     /// Inserts many rows, all or nothing, and returns how many.
     ///
     /// Every row is validated first (`Error::Validation` names the row as
-    /// `[i].field`). Up to [`COPY_THRESHOLD`] rows go in one multi-row
+    /// `[i].field`). Up to [`COPY_THRESHOLD`](crate::COPY_THRESHOLD) rows go in one multi-row
     /// `INSERT`; more go through one binary `COPY`. Either is a single
     /// statement, so a failing row leaves the table unchanged.
     ///

@@ -91,7 +91,7 @@ pub(crate) fn add(counter: &AtomicU64, n: u64) {
 
 /// The labels of failed statements by kind, as `strata_queries_failed_total`
 /// carries them (`kind="circuit_open"`, ..) and
-/// [`QueryMetrics::failed_by_kind`] lists them, in this order.
+/// [`QueryMetrics::failed_by_kind`](crate::QueryMetrics::failed_by_kind) lists them, in this order.
 pub const FAILURE_KINDS: [&str; 14] = [
     "not_found",
     "constraint",

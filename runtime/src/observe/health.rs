@@ -34,7 +34,7 @@ pub struct ServiceHealth {
     pub error: Option<String>,
 }
 
-/// The result of [`Db::health`].
+/// The result of [`Db::health`](crate::Db::health).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthReport {
     /// The verdict.

@@ -33,4 +33,5 @@ mod tenancy;
 mod text_enum;
 mod tls;
 mod tx;
+mod unix_socket;
 mod validate;

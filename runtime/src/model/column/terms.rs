@@ -17,7 +17,7 @@ pub struct Filter<M> {
 }
 
 /// `column = value` for a bulk [`Query::update`](crate::Query::update),
-/// built with [`Column::set`].
+/// built with [`Column::set`](crate::Column::set).
 #[derive(Debug)]
 pub struct Assignment<M> {
     pub(crate) column: &'static str,
