@@ -175,19 +175,19 @@ impl L2 {
         let mut wgen = String::from("0");
         for _ in 0..TRIES {
             let rgen = self.row_gen(table);
-            let keys = {
-                let mut tails: Vec<Box<dyn Fn(&mut String)>> = vec![
-                    Box::new(|k: &mut String| k.push_str(":rgen")),
-                    Box::new(|k: &mut String| k.push_str(":wgen")),
-                ];
+            let keys = self.with_base(epoch, |base| {
+                let mut keys = Keys::new(
+                    base,
+                    table,
+                    &[&|k| k.push_str(":rgen"), &|k| k.push_str(":wgen")],
+                );
                 for r in rows {
-                    tails.push(Box::new(move |k: &mut String| {
-                        let _ = write!(k, ":r{rgen}:{r}");
-                    }));
+                    push_tag(&mut keys.text, base, table);
+                    let _ = write!(keys.text, ":r{rgen}:{r}");
+                    keys.ends.push(keys.text.len());
                 }
-                let tails: Vec<&dyn Fn(&mut String)> = tails.iter().map(|t| &**t).collect();
-                self.with_base(epoch, |base| Keys::new(base, table, &tails))
-            };
+                keys
+            });
             let mut out: Vec<Option<Vec<u8>>> = self
                 .call(counters, Some(epoch), |mut conn| async move {
                     redis::cmd("MGET")
