@@ -226,19 +226,32 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The first server's host (a name, an address or a socket directory)
+    /// and port.
+    pub(crate) fn endpoint(&self) -> (String, u16) {
+        let host = match (self.pg.get_hosts().first(), self.pg.get_hostaddrs().first()) {
+            (Some(Host::Tcp(name)), _) => name.clone(),
+            #[cfg(unix)]
+            (Some(Host::Unix(path)), _) => path.display().to_string(),
+            (None, Some(addr)) => addr.to_string(),
+            (None, None) => DEFAULT_HOST.to_owned(),
+        };
+        let port = self.pg.get_ports().first().copied().unwrap_or(DEFAULT_PORT);
+        (host, port)
+    }
+}
+
 /// `postgres://user@host:port/dbname` of the first host: never the password.
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "postgres://{}@", self.get_user())?;
-        match (self.pg.get_hosts().first(), self.pg.get_hostaddrs().first()) {
-            (Some(Host::Tcp(name)), _) => f.write_str(name)?,
-            #[cfg(unix)]
-            (Some(Host::Unix(path)), _) => write!(f, "{}", path.display())?,
-            (None, Some(addr)) => write!(f, "{addr}")?,
-            (None, None) => f.write_str(DEFAULT_HOST)?,
-        }
-        let port = self.pg.get_ports().first().copied().unwrap_or(DEFAULT_PORT);
-        write!(f, ":{port}/{}", self.get_dbname())
+        let (host, port) = self.endpoint();
+        write!(
+            f,
+            "postgres://{}@{host}:{port}/{}",
+            self.get_user(),
+            self.get_dbname()
+        )
     }
 }
 

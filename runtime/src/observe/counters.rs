@@ -109,6 +109,11 @@ pub const FAILURE_KINDS: [&str; 14] = [
     "other",
 ];
 
+/// The [`FAILURE_KINDS`] label of an error.
+pub(crate) fn failure_label(err: &crate::Error) -> &'static str {
+    FAILURE_KINDS[failure_kind(err)]
+}
+
 /// The [`FAILURE_KINDS`] index of an error.
 fn failure_kind(err: &crate::Error) -> usize {
     use crate::Error as E;

@@ -83,8 +83,8 @@ impl Observer {
         if elapsed >= self.slow_threshold {
             counters::bump(&self.slow);
             tracing::warn!(
-                db.system = "postgresql",
-                db.statement = sql,
+                db.system.name = "postgresql",
+                db.query.text = sql,
                 duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
                 rows,
                 params = format_args!("{params} redacted"),

@@ -181,7 +181,8 @@ pub(crate) async fn check_session(
 ) -> bool {
     let login = db.inner.config.get_user();
     let kind = RoundTrip::SessionCheck;
-    let answer = traced(DIRTY, kind, bounded(bound, session_is_clean(client, login))).await;
+    let check = bounded(bound, session_is_clean(client, login));
+    let answer = traced(&db.inner.target, DIRTY, kind, check).await;
     db.inner
         .counters
         .round_trip(kind, matches!(answer, Ok(Ok(_))));

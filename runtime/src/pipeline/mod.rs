@@ -312,11 +312,16 @@ async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     let sql = req.sql;
     // Not `round_trip::traced`: its `Either` moves the statement's future
     // twice more before the first poll; each branch here awaits it in place.
-    let span = round_trip::span(sql, req.round_trip());
+    let span = round_trip::span(&db.inner.target, sql, req.round_trip());
     let result = if span.is_disabled() {
         attempt::attempt(e, db, req).await
     } else {
-        tracing::Instrument::instrument(attempt::attempt(e, db, req), span).await
+        let result =
+            tracing::Instrument::instrument(attempt::attempt(e, db, req), span.clone()).await;
+        if let Err(err) = &result {
+            round_trip::failed(&span, err);
+        }
+        result
     };
     let params = match req.op {
         Op::Copy(rows) => rows.width(),

@@ -23,16 +23,73 @@ use crate::pool::Db;
 
 type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
 
+/// Where a handle's statements go, as spans name it: OpenTelemetry's
+/// `server.address`, `server.port` and `db.namespace`, formatted once.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    address: String,
+    port: u16,
+    namespace: String,
+}
+
+impl Target {
+    pub(crate) fn of(config: &crate::config::Config) -> Target {
+        let (address, port) = config.endpoint();
+        Target {
+            address,
+            port,
+            namespace: config.get_dbname().to_owned(),
+        }
+    }
+}
+
 /// The span every round trip is recorded under, with OpenTelemetry's
-/// stable `db.*` names; `strata.round_trip` says what it carries.
-pub(crate) fn span(sql: &str, kind: RoundTrip) -> tracing::Span {
+/// stable database names (semantic conventions 1.26+): `db.system.name`,
+/// `db.query.text`, `db.operation.name`, `db.collection.name` (the table a
+/// statement names first, when there is one), `db.namespace`,
+/// `server.address`, `server.port`, and `error.type` once it failed (see
+/// [`failed`]). `otel.name` is the span's name for OpenTelemetry exporters
+/// (`tracing-opentelemetry` reads it): `{operation} {collection}`.
+/// `strata.round_trip` says what it carries. The tracing name itself must
+/// be static, so it stays `db.statement`.
+///
+/// Field values are computed only when a subscriber wants the span.
+pub(crate) fn span(target: &Target, sql: &str, kind: RoundTrip) -> tracing::Span {
+    let operation = crate::sql::operation(sql);
+    let collection = crate::sql::collection(sql);
     tracing::info_span!(
         "db.statement",
-        db.system = "postgresql",
-        db.statement = sql,
-        db.operation = crate::sql::operation(sql),
+        otel.name = %SpanName(operation, collection),
+        db.system.name = "postgresql",
+        db.query.text = sql,
+        db.operation.name = operation,
+        db.collection.name = collection,
+        db.namespace = target.namespace.as_str(),
+        server.address = target.address.as_str(),
+        server.port = target.port,
+        error.type = tracing::field::Empty,
         strata.round_trip = kind.label(),
     )
+}
+
+/// `{operation} {collection}`, or the operation alone.
+struct SpanName<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            "" => f.write_str(self.0),
+            c => write!(f, "{} {c}", self.0),
+        }
+    }
+}
+
+/// Records `err`'s kind (a `strata_queries_failed_total` label) as the
+/// span's `error.type`.
+pub(crate) fn failed(span: &tracing::Span, err: &Error) {
+    if !span.is_disabled() {
+        span.record("error.type", crate::observe::counters::failure_label(err));
+    }
 }
 
 /// `fut` in the span of a round trip of `sql`.
@@ -41,11 +98,12 @@ pub(crate) fn span(sql: &str, kind: RoundTrip) -> tracing::Span {
 /// fn would keep `fut` as its argument next to the future it awaits, and
 /// double the size of every statement's state machine.
 pub(crate) fn traced<F: Future>(
+    target: &Target,
     sql: &str,
     kind: RoundTrip,
     fut: F,
 ) -> Either<F, tracing::instrument::Instrumented<F>> {
-    let span = span(sql, kind);
+    let span = span(target, sql, kind);
     // Entering and leaving a span nobody listens to, on every poll, is pure
     // overhead: instrument only when a subscriber wants the span.
     if span.is_disabled() {
@@ -59,13 +117,13 @@ pub(crate) fn traced<F: Future>(
 /// counts it. The outer `Err` is the client-side bound; the inner one the
 /// driver's error, for the caller to classify.
 pub(crate) async fn round_trip<T>(
-    counters: &Counters,
+    (counters, target): (&Counters, &Target),
     kind: RoundTrip,
     sql: &str,
     bound: Option<Duration>,
     fut: impl Future<Output = PgResult<T>>,
 ) -> std::result::Result<PgResult<T>, Error> {
-    let result = traced(sql, kind, bounded(bound, fut)).await;
+    let result = traced(target, sql, kind, bounded(bound, fut)).await;
     counters.round_trip(kind, matches!(result, Ok(Ok(_))));
     result
 }
@@ -93,7 +151,7 @@ impl<'a> Link<'a> {
     }
 
     async fn run<T>(&self, sql: &str, fut: impl Future<Output = PgResult<T>>) -> PgResult<T> {
-        let result = traced(sql, RoundTrip::Migration, fut).await;
+        let result = traced(&self.db.inner.target, sql, RoundTrip::Migration, fut).await;
         let inner = &self.db.inner;
         inner
             .counters

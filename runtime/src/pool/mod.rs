@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) batch_lanes: BatchLanes,
     /// Read replicas and the write epoch (the route stage's state).
     pub(crate) replicas: crate::replica::Replicas,
+    /// The primary, as spans name it.
+    pub(crate) target: crate::pipeline::round_trip::Target,
 }
 
 impl Inner {
@@ -122,6 +124,7 @@ impl Db {
         config.validate()?;
         let pool = build_pool(&config)?;
         let replicas = replicas::open(&config)?;
+        let target = crate::pipeline::round_trip::Target::of(&config);
         let backoff = Backoff::new(config.retry_delay, Duration::from_secs(2));
         let mut settings = crate::cache::CacheSettings::from_config(&config);
         settings.redis_tls = config.load_redis_tls()?;
@@ -145,6 +148,7 @@ impl Db {
                 rls_checked: std::sync::Mutex::new(std::collections::HashSet::new()),
                 batch_lanes: BatchLanes::default(),
                 replicas,
+                target,
             }),
         };
         // With Redis, the caches serve nothing until their lease begins
@@ -377,29 +381,6 @@ fn build_pool(config: &Config) -> Result<Pool> {
         })
 }
 
-impl Db {
-    /// A connection to `replica` for one read, or `None` for the primary:
-    /// its pool is full (the read spills over rather than queue), or the
-    /// connect failed (it is down until a check succeeds).
-    async fn replica_checkout(&self, replica: &crate::replica::Replica) -> Option<Object> {
-        let now = deadpool_postgres::Timeouts {
-            wait: Some(Duration::ZERO),
-            ..replica.pool.timeouts()
-        };
-        match replica.pool.timeout_get(&now).await {
-            Ok(conn) => {
-                replica.served();
-                Some(conn)
-            }
-            Err(PoolError::Timeout(TimeoutType::Wait)) => None,
-            Err(err) => {
-                replica.failed(&err);
-                None
-            }
-        }
-    }
-}
-
 impl Executor for Db {
     type Scope = crate::tenant::Unscoped;
 }
@@ -408,7 +389,7 @@ impl Handle for Db {
     async fn __conn(&self, kind: crate::executor::OpKind) -> Result<Conn<'_>> {
         if kind == crate::executor::OpKind::Read
             && let Some(replica) = self.inner.replicas.route()
-            && let Some(conn) = self.replica_checkout(replica).await
+            && let Some(conn) = replicas::checkout(replica).await
         {
             return Ok(Conn::Replica(conn, replica));
         }

@@ -47,7 +47,7 @@ pub(crate) async fn probe_until_closed(inner: std::sync::Weak<Inner>) {
             // An idle pooled connection may be one the outage left dead but
             // open-looking: only a round trip on it is a verdict.
             Ok(conn) => match round_trip(
-                &inner.counters,
+                (&inner.counters, &inner.target),
                 RoundTrip::Probe,
                 "SELECT 1",
                 Some(inner.config.get_connect_timeout()),

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{Object, Pool, PoolError, TimeoutType};
 
 use super::{Db, Inner};
 use crate::config::Config;
@@ -44,6 +44,27 @@ fn endpoint(config: &Config) -> String {
         .to_owned()
 }
 
+/// A connection to `replica` for one read, or `None` for the primary:
+/// its pool is full (the read spills over rather than queue), or the
+/// connect failed (it is down until a check succeeds).
+pub(super) async fn checkout(replica: &Replica) -> Option<Object> {
+    let now = deadpool_postgres::Timeouts {
+        wait: Some(Duration::ZERO),
+        ..replica.pool.timeouts()
+    };
+    match replica.pool.timeout_get(&now).await {
+        Ok(conn) => {
+            replica.served();
+            Some(conn)
+        }
+        Err(PoolError::Timeout(TimeoutType::Wait)) => None,
+        Err(err) => {
+            replica.failed(&err);
+            None
+        }
+    }
+}
+
 /// What one check of a server found.
 enum Found {
     /// In recovery (or not), replayed / written up to this position.
@@ -71,7 +92,7 @@ async fn ask(inner: &Inner, pool: &Pool, sql: &str) -> Found {
         }
     };
     let sent = round_trip(
-        &inner.counters,
+        (&inner.counters, &inner.target),
         RoundTrip::ReplicaCheck,
         sql,
         Some(bound),

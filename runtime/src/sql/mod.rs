@@ -5,10 +5,12 @@
 
 mod catalog;
 pub(crate) mod classify;
+mod collection;
 pub(crate) mod ident;
 pub(crate) mod lex;
 pub(crate) mod split;
 pub(crate) mod values;
 
 pub(crate) use classify::{Class, Sql, classify};
+pub(crate) use collection::collection;
 pub(crate) use lex::first_word as operation;

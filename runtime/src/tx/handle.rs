@@ -139,9 +139,16 @@ impl Tx {
         kind: RoundTrip,
         sql: &str,
     ) -> std::result::Result<std::result::Result<(), tokio_postgres::Error>, Error> {
-        let counters = &self.shared.db.inner.counters;
+        let inner = &self.shared.db.inner;
         let sent = self.client().batch_execute(sql);
-        round_trip(counters, kind, sql, self.shared.bound, sent).await
+        round_trip(
+            (&inner.counters, &inner.target),
+            kind,
+            sql,
+            self.shared.bound,
+            sent,
+        )
+        .await
     }
 
     /// Sends `sql` (BEGIN, SAVEPOINT, ...) under the client-side bound;

@@ -380,7 +380,14 @@ impl tracing::Subscriber for Seen {
         spans.push((span.metadata().name().to_owned(), fields.0));
         tracing::span::Id::from_u64(spans.len() as u64)
     }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let mut fields = Fields(String::new());
+        values.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap();
+        if let Some(span) = spans.get_mut(usize::try_from(id.into_u64()).unwrap() - 1) {
+            span.1.push_str(&fields.0);
+        }
+    }
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = Fields(String::new());
@@ -402,6 +409,12 @@ async fn each_statement_has_a_span_with_the_opentelemetry_attributes() {
     let guard = tracing::subscriber::set_default(seen.clone());
     t.query_read("SELECT $1::int + 1", &[&41i32]).await.unwrap();
     t.execute("CREATE TABLE spans (n int)", &[]).await.unwrap();
+    t.execute("INSERT INTO spans VALUES ($1)", &[&41i32])
+        .await
+        .unwrap();
+    t.query_read("SELECT n / 0 FROM spans", &[])
+        .await
+        .unwrap_err();
     drop(guard);
     let spans = seen.spans.lock().unwrap().clone();
     let statements: Vec<&String> = spans
@@ -409,19 +422,68 @@ async fn each_statement_has_a_span_with_the_opentelemetry_attributes() {
         .filter(|(name, f)| name == "db.statement" && f.contains("strata.round_trip=statement "))
         .map(|(_, f)| f)
         .collect();
-    assert_eq!(statements.len(), 2, "{spans:?}");
-    for (fields, sql, op) in [
-        (statements[0], "SELECT $1::int + 1", "SELECT"),
-        (statements[1], "CREATE TABLE spans (n int)", "CREATE"),
+    assert_eq!(statements.len(), 4, "{spans:?}");
+    let (_, port) = t
+        .config()
+        .to_string()
+        .rsplit_once(':')
+        .map(|(a, b)| (a.to_owned(), b.split('/').next().unwrap().to_owned()))
+        .unwrap();
+    for (fields, sql, op, collection, name) in [
+        (statements[0], "SELECT $1::int + 1", "SELECT", "", "SELECT"),
+        (
+            statements[1],
+            "CREATE TABLE spans (n int)",
+            "CREATE",
+            "",
+            "CREATE",
+        ),
+        (
+            statements[2],
+            "INSERT INTO spans VALUES ($1)",
+            "INSERT",
+            "spans",
+            "INSERT spans",
+        ),
+        (
+            statements[3],
+            "SELECT n / 0 FROM spans",
+            "SELECT",
+            "spans",
+            "SELECT spans",
+        ),
     ] {
-        assert!(fields.contains("db.system=postgresql"), "{fields}");
-        assert!(fields.contains(&format!("db.statement={sql} ")), "{fields}");
-        assert!(fields.contains(&format!("db.operation={op} ")), "{fields}");
+        // OpenTelemetry's stable database names, not the deprecated ones.
+        assert!(fields.contains("db.system.name=postgresql "), "{fields}");
+        assert!(
+            fields.contains(&format!("db.query.text={sql} ")),
+            "{fields}"
+        );
+        assert!(
+            fields.contains(&format!("db.operation.name={op} ")),
+            "{fields}"
+        );
+        assert!(
+            fields.contains(&format!("db.collection.name={collection} ")),
+            "{fields}"
+        );
+        assert!(fields.contains(&format!("otel.name={name} ")), "{fields}");
+        assert!(fields.contains("db.namespace=test "), "{fields}");
+        assert!(fields.contains("server.address=127.0.0.1 "), "{fields}");
+        assert!(fields.contains(&format!("server.port={port} ")), "{fields}");
+        assert!(!fields.contains("db.statement="), "{fields}");
         assert!(
             !fields.contains("41"),
             "a parameter value in the span: {fields}"
         );
     }
+    // A failed statement says how, with the label of strata_queries_failed_total.
+    assert!(
+        statements[3].contains("error.type=database "),
+        "{}",
+        statements[3]
+    );
+    assert!(!statements[2].contains("error.type"), "{}", statements[2]);
 }
 
 /// Every round trip strata makes, not only model and raw statements, is
@@ -516,8 +578,8 @@ async fn every_round_trip_has_a_span_and_a_count() {
             .filter(|(name, f)| {
                 name == "db.statement"
                     && f.contains(&format!("strata.round_trip={kind} "))
-                    && f.contains(&format!("db.operation={op} "))
-                    && f.contains("db.system=postgresql ")
+                    && f.contains(&format!("db.operation.name={op} "))
+                    && f.contains("db.system.name=postgresql ")
             })
             .count()
     };
@@ -563,7 +625,7 @@ async fn the_slow_query_warning_redacts_parameters() {
         .collect();
     assert_eq!(slow.len(), 1, "only the slow statement warns: {events:?}");
     assert!(
-        slow[0].contains(&format!("db.statement={sql} ")),
+        slow[0].contains(&format!("db.query.text={sql} ")),
         "{}",
         slow[0]
     );

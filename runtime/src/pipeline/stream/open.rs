@@ -61,7 +61,7 @@ async fn open<'e, E: Executor + ?Sized>(e: &'e E, req: Request<'_>) -> Result<Ro
     let db = e.__db();
     let started = Instant::now();
     bump(&db.inner.counters.queries);
-    let span = round_trip::span(req.sql, RoundTrip::Statement);
+    let span = round_trip::span(&db.inner.target, req.sql, RoundTrip::Statement);
     let opened = if span.is_disabled() {
         start(e, db, req).await
     } else {
