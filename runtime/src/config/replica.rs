@@ -140,6 +140,21 @@ impl Config {
             pg.port(*port);
         }
         let primary = &self.pg;
+        // One role on every server: the session check after raw SQL and
+        // the row-level-security role check hold for the primary's login.
+        if let Some(own) = url.get_user()
+            && own != self.get_user()
+        {
+            return Err(Error::Config {
+                var: "DB_REPLICA_URLS",
+                reason: format!(
+                    "entry {} logs in as {own:?}, not the primary's role {:?}: every \
+                     server must be reached as the same role",
+                    i + 1,
+                    self.get_user()
+                ),
+            });
+        }
         let user = url.get_user().or(primary.get_user());
         let password = url.get_password().or(primary.get_password());
         let dbname = url.get_dbname().or(primary.get_dbname());
@@ -175,14 +190,15 @@ mod tests {
         let c = Config::from_url("postgres://app:pw@db1:5432/shop")
             .unwrap()
             .replica_url("postgres://db2:6543")
-            .replica_url("postgres://other@db3/reports");
+            .replica_url("postgres://app@db3/reports")
+            .replica_url("postgres://other@db4");
         let r = c.for_replica(0).unwrap();
         assert_eq!(r.to_string(), "postgres://app@db2:6543/shop");
         assert_eq!(r.pg.get_password(), Some(&b"pw"[..]));
-        assert_eq!(
-            c.for_replica(1).unwrap().to_string(),
-            "postgres://other@db3:5432/reports"
-        );
+        let own_db = c.for_replica(1).unwrap().to_string();
+        assert_eq!(own_db, "postgres://app@db3:5432/reports");
+        let err = c.for_replica(2).unwrap_err().to_string();
+        assert!(err.contains("not the primary's role"), "{err}");
     }
 
     #[test]

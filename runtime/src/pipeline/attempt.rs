@@ -13,8 +13,10 @@
 //! - A write in autocommit mode whose connection dies after it was sent is
 //!   reported as [`Error::OutcomeUnknown`] and never repeated. So is one
 //!   whose answer did not come within the client-side bound.
-//! - A read a replica cancelled for a conflict with recovery (40001) is
-//!   repeated once on the primary.
+//! - A read on a replica that the replica refused as a standby (a conflict
+//!   with recovery, a function a standby cannot run), whose connection died,
+//!   or that got no answer within the bound, is repeated once on the
+//!   primary; the replica is marked down for the last two.
 //! - Inside a transaction nothing is repeated per statement; a lost
 //!   connection means the server rolled the transaction back (`Connection`).
 
@@ -93,18 +95,27 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
         let pooled = conn.is_pooled();
         if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
             skips -= 1;
-            conn.take().discard(db);
+            conn.take().broke(db);
             continue;
         }
+        let on_replica = matches!(&*conn, Conn::Replica(..));
         let prepared = bounded(bound, pin!(prepare(&conn, req))).await;
         let stmt = match prepared {
             Ok(Ok(stmt)) => stmt,
             Ok(Err(err)) if pooled && err.is_connection() && skips > 0 => {
                 skips -= 1;
-                conn.take().discard(db);
+                conn.take().broke(db);
                 continue;
             }
             Ok(Err(err)) => return Err(err),
+            // A replica that does not answer: down, and the read goes to
+            // the primary (preparing never writes).
+            Err(_) if on_replica && !retried => {
+                conn.take().broke(db);
+                (retried, primary) = (true, true);
+                bump(&counters.reads_retried);
+                continue;
+            }
             Err(elapsed) => {
                 // Preparing never writes: a plain statement timeout.
                 abandon(e, conn.take(), db);
@@ -123,6 +134,12 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
         counters.round_trip(round_trip, matches!(sent, Ok(Ok(_))));
         let sent = match sent {
             Ok(sent) => sent,
+            Err(_) if on_replica && !retried => {
+                conn.take().broke(db);
+                (retried, primary) = (true, true);
+                bump(&counters.reads_retried);
+                continue;
+            }
             Err(elapsed) => {
                 let write = pooled && kind == OpKind::Write;
                 abandon(e, conn.take(), db);
@@ -144,14 +161,9 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
             }
             Err(err) => Error::from_pg(err),
         };
-        if matches!(&*conn, Conn::Replica(..))
-            && matches!(err, Error::Serialization { .. })
-            && !retried
-        {
-            // Hot standby cancels a read whose snapshot replay needs gone
-            // (40001, "conflict with recovery"); the connection is healthy.
-            retried = true;
-            primary = true;
+        if on_replica && standby_refusal(&err) && !retried {
+            // The connection is healthy: it goes back to the pool.
+            (retried, primary) = (true, true);
             bump(&counters.reads_retried);
             continue;
         }
@@ -162,10 +174,13 @@ pub(super) async fn attempt<E: Executor + ?Sized>(
             return Err(err);
         }
         let failed = conn.failed_now();
-        conn.take().discard(db);
+        conn.take().broke(db);
         match kind {
             OpKind::Read if !retried => {
                 retried = true;
+                // A replica's failure sends the read to the primary, not to
+                // another replica that the same fault may have taken.
+                primary |= on_replica;
                 failed_at = Some(failed);
                 bump(&counters.reads_retried);
             }
@@ -220,11 +235,25 @@ async fn keep_if_clean(mut conn: Lent<'_, '_>, db: &Db, bound: Option<Duration>)
     }
 }
 
+/// What a hot standby refuses that the primary would run: a read cancelled
+/// for a conflict with recovery (40001, 40P01), or one a standby cannot do
+/// (25006 read-only, 0A000 unsupported, 55000 not in this state: e.g.
+/// `txid_current()`, an unlogged table, `pg_current_wal_lsn()`).
+fn standby_refusal(err: &Error) -> bool {
+    match err {
+        Error::Serialization { .. } | Error::Deadlock { .. } => true,
+        Error::Database { code, .. } => {
+            matches!(code.code(), "25006" | "0A000" | "55000")
+        }
+        _ => false,
+    }
+}
+
 /// A connection whose statement outlived the client-side bound: its state
 /// is unknown. A pooled one is discarded; a transaction's is poisoned.
 pub(super) fn abandon<E: Executor + ?Sized>(e: &E, conn: Conn<'_>, db: &Db) {
     match conn {
-        Conn::Pooled(_) | Conn::Replica(..) => conn.discard(db),
+        Conn::Pooled(_) | Conn::Replica(..) => conn.broke(db),
         Conn::InTx(_) => e.__poison(),
     }
 }

@@ -72,21 +72,24 @@ impl Conn<'_> {
     }
 
     /// Throws a pooled connection away instead of returning it to the
-    /// pool. A replica's is thrown away only when it broke or timed out:
-    /// the replica serves no reads until its next check succeeds.
+    /// pool (a stream dropped half-way, a session a raw statement changed).
     pub(crate) fn discard(self, db: &Db) {
         match self {
-            Conn::Pooled(o) => {
+            Conn::Pooled(o) | Conn::Replica(o, _) => {
                 bump(&db.inner.counters.connections_discarded);
                 drop(Object::take(o));
-            }
-            Conn::Replica(o, r) => {
-                bump(&db.inner.counters.connections_discarded);
-                drop(Object::take(o));
-                r.failed(&"a connection to it broke or timed out");
             }
             Conn::InTx(_) => {}
         }
+    }
+
+    /// Throws away a connection that broke or did not answer in time; a
+    /// replica's also marks the replica down until its next check succeeds.
+    pub(crate) fn broke(self, db: &Db) {
+        if let Conn::Replica(_, r) = &self {
+            r.failed(&"a connection to it broke or did not answer in time");
+        }
+        self.discard(db);
     }
 }
 

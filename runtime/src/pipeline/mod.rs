@@ -309,6 +309,10 @@ async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     let db = e.__db();
     let started = std::time::Instant::now();
     crate::observe::counters::bump(&db.inner.counters.queries);
+    // The route stage's epoch moves once the write is over, however it
+    // ends: returned, failed, or its future dropped after it was sent (a
+    // lost answer may have applied). A transaction's count at `COMMIT`.
+    let _wrote = (req.kind == OpKind::Write && !e.__in_tx()).then(|| db.inner.replicas.mark());
     let sql = req.sql;
     // Not `round_trip::traced`: its `Either` moves the statement's future
     // twice more before the first poll; each branch here awaits it in place.
@@ -330,12 +334,6 @@ async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     let rows = result.as_ref().map_or(0, Output::rows_seen);
     if let Err(err) = &result {
         db.inner.counters.failed(err);
-    }
-    // The route stage's epoch: after the write returned, whatever its
-    // outcome (a lost answer may have applied). A transaction's writes
-    // count at its `COMMIT`.
-    if req.kind == OpKind::Write && !e.__in_tx() {
-        db.inner.replicas.wrote();
     }
     db.inner
         .observer

@@ -69,25 +69,44 @@ pub(super) async fn checkout(replica: &Replica) -> Option<Object> {
 enum Found {
     /// In recovery (or not), replayed / written up to this position.
     Position { in_recovery: bool, lsn: Option<i64> },
+    /// Every connection of its pool was busy: no news, not a failure.
+    Busy,
     /// No connection, or no answer.
     Failed(Error),
 }
 
-/// One round trip of `sql` on a connection from `pool`, bounded by the
-/// connect timeout; a connection that failed it is thrown away.
+/// How long one check may take: the connect timeout, but at most half the
+/// lag bound, so that one replica that does not answer cannot hold a round
+/// (and every other replica's credit) past `max_lag`.
+fn check_bound(inner: &Inner) -> Duration {
+    let half_lag = inner.config.replicas.max_lag / 2;
+    inner
+        .config
+        .get_connect_timeout()
+        .min(half_lag.max(Duration::from_millis(50)))
+}
+
+/// One round trip of `sql` on a connection from `pool`, bounded by
+/// [`check_bound`]; a connection that failed it is thrown away.
 async fn ask(inner: &Inner, pool: &Pool, sql: &str) -> Found {
-    let bound = inner.config.get_connect_timeout();
-    let conn: Object = match tokio::time::timeout(bound, pool.get()).await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => {
-            return Found::Failed(Error::Connection {
-                source: e.to_string().into(),
-            });
-        }
-        Err(_) => {
+    let bound = check_bound(inner);
+    let timeouts = deadpool_postgres::Timeouts {
+        wait: Some(bound),
+        create: Some(bound),
+        recycle: None,
+    };
+    let conn: Object = match pool.timeout_get(&timeouts).await {
+        Ok(conn) => conn,
+        Err(PoolError::Timeout(TimeoutType::Wait)) => return Found::Busy,
+        Err(PoolError::Timeout(_)) => {
             return Found::Failed(Error::Timeout {
                 kind: crate::error::TimeoutKind::Connect,
                 source: None,
+            });
+        }
+        Err(e) => {
+            return Found::Failed(Error::Connection {
+                source: e.to_string().into(),
             });
         }
     };
@@ -142,6 +161,7 @@ async fn check(inner: &Inner, replicas: &Replicas, i: usize) -> Found {
             lsn,
         } => replicas.replayed(i, lsn.map_or(0, |v| u64::try_from(v).unwrap_or(0))),
         Found::Failed(err) => replica.failed(&crate::error::chain(err)),
+        Found::Busy => {}
     }
     found
 }

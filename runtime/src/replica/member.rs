@@ -83,7 +83,15 @@ impl Replica {
         if self.state() != ReplicaState::NotAReplica {
             self.set_state(ReplicaState::Down);
         }
+        self.forget();
         self.pool.retain(|_, _| false);
+    }
+
+    /// Drops what it was known to have replayed: it serves nothing until a
+    /// check credits it again.
+    fn forget(&self) {
+        self.safe_epoch.store(0, Ordering::Release);
+        self.fresh_at.store(0, Ordering::Release);
     }
 
     /// A statement got a connection to it.
@@ -98,6 +106,7 @@ impl Replica {
             *e = Some("the server is not in recovery (it is a primary)".into());
         }
         self.set_state(ReplicaState::NotAReplica);
+        self.forget();
         self.pool.retain(|_, _| false);
     }
 
@@ -107,8 +116,12 @@ impl Replica {
             return;
         }
         if let Some(s) = samples.iter().rev().find(|s| s.lsn <= replayed) {
-            self.safe_epoch.fetch_max(s.epoch, Ordering::AcqRel);
-            self.fresh_at.fetch_max(s.at + 1, Ordering::AcqRel);
+            // Stored, not raised: a standby that restarted (or was rebuilt
+            // from an older backup) may have replayed less than it had.
+            self.safe_epoch.store(s.epoch, Ordering::Release);
+            self.fresh_at.store(s.at + 1, Ordering::Release);
+        } else {
+            self.forget();
         }
         if let Ok(mut e) = self.error.lock() {
             *e = None;

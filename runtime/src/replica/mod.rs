@@ -121,6 +121,13 @@ impl Replicas {
         }
     }
 
+    /// A guard that counts a write when dropped: armed before the write is
+    /// sent, so a caller that drops the future after sending (a timeout, a
+    /// `select!`) still makes its next reads wait for what may have applied.
+    pub(crate) fn mark(&self) -> WriteMark<'_> {
+        WriteMark(self)
+    }
+
     /// The replica a read outside a transaction goes to, if any may serve
     /// it; `None` means the primary.
     pub(crate) fn route(&self) -> Option<&Replica> {
@@ -171,5 +178,14 @@ impl Replicas {
             .iter()
             .map(|r| r.status(need, now, self.max_lag))
             .collect()
+    }
+}
+
+/// See [`Replicas::mark`].
+pub(crate) struct WriteMark<'a>(&'a Replicas);
+
+impl Drop for WriteMark<'_> {
+    fn drop(&mut self) {
+        self.0.wrote();
     }
 }

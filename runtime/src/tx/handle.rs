@@ -224,9 +224,10 @@ impl Tx {
             // Never sent: the server rolls back when the connection closes.
             return Err(abandoned());
         }
+        // The route stage's epoch moves when this ends, however it does
+        // (answered, or dropped after COMMIT was sent): it may have applied.
+        let _wrote = self.shared.db.inner.replicas.mark();
         let sent = self.control(RoundTrip::Commit, "COMMIT").await;
-        // The route stage's epoch, whatever the answer: it may have applied.
-        self.shared.db.inner.replicas.wrote();
         let Ok(sent) = sent else {
             // COMMIT was sent and no answer came: it may have applied.
             self.__poison();

@@ -139,14 +139,14 @@ async fn start<'e, E: Executor + ?Sized>(
         let pooled = conn.is_pooled();
         if pooled && skips > 0 && (conn.is_closed() || conn.opened_before(failed_at)) {
             skips -= 1;
-            conn.take().discard(db);
+            conn.take().broke(db);
             continue;
         }
         let stmt = match bounded(bound, prepare(&conn, req.sql, req.params)).await {
             Ok(Ok(stmt)) => stmt,
             Ok(Err(err)) if pooled && err.is_connection() && skips > 0 => {
                 skips -= 1;
-                conn.take().discard(db);
+                conn.take().broke(db);
                 continue;
             }
             Ok(Err(err)) => return Err(unsent(err)),
@@ -176,7 +176,7 @@ async fn start<'e, E: Executor + ?Sized>(
             return Err((err, true));
         }
         let failed = conn.failed_now();
-        conn.take().discard(db);
+        conn.take().broke(db);
         if failed_at.is_some() {
             return Err((err, true));
         }
