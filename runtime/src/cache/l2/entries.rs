@@ -49,6 +49,20 @@ fn generation(value: Option<&str>) -> Option<u64> {
 }
 
 impl L2 {
+    /// One `MGET` of `keys` under `epoch`.
+    async fn mget<T: redis::FromRedisValue>(
+        &self,
+        counters: &CacheCounters,
+        epoch: u64,
+        keys: &Keys,
+    ) -> Option<T> {
+        let keys: Vec<&str> = keys.iter().collect();
+        self.call(counters, Some(epoch), |mut conn| async move {
+            redis::cmd("MGET").arg(keys).query_async(&mut conn).await
+        })
+        .await
+    }
+
     /// `(wgen, bytes)` of one row: `MGET` of the row generation, the write
     /// generation and the row under the row generation last seen.
     pub(crate) async fn get_row(
@@ -71,14 +85,8 @@ impl L2 {
                     }],
                 )
             });
-            let (now, w, value): (Option<String>, Option<String>, Option<Vec<u8>>) = self
-                .call(counters, Some(epoch), |mut conn| async move {
-                    redis::cmd("MGET")
-                        .arg(keys.iter().collect::<Vec<_>>())
-                        .query_async(&mut conn)
-                        .await
-                })
-                .await?;
+            let (now, w, value): (Option<String>, Option<String>, Option<Vec<u8>>) =
+                self.mget(counters, epoch, &keys).await?;
             let now = generation(now.as_deref())?;
             if now == rgen {
                 return Some((w.unwrap_or_else(|| "0".to_owned()), value));
@@ -115,14 +123,8 @@ impl L2 {
                     }],
                 )
             });
-            let (w, value): (Option<String>, Option<Vec<u8>>) = self
-                .call(counters, Some(epoch), |mut conn| async move {
-                    redis::cmd("MGET")
-                        .arg(keys.iter().collect::<Vec<_>>())
-                        .query_async(&mut conn)
-                        .await
-                })
-                .await?;
+            let (w, value): (Option<String>, Option<Vec<u8>>) =
+                self.mget(counters, epoch, &keys).await?;
             now = w.unwrap_or_else(|| "0".to_owned());
             if now == seen {
                 return Some((now, value));
@@ -188,14 +190,7 @@ impl L2 {
                 }
                 keys
             });
-            let mut out: Vec<Option<Vec<u8>>> = self
-                .call(counters, Some(epoch), |mut conn| async move {
-                    redis::cmd("MGET")
-                        .arg(keys.iter().collect::<Vec<_>>())
-                        .query_async(&mut conn)
-                        .await
-                })
-                .await?;
+            let mut out: Vec<Option<Vec<u8>>> = self.mget(counters, epoch, &keys).await?;
             let mut head = out.drain(..2.min(out.len()));
             let now = head.next().flatten();
             let w = head.next().flatten();
