@@ -4,7 +4,8 @@
 //!
 //! Every interval the loop reads the primary's WAL insert position, paired
 //! with the write epoch read just before it, and each replica's
-//! `pg_is_in_recovery()` and replay position, all at once. The round trips
+//! `pg_is_in_recovery()` and replay position (the replicas at once, after the
+//! primary, so this round's sample can credit them). The round trips
 //! are counted as kind `replica_check`; a replica that fails one is down
 //! until one succeeds.
 
