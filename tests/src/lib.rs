@@ -177,13 +177,37 @@ impl Drop for TestDb {
     }
 }
 
-/// The Redis every test shares (`REDIS_URL`, default `redis://127.0.0.1:6379`).
-/// Each test's keys live under its own schema's prefix.
+/// The Redis every test shares: `REDIS_URL` (default
+/// `redis://127.0.0.1:6379`), or with `STRATA_TEST_REDIS=cluster` a Redis
+/// Cluster this test binary starts once (three masters, a replica each),
+/// named by every node's URL, comma separated. Each test's keys live under
+/// its own schema's prefix.
 pub fn redis_url() -> String {
+    if std::env::var("STRATA_TEST_REDIS").is_ok_and(|v| v == "cluster") {
+        static CLUSTER: std::sync::OnceLock<redis_cluster::TestRedisCluster> =
+            std::sync::OnceLock::new();
+        return CLUSTER
+            .get_or_init(redis_cluster::TestRedisCluster::start)
+            .urls()
+            .join(",");
+    }
     std::env::var("REDIS_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "redis://127.0.0.1:6379".into())
+}
+
+/// `config` on the Redis at `url`: a cluster if `url` lists several nodes
+/// (the harness always names a cluster by all of its nodes).
+pub fn on_redis(config: Config, url: &str) -> Config {
+    config
+        .redis_url(url.to_owned())
+        .redis_cluster(url.contains(','))
+}
+
+/// `config` on the shared Redis ([`redis_url`]).
+pub fn with_redis(config: Config) -> Config {
+    on_redis(config, &redis_url())
 }
 
 /// A Redis server owned by one test, on a free port, so the test may kill,

@@ -25,10 +25,11 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `redis-cli -p <port> <args>`, its stdout as text ("" if it failed to run).
+/// `redis-cli -p <port> <args>`, its stdout as text ("" if it failed to
+/// run, or got no answer within 2 s: a frozen node).
 fn cli(port: u16, args: &[&str]) -> String {
-    Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+    Command::new("timeout")
+        .args(["2", "redis-cli", "-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -65,6 +66,8 @@ impl TestRedisCluster {
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+                // A replica cut off for a while may still be promoted.
+                .args(["--cluster-replica-validity-factor", "0"])
                 .args(["--cluster-config-file", "nodes.conf"])
                 .arg("--dir")
                 .arg(&node_dir)
@@ -190,6 +193,100 @@ impl TestRedisCluster {
             }
         }
         panic!("timed out waiting for the replica to be promoted and its old master demoted");
+    }
+}
+
+impl TestRedisCluster {
+    /// `redis-cli` against the node at `port`; its output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        cli(port, args)
+    }
+
+    /// The port of the master the replica at `port` follows.
+    pub fn master_of(&self, port: u16) -> Option<u16> {
+        cli(port, &["info", "replication"])
+            .lines()
+            .find_map(|l| l.strip_prefix("master_port:"))
+            .and_then(|p| p.trim().parse().ok())
+    }
+
+    /// The port of the replica that follows the master at `port`.
+    pub fn replica_of(&self, port: u16) -> Option<u16> {
+        self.replicas()
+            .into_iter()
+            .find(|&r| self.master_of(r) == Some(port))
+    }
+
+    /// Whether the node at `port` holds a key matching `pattern`.
+    pub fn holds(&self, port: u16, pattern: &str) -> bool {
+        !cli(port, &["--scan", "--pattern", pattern])
+            .trim()
+            .is_empty()
+    }
+
+    fn child(&mut self, port: u16) -> &mut Child {
+        let i = self.ports.iter().position(|&p| p == port).expect("a node");
+        &mut self.nodes[i]
+    }
+
+    /// Kills the node at `port` (SIGKILL): the cluster fails it over.
+    pub fn kill(&mut self, port: u16) {
+        let child = self.child(port);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    fn signal(&mut self, port: u16, signal: &str) {
+        let pid = self.child(port).id().to_string();
+        let ok = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {pid}");
+    }
+
+    /// Stops the node at `port` (SIGSTOP): connected, silent.
+    pub fn freeze(&mut self, port: u16) {
+        self.signal(port, "-STOP");
+    }
+
+    /// Resumes a frozen node (SIGCONT).
+    pub fn thaw(&mut self, port: u16) {
+        self.signal(port, "-CONT");
+    }
+
+    /// Cuts the replica at `port` off its master's writes, for good: its
+    /// replication link is killed and it cannot sync again (a wrong
+    /// `masterauth` fails its handshake), while it stays in the cluster
+    /// and can be promoted. (Freezing it would not do: what the master sent
+    /// meanwhile waits in its socket and is applied once it resumes.)
+    pub fn cut_replication(&self, port: u16) {
+        let master = self.master_of(port).expect("a replica");
+        let offset = |p: u16, field: &str| -> i64 {
+            cli(p, &["info", "replication"])
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(-1)
+        };
+        // First in sync, so it holds what was written so far.
+        let target = offset(master, "master_repl_offset:");
+        self.wait(
+            || offset(port, "slave_repl_offset:") >= target,
+            "the replica to catch up",
+        );
+        cli(port, &["config", "set", "masterauth", "no-such-password"]);
+        cli(master, &["client", "kill", "type", "replica"]);
+        self.wait(
+            || cli(port, &["info", "replication"]).contains("master_link_status:down"),
+            "the replica's link to be down",
+        );
+    }
+
+    /// Whether the node at `port` is a master of a cluster whose state is ok.
+    pub fn serves(&self, port: u16) -> bool {
+        cli(port, &["info", "replication"]).contains("role:master")
+            && cli(port, &["cluster", "info"]).contains("cluster_state:ok")
     }
 }
 

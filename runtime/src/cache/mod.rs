@@ -149,6 +149,8 @@ impl Drop for Cache {
 pub(crate) struct CacheSettings {
     pub(crate) l1_capacity: u64,
     pub(crate) redis_url: Option<String>,
+    /// Whether `redis_url` lists Redis Cluster nodes.
+    pub(crate) redis_cluster: bool,
     pub(crate) prefix: String,
     pub(crate) ttl: Duration,
     pub(crate) redis_timeout: Duration,
@@ -168,6 +170,7 @@ impl CacheSettings {
         CacheSettings {
             l1_capacity: config.cache_l1_capacity,
             redis_url: config.redis_url.as_ref().map(|s| s.expose().to_owned()),
+            redis_cluster: config.redis_cluster,
             prefix: config.cache_prefix.clone().unwrap_or_else(|| {
                 format!(
                     "strata:{}:{}",
@@ -201,6 +204,7 @@ impl Cache {
             (Some(url), Some(lease)) => Some(Arc::new(
                 L2::new(
                     url,
+                    settings.redis_cluster,
                     settings.prefix.clone(),
                     instance,
                     settings.redis_timeout,

@@ -152,7 +152,7 @@ pub(super) async fn listen(cache: Weak<Cache>) {
         let instance = l2.instance().to_string();
         let acks = l2.ack_channel(&instance);
         let subscribed = tokio::time::timeout(Duration::from_secs(2), async {
-            let mut pubsub = l2.redis.client().get_async_pubsub().await?;
+            let mut pubsub = l2.redis.subscriber().get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             pubsub.subscribe(&acks).await?;
             Ok::<_, redis::RedisError>(pubsub)
@@ -184,8 +184,15 @@ pub(super) async fn listen(cache: Weak<Cache>) {
             None => return,
         }
         first = false;
+        // Heartbeats arrive every L/4: a subscription silent for 2L is on a
+        // node that stopped answering without closing (frozen, black-holed),
+        // so it is dropped and made again (on a cluster, on another node).
+        let silence = cache
+            .upgrade()
+            .and_then(|c| Some(c.lease.as_ref()?.heartbeat_every() * 8))
+            .unwrap_or(Duration::from_secs(60));
         let mut messages = pubsub.into_on_message();
-        while let Some(msg) = messages.next().await {
+        while let Ok(Some(msg)) = tokio::time::timeout(silence, messages.next()).await {
             let Ok(payload) = msg.get_payload::<String>() else {
                 continue;
             };

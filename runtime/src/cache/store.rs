@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Cache;
-use super::l2::L2;
+use super::l2::cluster::slot;
+use super::l2::{L2, Route};
 use crate::error::{Error, Result};
 
 /// The general cache API; see [`Db::cache`](crate::Db::cache).
@@ -43,18 +44,41 @@ impl<'a> CacheStore<'a> {
         format!("{}:app:{key}", self.prefix)
     }
 
-    async fn run<T, F, Fut>(&self, f: F) -> Result<T>
+    /// One command to the node serving `key` (on a cluster, its slot's
+    /// master).
+    async fn run<T, F, Fut>(&self, key: &str, f: F) -> Result<T>
     where
-        F: FnOnce(redis::aio::MultiplexedConnection) -> Fut,
+        F: Fn(redis::aio::MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        self.l2()?.raw(&self.cache.counters, f).await.map_err(err)
+        self.l2()?
+            .raw(&self.cache.counters, Route::Key(key), f)
+            .await
+            .map_err(err)
+    }
+
+    /// The positions of `keys`, grouped by slot (one group without a
+    /// cluster): a multi-key command must not span slots.
+    fn by_slot(&self, keys: &[String]) -> Result<Vec<Vec<usize>>> {
+        if !self.l2()?.redis.is_cluster() {
+            return Ok(vec![(0..keys.len()).collect()]);
+        }
+        let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let slot = slot(key);
+            match groups.iter_mut().find(|g| g.0 == slot) {
+                Some(group) => group.1.push(i),
+                None => groups.push((slot, vec![i])),
+            }
+        }
+        Ok(groups.into_iter().map(|g| g.1).collect())
     }
 
     /// The value stored under `key`, if any.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let key = self.key(key);
-        let bytes: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
+        let k = &key;
+        let bytes: Option<Vec<u8>> = self.run(k, |mut c| async move { c.get(k).await }).await?;
         bytes
             .map(|b| {
                 rmp_serde::from_slice(&b).map_err(|e| err(format!("cannot decode value: {e}")))
@@ -72,32 +96,58 @@ impl<'a> CacheStore<'a> {
         let key = self.key(key);
         let bytes =
             rmp_serde::to_vec(value).map_err(|e| err(format!("cannot encode value: {e}")))?;
-        self.run(|mut c| async move { c.set_ex(key, bytes, ttl.as_secs().max(1)).await })
-            .await
+        let (k, bytes) = (&key, &bytes);
+        self.run(k, |mut c| async move {
+            c.set_ex(k, bytes, ttl.as_secs().max(1)).await
+        })
+        .await
     }
 
     /// Removes `key`; true if it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let key = self.key(key);
-        let n: i64 = self.run(|mut c| async move { c.del(key).await }).await?;
+        let k = &key;
+        let n: i64 = self.run(k, |mut c| async move { c.del(k).await }).await?;
         Ok(n > 0)
     }
 
     /// Whether `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let key = self.key(key);
-        self.run(|mut c| async move { c.exists(key).await }).await
+        let k = &key;
+        self.run(k, |mut c| async move { c.exists(k).await }).await
     }
 
-    /// Many values in one round trip, in `keys` order.
+    /// Many values in one round trip, in `keys` order (on a cluster, one
+    /// `MGET` per slot, sent together).
     pub async fn mget<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        let values: Vec<Option<Vec<u8>>> = self
-            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
-            .await?;
+        let groups = self.by_slot(&keys)?;
+        let gets = groups.iter().map(|group| {
+            let keys: Vec<&str> = group.iter().map(|&i| keys[i].as_str()).collect();
+            async move {
+                let keys = &keys;
+                self.run(keys[0], |mut c| async move {
+                    redis::cmd("MGET")
+                        .arg(keys)
+                        .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
+                        .await
+                })
+                .await
+            }
+        });
+        let mut values: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+        for (group, got) in groups
+            .iter()
+            .zip(futures_util::future::join_all(gets).await)
+        {
+            for (&i, value) in group.iter().zip(got?) {
+                values[i] = value;
+            }
+        }
         values
             .into_iter()
             .map(|v| {
@@ -109,32 +159,58 @@ impl<'a> CacheStore<'a> {
             .collect()
     }
 
-    /// Stores many values, each for `ttl`, in one round trip.
+    /// Stores many values, each for `ttl`, in one round trip, atomically
+    /// (on a cluster: one transaction per slot, sent together, so only keys
+    /// of one slot, such as keys sharing a `{hash tag}`, land together).
     pub async fn mset<T: Serialize>(&self, items: &[(&str, T)], ttl: Duration) -> Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let mut encoded = Vec::with_capacity(items.len());
+        let mut keys = Vec::with_capacity(items.len());
         for (k, v) in items {
-            let bytes =
-                rmp_serde::to_vec(v).map_err(|e| err(format!("cannot encode value: {e}")))?;
-            pipe.set_ex(self.key(k), bytes, ttl.as_secs().max(1))
-                .ignore();
+            encoded
+                .push(rmp_serde::to_vec(v).map_err(|e| err(format!("cannot encode value: {e}")))?);
+            keys.push(self.key(k));
         }
-        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+        let groups = self.by_slot(&keys)?;
+        let sets = groups.iter().filter(|g| !g.is_empty()).map(|group| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for &i in group {
+                pipe.set_ex(&keys[i], &encoded[i], ttl.as_secs().max(1))
+                    .ignore();
+            }
+            let (pipe, key) = (pipe, keys[group[0]].as_str());
+            async move {
+                let pipe = &pipe;
+                self.run(
+                    key,
+                    |mut c| async move { pipe.query_async::<()>(&mut c).await },
+                )
+                .await
+            }
+        });
+        futures_util::future::join_all(sets)
             .await
+            .into_iter()
+            .collect()
     }
 
     /// Adds `by` to the integer at `key` (0 if absent) and returns the result.
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
         let key = self.key(key);
-        self.run(|mut c| async move { c.incr(key, by).await }).await
+        let k = &key;
+        self.run(k, |mut c| async move { c.incr(k, by).await })
+            .await
     }
 
     /// Publishes `message` on `channel` (prefixed); returns how many
-    /// subscribers received it.
+    /// subscribers received it. On a Redis Cluster the message reaches
+    /// every subscriber, but the count is the node's own (Redis's rule):
+    /// subscribers made through [`CacheStore::subscribe`] are on the node a
+    /// publish goes to, so they are counted until a failover moves it.
     pub async fn publish(&self, channel: &str, message: &str) -> Result<u64> {
         let channel = self.key(channel);
-        let message = message.to_owned();
-        self.run(|mut c| async move { c.publish(channel, message).await })
+        let ch = &channel;
+        self.run(ch, |mut c| async move { c.publish(ch, message).await })
             .await
     }
 
@@ -149,7 +225,11 @@ impl<'a> CacheStore<'a> {
         // Bounded like every other Redis call: a silent Redis must not hang
         // the caller.
         let subscribed = tokio::time::timeout(l2.redis.timeout() * 4, async {
-            let mut pubsub = l2.redis.client().get_async_pubsub().await?;
+            let client = l2
+                .redis
+                .subscriber_for(&channel, &self.cache.counters)
+                .await;
+            let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         })

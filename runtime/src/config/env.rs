@@ -189,7 +189,7 @@ impl Config {
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
     /// Replicas: `DB_REPLICA_URLS` (comma separated), `DB_REPLICA_MAX_LAG_MS`,
     /// `DB_REPLICA_CHECK_MS`, `DB_REPLICA_PRIMARY_READS`.
-    /// Cache: `REDIS_URL`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
+    /// Cache: `REDIS_URL`, `REDIS_CLUSTER`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
     /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`,
     /// `CACHE_FEED` (`true`: L1 invalidated by the change feed). Audit:
     /// `AUDIT_WITHOUT_ACTOR` (`refuse`, or `system:<actor>`).
@@ -246,6 +246,7 @@ impl Config {
         if let Some(url) = vars.text("REDIS_URL") {
             c.redis_url = Some(super::Secret::new(url));
         }
+        vars.set("REDIS_CLUSTER", &mut c.redis_cluster)?;
         if let Some(secs) = vars.parse("CACHE_TTL_SECS")? {
             c.cache_ttl = Duration::from_secs(secs);
         }

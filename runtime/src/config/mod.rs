@@ -61,6 +61,7 @@ pub struct Config {
     pub(crate) retry_attempts: u32,
     pub(crate) retry_delay: Duration,
     pub(crate) redis_url: Option<Secret>,
+    pub(crate) redis_cluster: bool,
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_l1_capacity: u64,
     pub(crate) cache_prefix: Option<String>,
@@ -99,6 +100,7 @@ impl fmt::Debug for Config {
             .field("retry_attempts", &self.retry_attempts)
             .field("retry_delay", &self.retry_delay)
             .field("redis_url", &self.redis_url)
+            .field("redis_cluster", &self.redis_cluster)
             .field("cache_ttl", &self.cache_ttl)
             .field("cache_l1_capacity", &self.cache_l1_capacity)
             .field("cache_prefix", &self.cache_prefix)
@@ -150,6 +152,7 @@ impl Config {
             retry_attempts: 3,
             retry_delay: Duration::from_millis(20),
             redis_url: None,
+            redis_cluster: false,
             cache_ttl: Duration::from_secs(300),
             cache_l1_capacity: 10_000,
             cache_prefix: None,
@@ -311,9 +314,20 @@ impl Config {
     }
 
     /// Redis URL for the shared cache tier (`REDIS_URL`); never printed.
+    /// For a Redis Cluster ([`Config::redis_cluster`]), one or more seed
+    /// nodes' URLs, comma separated.
     #[must_use]
     pub fn redis_url(mut self, value: impl Into<String>) -> Self {
         self.redis_url = Some(Secret::new(value));
+        self
+    }
+
+    /// Whether `REDIS_URL` names nodes of a Redis Cluster
+    /// (`REDIS_CLUSTER`, default false). The slot map is read from the
+    /// seeds and kept current; each command goes to its slot's master.
+    #[must_use]
+    pub fn redis_cluster(mut self, yes: bool) -> Self {
+        self.redis_cluster = yes;
         self
     }
 

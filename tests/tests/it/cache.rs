@@ -15,7 +15,7 @@ use super::models::*;
 /// A test schema with the products table and a Redis-backed cache.
 async fn cached(redis: &str) -> TestDb {
     let redis = redis.to_owned();
-    let t = TestDb::with(move |c| c.redis_url(redis)).await;
+    let t = TestDb::with(move |c| strata_tests::on_redis(c, &redis)).await;
     t.execute(PRODUCTS, &[]).await.unwrap();
     t
 }
@@ -283,7 +283,7 @@ fn item(id: i64, price: i32) -> NewItem {
 
 #[tokio::test]
 async fn cached_rows_and_lists_follow_insert_update_upsert_delete_restore_and_bulk_delete() {
-    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let t = TestDb::with(strata_tests::with_redis).await;
     t.execute(
         "CREATE TABLE items (id bigint PRIMARY KEY, price int NOT NULL, deleted_at timestamptz)",
         &[],
@@ -464,7 +464,7 @@ async fn a_write_redis_missed_is_replayed_before_it_is_read_again() {
 
 #[tokio::test]
 async fn the_general_cache_api_round_trips() {
-    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let t = TestDb::with(strata_tests::with_redis).await;
     let c = t.cache();
     assert!(c.ping().await);
     c.set("greeting", &"hello", Duration::from_secs(30))
@@ -587,7 +587,7 @@ async fn a_write_abandoned_in_flight_is_invalidated_again_after_it_can_commit() 
     let t = {
         let app = app.clone();
         TestDb::with(move |c| {
-            c.redis_url(url)
+            strata_tests::on_redis(c, &url)
                 .statement_timeout(Some(settle))
                 .application_name(app)
         })
@@ -659,8 +659,7 @@ async fn a_write_abandoned_in_flight_is_invalidated_again_after_it_can_commit() 
 #[tokio::test]
 async fn a_write_of_unknown_outcome_invalidates_as_if_it_applied() {
     let t = TestDb::with(|c| {
-        c.redis_url(redis_url())
-            .statement_timeout(Some(Duration::from_millis(500)))
+        strata_tests::with_redis(c).statement_timeout(Some(Duration::from_millis(500)))
     })
     .await;
     t.execute(PRODUCTS, &[]).await.unwrap();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use strata::prelude::*;
 use strata::{BreakerState, Health};
 use strata_tests::proxy::{FaultProxy, Mode};
-use strata_tests::{TestDb, TestRedis, redis_url};
+use strata_tests::{TestDb, TestRedis};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -261,7 +261,7 @@ async fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
 
 #[tokio::test]
 async fn monitoring_routes_answer_over_a_socket_and_check_the_token() {
-    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let t = TestDb::with(strata_tests::with_redis).await;
     t.query("SELECT 1", &[]).await.unwrap();
     let app = strata::observe::http::router(t.db().clone(), Some("s3cret".into()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

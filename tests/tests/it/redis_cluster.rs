@@ -1,8 +1,9 @@
 //! The Redis Cluster harness (tests/src/redis_cluster.rs): three masters
 //! with a replica each, and a `CLUSTER FAILOVER` that swaps one pair.
 //!
-//! The L2 cluster client (issue 22) is not implemented yet; this pins the
-//! harness its tests will use.
+//! The cache's tests on a cluster are `cache_consistency::cluster` and the
+//! suites CI runs again with `STRATA_TEST_REDIS=cluster`; this pins the
+//! harness they use.
 
 use strata_tests::redis_cluster::TestRedisCluster;
 

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata::prelude::*;
-use strata_tests::{TestDb, redis_url};
+use strata_tests::TestDb;
 
 /// request → analyses → tasks → steps: a chain of depth 3.
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -453,7 +453,7 @@ async fn several_relations_at_one_level_with_a_tuple() {
 
 #[tokio::test]
 async fn a_cached_target_is_served_from_the_cache() {
-    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let t = TestDb::with(strata_tests::with_redis).await;
     schema(&t).await;
     sessions(&t).await;
     let db = t.db();
@@ -500,7 +500,7 @@ async fn a_cached_target_is_served_from_the_cache() {
 /// SQL and the parents' keys, and a write of the target retires it.
 #[tokio::test]
 async fn a_cached_has_many_level_is_a_cached_list_retired_by_writes() {
-    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let t = TestDb::with(strata_tests::with_redis).await;
     schema(&t).await;
     sessions(&t).await;
     let db = t.db();

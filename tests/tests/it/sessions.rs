@@ -300,7 +300,7 @@ async fn concurrent_updates_of_different_keys_both_survive() {
 /// cache's invalidation bound for a write that returned `Ok`).
 #[tokio::test]
 async fn destroy_and_rotate_in_one_process_are_misses_in_another() {
-    let t = TestDb::with(|c| c.redis_url(redis_url())).await;
+    let t = TestDb::with(strata_tests::with_redis).await;
     installed(&t).await;
     let other = Db::connect(t.config()).await.unwrap();
     let (a, b) = (Sessions::new(t.db()), Sessions::new(&other));
@@ -439,7 +439,7 @@ async fn the_raw_token_never_reaches_the_database_redis_or_logs() {
     let prefix = format!("sessions-canary-{:08x}", rand::random::<u32>());
     let p = prefix.clone();
     let t = TestDb::with(move |c| {
-        c.redis_url(redis_url())
+        strata_tests::with_redis(c)
             .cache_prefix(p)
             .slow_query(Duration::ZERO)
     })
@@ -483,61 +483,75 @@ async fn the_raw_token_never_reaches_the_database_redis_or_logs() {
         .collect();
     assert_eq!(rows.len(), 5);
 
-    // Redis: every key under the prefix, and every value of every type.
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("*{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let mut redis_text = keys.join("\n").into_bytes();
+    // Redis: every key under the prefix, and every value of every type,
+    // on every node (the shared Redis may be a cluster: READONLY lets its
+    // replicas answer too; a standalone server refuses it, harmlessly).
+    let mut keys: Vec<String> = Vec::new();
+    let mut redis_text = Vec::new();
     let mut values = 0;
-    for key in &keys {
-        let kind: String = redis::cmd("TYPE")
-            .arg(key)
+    for url in redis_url().split(',') {
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _ = redis::cmd("READONLY").query_async::<()>(&mut conn).await;
+        let node_keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("*{prefix}*"))
             .query_async(&mut conn)
             .await
             .unwrap();
-        let parts: Vec<Vec<u8>> = match kind.as_str() {
-            "string" => vec![
-                redis::cmd("GET")
+        redis_text.extend(node_keys.join("\n").into_bytes());
+        for key in &node_keys {
+            let kind: String = redis::cmd("TYPE")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let parts: Vec<Vec<u8>> = match kind.as_str() {
+                "string" => vec![
+                    redis::cmd("GET")
+                        .arg(key)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap(),
+                ],
+                "hash" => redis::cmd("HGETALL")
                     .arg(key)
                     .query_async(&mut conn)
                     .await
                     .unwrap(),
-            ],
-            "hash" => redis::cmd("HGETALL")
-                .arg(key)
-                .query_async(&mut conn)
-                .await
-                .unwrap(),
-            "set" => redis::cmd("SMEMBERS")
-                .arg(key)
-                .query_async(&mut conn)
-                .await
-                .unwrap(),
-            "list" => redis::cmd("LRANGE")
-                .arg(key)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut conn)
-                .await
-                .unwrap(),
-            "zset" => redis::cmd("ZRANGE")
-                .arg(key)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut conn)
-                .await
-                .unwrap(),
-            _ => Vec::new(),
-        };
-        values += parts.len();
-        for p in parts {
-            redis_text.extend_from_slice(&p);
-            redis_text.push(b'\n');
+                "set" => redis::cmd("SMEMBERS")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap(),
+                "list" => redis::cmd("LRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap(),
+                "zset" => redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap(),
+                _ => Vec::new(),
+            };
+            values += parts.len();
+            for p in parts {
+                redis_text.extend_from_slice(&p);
+                redis_text.push(b'\n');
+            }
         }
+        for key in &node_keys {
+            let _ = redis::cmd("DEL")
+                .arg(key)
+                .query_async::<()>(&mut conn)
+                .await;
+        }
+        keys.extend(node_keys);
     }
     assert!(
         keys.iter().any(|k| k.contains("strata_sessions")) && values > 0,
@@ -562,10 +576,6 @@ async fn the_raw_token_never_reaches_the_database_redis_or_logs() {
         );
         assert!(!logs.contains(token), "a raw token is in the logs");
     }
-    let _ = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async::<()>(&mut conn)
-        .await;
 }
 
 /// 100 000 expired sessions removed in batches of 1 000 while readers read

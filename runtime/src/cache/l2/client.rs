@@ -1,34 +1,64 @@
-//! The Redis client wrapper: one shared multiplexed connection behind a
-//! breaker, a bound on every connect and call, and the error counting and
-//! logging of failures. It knows nothing of what the calls mean.
+//! The Redis client wrapper: one shared multiplexed connection per node,
+//! each behind its own breaker, a bound on every connect and call, and the
+//! error counting and logging of failures. It knows nothing of what the
+//! calls mean.
 //!
-//! The connection does not reconnect by itself (no connection manager): a
+//! A standalone Redis is one node. On a Redis Cluster (`cluster.rs`) a call
+//! names its [`Route`] (a key, whose slot picks the master) and goes to
+//! that master only; one node down opens that node's breaker, not the
+//! others'.
+//!
+//! A connection does not reconnect by itself (no connection manager): a
 //! broken one stays broken, and the next call opens a new one here, which
 //! the store checks (which Redis is this? see `lease/`) before trusting
 //! what it reads through it.
 //!
 //! A call is two steps, [`RedisClient::checkout`] then [`RedisClient::run`],
-//! so that the store can replay missed invalidations on the connection in
-//! between (see `replay.rs`) while the half-open probe guard stays held for
-//! the whole call.
+//! so that the store can replay missed invalidations in between (see
+//! `replay.rs`) while the half-open probe guard stays held for the whole
+//! call.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 
-use crate::breaker::{Breaker, BreakerState, ProbeGuard};
+use super::cluster::Addr;
+use super::map::ClusterMap;
+use crate::breaker::{Breaker, BreakerState};
 use crate::cache::CacheCounters;
 use crate::observe::counters::bump;
 
-/// A Redis client behind a breaker and a per-call timeout.
+/// Where a call goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Route<'a> {
+    /// The master of this key's slot (standalone: the server).
+    Key(&'a str),
+    /// This node (from [`RedisClient::masters`]).
+    Node(&'a Addr),
+}
+
+/// A Redis client behind per-node breakers and a per-call timeout.
 pub(crate) struct RedisClient {
-    client: redis::Client,
-    /// The shared connection; `None` until the first call, and again after
-    /// an I/O failure or timeout, so the next call connects afresh.
-    conn: Mutex<Option<Slot>>,
-    breaker: Breaker,
+    /// The server (standalone), or the first seed (cluster): its
+    /// connection settings are every node's.
+    seed: redis::Client,
+    /// The slot map, on a cluster.
+    pub(super) map: Option<ClusterMap>,
+    /// The nodes called so far, by address (standalone: one, `("", 0)`).
+    nodes: Mutex<HashMap<Addr, Arc<Node>>>,
     timeout: Duration,
+}
+
+/// One node: its client, breaker and shared connection.
+pub(super) struct Node {
+    pub(super) addr: Addr,
+    client: redis::Client,
+    breaker: Breaker,
+    /// `None` until the first call, and again after an I/O failure or
+    /// timeout, so the next call connects afresh.
+    conn: Mutex<Option<Slot>>,
 }
 
 /// The shared connection, its number, and the epoch its server was
@@ -40,35 +70,99 @@ struct Slot {
     verified: Option<u64>,
 }
 
-/// The connection of one call, and the guard of the call that is the
-/// breaker's half-open probe: dropping that before a verdict lets another
-/// call probe (else the breaker would stay half-open for good).
-pub(super) struct Checkout<'a> {
+/// The guard of the call that is its node's half-open probe: dropping it
+/// before a verdict lets another call probe (else the breaker would stay
+/// half-open for good).
+pub(super) struct Probe(Arc<Node>);
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.0.breaker.abandon_probe();
+    }
+}
+
+/// The connection of one call.
+pub(super) struct Checkout {
     pub(super) conn: MultiplexedConnection,
-    pub(super) probe: Option<ProbeGuard<'a>>,
+    pub(super) node: Arc<Node>,
+    pub(super) probe: Option<Probe>,
     /// Which connection this is, for [`RedisClient::verified`].
     pub(super) id: u64,
     /// The epoch its server was verified under, if it was.
     pub(super) verified: Option<u64>,
 }
 
+/// The standalone server's key in the node table.
+fn standalone() -> Addr {
+    (String::new(), 0)
+}
+
 impl RedisClient {
+    /// A client for `url` (standalone), or for the cluster whose seed
+    /// nodes `url` lists (`cluster`).
     pub(super) fn new(
         url: &str,
+        cluster: bool,
         timeout: Duration,
         tls: Option<&crate::tls::RedisTls>,
     ) -> Result<Self, redis::RedisError> {
+        let (seed, map) = if cluster {
+            let seeds = super::cluster::seeds(url)
+                .into_iter()
+                .map(|u| crate::tls::redis_client(u, tls))
+                .collect::<Result<Vec<_>, _>>()?;
+            let seed = seeds.first().cloned().ok_or_else(|| {
+                redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "no URL"))
+            })?;
+            (seed, Some(ClusterMap::new(seeds)))
+        } else {
+            (crate::tls::redis_client(url, tls)?, None)
+        };
+        if map.is_some() && seed.get_connection_info().redis_settings().db() != 0 {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "a Redis Cluster has only database 0",
+            )));
+        }
         Ok(RedisClient {
-            client: crate::tls::redis_client(url, tls)?,
-            conn: Mutex::new(None),
-            breaker: Breaker::new(3, Duration::from_millis(500)),
+            seed,
+            map,
+            nodes: Mutex::new(HashMap::new()),
             timeout,
         })
     }
 
-    /// The client, for subscriptions (which take connections of their own).
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
+    /// A client to subscribe through: the server, or on a cluster the next
+    /// node of the map (messages published anywhere reach every node), so
+    /// a subscription lost with its node comes back on another.
+    pub(crate) fn subscriber(&self) -> redis::Client {
+        self.map
+            .as_ref()
+            .and_then(|m| m.next_node())
+            .and_then(|addr| self.client_for(&addr).ok())
+            .unwrap_or_else(|| self.seed.clone())
+    }
+
+    /// A client to subscribe to `channel` through: on a cluster, the
+    /// master a publish on `channel` goes to, so the receivers it counts
+    /// include this subscriber.
+    pub(crate) async fn subscriber_for(
+        &self,
+        channel: &str,
+        counters: &CacheCounters,
+    ) -> redis::Client {
+        match &self.map {
+            Some(map) => match map.master(self, counters, channel).await {
+                Some(addr) => self.client_for(&addr).unwrap_or_else(|_| self.seed.clone()),
+                None => self.seed.clone(),
+            },
+            None => self.seed.clone(),
+        }
+    }
+
+    /// Whether this is a Redis Cluster's client.
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.map.is_some()
     }
 
     /// The bound on one Redis call.
@@ -76,44 +170,111 @@ impl RedisClient {
         self.timeout
     }
 
-    /// True while the breaker refuses calls.
+    fn each_node<T>(&self, f: impl Fn(&Node) -> Option<T>) -> Option<T> {
+        let nodes = self.nodes.lock().ok()?;
+        nodes.values().find_map(|n| f(n))
+    }
+
+    /// True while some node's breaker refuses calls.
     pub(crate) fn is_open(&self) -> bool {
-        self.breaker.is_open()
+        self.each_node(|n| n.breaker.is_open().then_some(()))
+            .is_some()
     }
 
-    /// Why Redis last failed, since it last answered.
+    /// Why Redis last failed, since it last answered (on a cluster, the
+    /// first node that failed, named, or why the map could not be read).
     pub(crate) fn last_cause(&self) -> Option<String> {
-        self.breaker.last_cause()
+        let node = self.each_node(|n| {
+            let cause = n.breaker.last_cause()?;
+            Some(match &self.map {
+                Some(_) => format!("{}:{}: {cause}", n.addr.0, n.addr.1),
+                None => cause,
+            })
+        });
+        node.or_else(|| self.map.as_ref()?.last_cause())
     }
 
-    /// A connection, if the breaker allows a call and Redis can be reached.
-    pub(super) async fn checkout(&self, counters: &CacheCounters) -> Option<Checkout<'_>> {
-        if !self.breaker.allow() {
+    /// The masters of the cluster (refreshing the map if it is unknown),
+    /// or the server.
+    pub(crate) async fn masters(&self, counters: &CacheCounters) -> Vec<Addr> {
+        match &self.map {
+            Some(map) => map.masters(self, counters).await,
+            None => vec![standalone()],
+        }
+    }
+
+    /// The client of the node at `addr`: the seed's settings, another host.
+    pub(super) fn client_for(&self, addr: &Addr) -> redis::RedisResult<redis::Client> {
+        let info = self.seed.get_connection_info().clone();
+        let (host, port) = addr.clone();
+        let target = match info.addr() {
+            redis::ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => redis::ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => redis::ConnectionAddr::Tcp(host, port),
+        };
+        redis::Client::open(info.set_addr(target))
+    }
+
+    /// The node a call on `route` goes to.
+    async fn node(&self, route: Route<'_>, counters: &CacheCounters) -> Option<Arc<Node>> {
+        let addr = match (&self.map, route) {
+            (None, _) => standalone(),
+            (Some(_), Route::Node(addr)) => addr.clone(),
+            (Some(map), Route::Key(key)) => map.master(self, counters, key).await?,
+        };
+        let mut nodes = self.nodes.lock().ok()?;
+        if let Some(node) = nodes.get(&addr) {
+            return Some(node.clone());
+        }
+        let client = match &self.map {
+            None => self.seed.clone(),
+            Some(_) => self.client_for(&addr).ok()?,
+        };
+        let node = Arc::new(Node {
+            addr: addr.clone(),
+            client,
+            breaker: Breaker::new(3, Duration::from_millis(500)),
+            conn: Mutex::new(None),
+        });
+        nodes.insert(addr, node.clone());
+        Some(node)
+    }
+
+    /// A connection to the node `route` names, if its breaker allows a
+    /// call and it can be reached.
+    pub(super) async fn checkout(
+        &self,
+        counters: &CacheCounters,
+        route: Route<'_>,
+    ) -> Option<Checkout> {
+        let node = self.node(route, counters).await?;
+        if !node.breaker.allow() {
+            // The slot may have a new master by now.
+            self.stale();
             return None;
         }
-        let probe =
-            (self.breaker.state() == BreakerState::HalfOpen).then(|| ProbeGuard(&self.breaker));
-        if let Some(slot) = self.conn.lock().ok().and_then(|c| c.clone()) {
+        let probe = (node.breaker.state() == BreakerState::HalfOpen).then(|| Probe(node.clone()));
+        if let Some(slot) = node.conn.lock().ok().and_then(|c| c.clone()) {
             return Some(Checkout {
                 conn: slot.conn,
+                node,
                 probe,
                 id: slot.id,
                 verified: slot.verified,
             });
         }
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        match tokio::time::timeout(
-            self.timeout * 2,
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => {
+        match self.connect(&node.client).await {
+            Ok(conn) => {
                 let id = rand::random();
-                if let Ok(mut slot) = self.conn.lock() {
+                if let Ok(mut slot) = node.conn.lock() {
                     *slot = Some(Slot {
                         conn: conn.clone(),
                         id,
@@ -122,52 +283,75 @@ impl RedisClient {
                 }
                 Some(Checkout {
                     conn,
+                    node,
                     probe,
                     id,
                     verified: None,
                 })
             }
-            Ok(Err(err)) => {
-                let auth = err.kind() == redis::ErrorKind::AuthenticationFailed
-                    || matches!(err.code(), Some("WRONGPASS" | "NOAUTH"));
-                let cause = if auth {
-                    format!("authentication failed (check the credentials in REDIS_URL): {err}")
-                } else {
-                    format!("cannot connect: {err}")
-                };
-                self.failed(counters, cause);
-                None
-            }
-            Err(_) => {
-                let cause = format!("no answer within {:?} while connecting", self.timeout * 2);
-                self.failed(counters, cause);
+            Err(cause) => {
+                self.failed(&node, counters, cause);
+                self.stale();
                 None
             }
         }
     }
 
-    /// Records that connection `id`'s server was verified under `epoch`.
-    pub(super) fn verified(&self, id: u64, epoch: u64) {
-        if let Ok(mut slot) = self.conn.lock()
+    /// A new connection through `client`, bounded; the cause if none.
+    pub(super) async fn connect(
+        &self,
+        client: &redis::Client,
+    ) -> Result<MultiplexedConnection, String> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        match tokio::time::timeout(
+            self.timeout * 2,
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(err)) => {
+                let auth = err.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(err.code(), Some("WRONGPASS" | "NOAUTH"));
+                Err(if auth {
+                    format!("authentication failed (check the credentials in REDIS_URL): {err}")
+                } else {
+                    format!("cannot connect: {err}")
+                })
+            }
+            Err(_) => Err(format!(
+                "no answer within {:?} while connecting",
+                self.timeout * 2
+            )),
+        }
+    }
+
+    /// Records that connection `id` of `node` was verified under `epoch`.
+    pub(super) fn verified(&self, node: &Node, id: u64, epoch: u64) {
+        if let Ok(mut slot) = node.conn.lock()
             && let Some(slot) = slot.as_mut().filter(|s| s.id == id)
         {
             slot.verified = Some(epoch);
         }
     }
 
-    /// Runs one command (on a checked-out connection) with the timeout,
-    /// feeding the breaker; `_probe` is the checkout's guard, held until the
-    /// verdict. `None` when Redis is unavailable (I/O error, timeout),
-    /// `Some(Err)` when Redis answered with an error (the connection is fine).
+    /// Runs one command (on a connection of `node`) with the timeout,
+    /// feeding that node's breaker; `_probe` is the checkout's guard, held
+    /// until the verdict. `None` when Redis is unavailable (I/O error,
+    /// timeout), `Some(Err)` when Redis answered with an error (the
+    /// connection is fine; a redirect also marks the cluster map stale).
     pub(super) async fn run<T>(
         &self,
-        _probe: Option<ProbeGuard<'_>>,
+        node: &Node,
+        _probe: Option<Probe>,
         counters: &CacheCounters,
         command: impl Future<Output = redis::RedisResult<T>>,
     ) -> Option<redis::RedisResult<T>> {
         match tokio::time::timeout(self.timeout, command).await {
             Ok(Ok(value)) => {
-                self.breaker.success();
+                node.breaker.success();
                 Some(Ok(value))
             }
             Ok(Err(err))
@@ -176,41 +360,61 @@ impl RedisClient {
                     || err.is_connection_dropped()
                     || err.is_connection_refusal()) =>
             {
-                // Redis answered (WRONGTYPE, a script error): not an outage.
-                self.breaker.success();
+                // Redis answered (WRONGTYPE, a script error, a redirect):
+                // not an outage.
+                node.breaker.success();
                 bump(&counters.redis_errors);
+                if super::cluster::is_redirect(&err) {
+                    self.stale();
+                }
                 Some(Err(err))
             }
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "redis call failed; falling through");
-                self.lost(counters, format!("call failed: {err}"));
+                self.lost(node, counters, format!("call failed: {err}"));
                 None
             }
             Err(_) => {
                 tracing::debug!("redis call timed out; falling through");
-                self.lost(counters, format!("no answer within {:?}", self.timeout));
+                self.lost(
+                    node,
+                    counters,
+                    format!("no answer within {:?}", self.timeout),
+                );
                 None
             }
+        }
+    }
+
+    /// The cluster map may be out of date: read it again (soon).
+    fn stale(&self) {
+        if let Some(map) = &self.map {
+            map.stale();
         }
     }
 
     /// A connect or call failed: feeds the breaker with the cause, which
     /// health reports, and logs it when it differs from the last one (so
     /// an outage logs once, not once per call).
-    fn failed(&self, counters: &CacheCounters, cause: String) {
+    fn failed(&self, node: &Node, counters: &CacheCounters, cause: String) {
         bump(&counters.redis_errors);
         let err: Box<dyn std::error::Error + Send + Sync> = cause.into();
-        if self.breaker.failure(&*err).as_deref() != Some(&err.to_string()) {
-            tracing::warn!(error = %err, "redis failed; cached reads fall through to postgres");
+        if node.breaker.failure(&*err).as_deref() != Some(&err.to_string()) {
+            tracing::warn!(
+                error = %err,
+                node = %format!("{}:{}", node.addr.0, node.addr.1),
+                "redis failed; cached reads fall through to postgres"
+            );
         }
     }
 
     /// An I/O failure or timeout: feed the breaker and drop the connection,
     /// so the next call connects afresh instead of reusing one that may be
     /// stalled or half-closed.
-    pub(super) fn lost(&self, counters: &CacheCounters, cause: String) {
-        self.failed(counters, cause);
-        if let Ok(mut slot) = self.conn.lock() {
+    pub(super) fn lost(&self, node: &Node, counters: &CacheCounters, cause: String) {
+        self.failed(node, counters, cause);
+        self.stale();
+        if let Ok(mut slot) = node.conn.lock() {
             *slot = None;
         }
     }

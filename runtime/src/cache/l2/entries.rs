@@ -57,7 +57,8 @@ impl L2 {
         keys: &Keys,
     ) -> Option<T> {
         let keys: Vec<&str> = keys.iter().collect();
-        self.call(counters, Some(epoch), |mut conn| async move {
+        let route = super::Route::Key(keys.first().copied().unwrap_or_default());
+        self.call(counters, Some(epoch), route, |mut conn| async move {
             redis::cmd("MGET").arg(keys).query_async(&mut conn).await
         })
         .await
@@ -222,16 +223,21 @@ impl L2 {
         }
         self.stored_for(ttl);
         let rgen = self.row_gen(table);
-        let tag = self.with_base(*epoch, |base| super::scripts::tag(base, table));
-        self.call(counters, Some(*epoch), |mut conn| async move {
-            let mut inv = self.scripts.set_rows.key(format!("{tag}:wgen"));
-            inv.key(format!("{tag}:rgen"));
-            inv.arg(wgen).arg(ttl.as_secs().max(1)).arg(rgen);
-            for (k, v) in rows {
-                inv.key(format!("{tag}:r{rgen}:{k}")).arg(v.as_slice());
-            }
-            inv.invoke_async::<i64>(&mut conn).await
-        })
+        let tag = &self.with_base(*epoch, |base| super::scripts::tag(base, table));
+        self.call(
+            counters,
+            Some(*epoch),
+            super::Route::Key(tag),
+            |mut conn| async move {
+                let mut inv = self.scripts.set_rows.key(format!("{tag}:wgen"));
+                inv.key(format!("{tag}:rgen"));
+                inv.arg(wgen).arg(ttl.as_secs().max(1)).arg(rgen);
+                for (k, v) in rows {
+                    inv.key(format!("{tag}:r{rgen}:{k}")).arg(v.as_slice());
+                }
+                inv.invoke_async::<i64>(&mut conn).await
+            },
+        )
         .await
             == Some(1)
     }
@@ -246,18 +252,23 @@ impl L2 {
         counters: &CacheCounters,
     ) -> bool {
         self.stored_for(ttl);
-        let tag = self.with_base(*epoch, |base| super::scripts::tag(base, table));
-        self.call(counters, Some(*epoch), |mut conn| async move {
-            self.scripts
-                .set_list
-                .key(format!("{tag}:wgen"))
-                .key(format!("{tag}:q{wgen}:{hash}"))
-                .arg(wgen)
-                .arg(ttl.as_secs().max(1))
-                .arg(bytes)
-                .invoke_async::<i64>(&mut conn)
-                .await
-        })
+        let tag = &self.with_base(*epoch, |base| super::scripts::tag(base, table));
+        self.call(
+            counters,
+            Some(*epoch),
+            super::Route::Key(tag),
+            |mut conn| async move {
+                self.scripts
+                    .set_list
+                    .key(format!("{tag}:wgen"))
+                    .key(format!("{tag}:q{wgen}:{hash}"))
+                    .arg(wgen)
+                    .arg(ttl.as_secs().max(1))
+                    .arg(bytes)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            },
+        )
         .await
             == Some(1)
     }

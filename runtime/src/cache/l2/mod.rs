@@ -19,11 +19,14 @@
 //! replayed write retires.
 
 mod client;
+pub(crate) mod cluster;
 mod entries;
+mod identity;
+mod map;
 mod replay;
 mod scripts;
 
-pub(crate) use client::RedisClient;
+pub(crate) use client::{RedisClient, Route};
 pub(crate) use replay::replay_missed;
 
 use std::time::Duration;
@@ -35,6 +38,7 @@ use scripts::Scripts;
 use super::lease::Lease;
 use super::pubsub::Acks;
 use super::{CacheCounters, Invalidation};
+use client::Checkout;
 use replay::Replay;
 
 /// The model cache in Redis; see the module docs.
@@ -79,6 +83,7 @@ impl std::fmt::Debug for L2 {
 impl L2 {
     pub(crate) fn new(
         url: &str,
+        cluster: bool,
         prefix: String,
         instance: u64,
         timeout: Duration,
@@ -88,7 +93,7 @@ impl L2 {
         Ok(L2 {
             prefix,
             instance,
-            redis: RedisClient::new(url, timeout, tls)?,
+            redis: RedisClient::new(url, cluster, timeout, tls)?,
             replay: Replay::default(),
             acks: Acks::new(timeout),
             row_gens: std::sync::RwLock::default(),
@@ -164,103 +169,116 @@ impl L2 {
     pub(crate) async fn acknowledge(&self, to: &str, seq: &str, counters: &CacheCounters) {
         let channel = self.ack_channel(to);
         let ack = format!("{seq}|{}|{}", self.instance, self.lease.epoch());
-        self.call(counters, None, |mut conn| async move {
-            conn.publish::<_, _, i64>(channel, ack).await
-        })
+        self.call(
+            counters,
+            None,
+            Route::Key(&channel.clone()),
+            |mut conn| async move { conn.publish::<_, _, i64>(channel, ack).await },
+        )
         .await;
     }
 
     /// Publishes a heartbeat (`hb|<sent>`) to this process's own ack channel.
     pub(crate) async fn heartbeat(&self, sent: u64, counters: &CacheCounters) {
         let channel = self.ack_channel(&self.instance.to_string());
-        self.call(counters, None, |mut conn| async move {
-            conn.publish::<_, _, i64>(channel, format!("hb|{sent}"))
-                .await
-        })
+        self.call(
+            counters,
+            None,
+            Route::Key(&channel.clone()),
+            |mut conn| async move {
+                conn.publish::<_, _, i64>(channel, format!("hb|{sent}"))
+                    .await
+            },
+        )
         .await;
     }
 
-    /// The `run_id` of the server behind `conn` (`INFO server`).
-    async fn run_id(
-        &self,
-        conn: &MultiplexedConnection,
-        counters: &CacheCounters,
-    ) -> Option<String> {
-        let mut conn = conn.clone();
-        let info: String = self
-            .redis
-            .run(None, counters, async move {
-                redis::cmd("INFO")
-                    .arg("server")
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await?
-            .ok()?;
-        info.lines()
-            .find_map(|l| l.strip_prefix("run_id:"))
-            .map(|id| id.trim().to_owned())
-    }
-
-    /// One call: `None` when Redis is unavailable (breaker open, no
-    /// connection, I/O error, timeout), `Some(Err)` when Redis answered
-    /// with an error. With `epoch` (a model-cache call), `None` also when
-    /// the server cannot be verified or was verified under a newer epoch.
-    /// Invalidations Redis missed are replayed first.
+    /// One call on `route`: `None` when Redis is unavailable (breaker
+    /// open, no connection, I/O error, timeout), `Some(Err)` when Redis
+    /// answered with an error. With `epoch` (a model-cache call), `None`
+    /// also when the server cannot be verified or was verified under a
+    /// newer epoch. Invalidations Redis missed are replayed first.
     async fn call_result<T, F, Fut>(
         &self,
         counters: &CacheCounters,
         epoch: Option<u64>,
+        route: Route<'_>,
         f: F,
     ) -> Option<redis::RedisResult<T>>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let checkout = self.redis.checkout(counters).await?;
-        let conn = checkout.conn;
+        let checkout = self.redis.checkout(counters, route).await?;
         if let Some(epoch) = epoch {
             let verified = match checkout.verified {
                 Some(v) => v,
-                None => {
-                    let run_id = self.run_id(&conn, counters).await?;
-                    let v = self.lease.verify_redis(&run_id).await?;
-                    self.redis.verified(checkout.id, v);
-                    v
-                }
+                None => self.verify(&checkout, counters).await?,
             };
             if epoch < verified {
                 return None;
             }
         }
-        if self.replay.has_pending() {
-            let send = |inv: &Invalidation| {
-                let (mut conn, inv) = (conn.clone(), inv.clone());
-                let epoch = self.lease.epoch();
-                async move {
-                    self.invalidate_seq(&mut conn, &inv, 0, epoch)
-                        .await
-                        .map(|_| ())
-                }
-            };
-            let sent = self.replay.run(self.redis.timeout(), counters, send).await;
-            if !sent {
-                let cause = "replaying missed invalidations failed".into();
-                self.redis.lost(counters, cause);
-                return None;
-            }
+        if self.replay.has_pending() && !self.replay_pending(&checkout, counters).await {
+            return None;
         }
-        self.redis.run(checkout.probe, counters, f(conn)).await
+        let Checkout {
+            conn, node, probe, ..
+        } = checkout;
+        self.redis.run(&node, probe, counters, f(conn)).await
+    }
+
+    /// Sends the invalidations Redis missed, each to its table's node (on
+    /// a standalone Redis, on `checkout`'s connection); false if some did
+    /// not land.
+    async fn replay_pending(&self, checkout: &Checkout, counters: &CacheCounters) -> bool {
+        let send = |inv: &Invalidation| {
+            let inv = inv.clone();
+            let epoch = self.lease.epoch();
+            let same = self.redis.map.is_none().then(|| checkout.conn.clone());
+            async move {
+                let mut conn = match same {
+                    Some(conn) => conn,
+                    None => {
+                        let tag = self.with_base(epoch, |base| scripts::tag(base, inv.table));
+                        let other = self.redis.checkout(counters, Route::Key(&tag)).await;
+                        match other {
+                            Some(other) => other.conn,
+                            None => {
+                                return Err(redis::RedisError::from(std::io::Error::other(
+                                    "the table's node is unreachable",
+                                )));
+                            }
+                        }
+                    }
+                };
+                self.invalidate_seq(&mut conn, &inv, 0, epoch)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        let sent = self.replay.run(self.redis.timeout(), counters, send).await;
+        if !sent {
+            let cause = "replaying missed invalidations failed".into();
+            self.redis.lost(&checkout.node, counters, cause);
+        }
+        sent
     }
 
     /// [`L2::call_result`] for the model cache, where any failure means
     /// "fall through to PostgreSQL".
-    async fn call<T, F, Fut>(&self, counters: &CacheCounters, epoch: Option<u64>, f: F) -> Option<T>
+    async fn call<T, F, Fut>(
+        &self,
+        counters: &CacheCounters,
+        epoch: Option<u64>,
+        route: Route<'_>,
+        f: F,
+    ) -> Option<T>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        self.call_result(counters, epoch, f)
+        self.call_result(counters, epoch, route, f)
             .await
             .and_then(Result::ok)
     }
@@ -316,33 +334,55 @@ impl L2 {
         let message = self.acks.expect(self.instance);
         let seq = message.seq;
         let epoch = self.lease.epoch();
+        let tag = self.with_base(epoch, |base| scripts::tag(base, inv.table));
         let done = self
-            .call(counters, Some(epoch), |mut conn| async move {
-                self.invalidate_seq(&mut conn, inv, seq, epoch).await
-            })
+            .call(
+                counters,
+                Some(epoch),
+                Route::Key(&tag),
+                |mut conn| async move { self.invalidate_seq(&mut conn, inv, seq, epoch).await },
+            )
             .await;
         let (delivered, newest) = self.acks.wait(message, done, members).await;
         if done.is_none() {
             self.replay.remember(inv);
         }
         if delivered && newest > epoch {
+            let tag = self.with_base(newest, |base| scripts::tag(base, inv.table));
             return self
-                .call(counters, Some(newest), |mut conn| async move {
-                    self.invalidate_seq(&mut conn, inv, 0, newest).await
-                })
+                .call(
+                    counters,
+                    Some(newest),
+                    Route::Key(&tag),
+                    |mut conn| async move { self.invalidate_seq(&mut conn, inv, 0, newest).await },
+                )
                 .await
                 .is_some();
         }
         delivered
     }
 
-    /// A plain command for the general cache API; errors are returned.
-    pub(crate) async fn raw<T, F, Fut>(&self, counters: &CacheCounters, f: F) -> Result<T, String>
+    /// A plain command for the general cache API, to `route`; errors are
+    /// returned. A command the cluster redirected (its slot moved) is sent
+    /// once more, to the slot's master in the map read since.
+    pub(crate) async fn raw<T, F, Fut>(
+        &self,
+        counters: &CacheCounters,
+        route: Route<'_>,
+        f: F,
+    ) -> Result<T, String>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match self.call_result(counters, None, f).await {
+        let mut result = self.call_result(counters, None, route, &f).await;
+        if let Some(Err(err)) = &result
+            && self.redis.map.is_some()
+            && cluster::is_redirect(err)
+        {
+            result = self.call_result(counters, None, route, &f).await;
+        }
+        match result {
             Some(Ok(v)) => Ok(v),
             Some(Err(err)) => Err(format!("redis refused the command: {err}")),
             None if self.redis.is_open() => Err("redis is unreachable (breaker open)".into()),
@@ -350,12 +390,18 @@ impl L2 {
         }
     }
 
-    /// Pings Redis (health checks).
+    /// Pings Redis (health checks): every master, on a cluster.
     pub(crate) async fn ping(&self, counters: &CacheCounters) -> bool {
-        self.call(counters, None, |mut conn| async move {
-            conn.ping::<String>().await
-        })
-        .await
-        .is_some()
+        let masters = self.redis.masters(counters).await;
+        let pings = masters.iter().map(|addr| {
+            self.call(counters, None, Route::Node(addr), |mut conn| async move {
+                conn.ping::<String>().await
+            })
+        });
+        !masters.is_empty()
+            && futures_util::future::join_all(pings)
+                .await
+                .iter()
+                .all(Option::is_some)
     }
 }

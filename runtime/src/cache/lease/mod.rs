@@ -58,6 +58,12 @@
 //! so entries that came back from a dump, or never got a replicated
 //! invalidation, are never read. A read whose epoch snapshot is older than
 //! its connection's is not sent.
+//!
+//! On a Redis Cluster each master is checked the same way, by its node id
+//! (`VERIFY_NODE`): a node first seen, restarted (a new `run_id`) or
+//! promoted (a new replication id; a failback changes it too) bumps the
+//! epoch before anything is read from it, so entries a promoted replica
+//! kept from before an invalidation it never received are never read.
 
 mod clock;
 mod pg;
@@ -320,11 +326,11 @@ impl Lease {
         tokio::time::sleep(self.length + margin).await;
     }
 
-    /// The epoch under which a Redis with this `run_id` may be read (a new
-    /// one if that Redis is not the one recorded); `None` if PostgreSQL
-    /// did not answer.
-    pub(crate) async fn verify_redis(&self, run_id: &str) -> Option<u64> {
-        match self.link.verify(run_id).await {
+    /// The epoch under which a Redis with this `run_id` (on a cluster:
+    /// `node` with this identity) may be read (a new one if that Redis is
+    /// not the one recorded); `None` if PostgreSQL did not answer.
+    pub(crate) async fn verify_redis(&self, node: Option<&str>, id: &str) -> Option<u64> {
+        match self.link.verify(node, id).await {
             Ok(epoch) => {
                 if let Ok(_st) = self.state.lock() {
                     self.adopt(epoch);

@@ -10,7 +10,11 @@
 //! ```sql
 //! strata_cache_epoch   (prefix text PRIMARY KEY, epoch bigint, redis_run_id text, bumped_at timestamptz)
 //! strata_cache_members (prefix text, instance bigint, seen timestamptz, PRIMARY KEY (prefix, instance))
+//! strata_cache_redis_nodes (prefix text, node text, identity text, changed bool, PRIMARY KEY (prefix, node))
 //! ```
+//!
+//! The last table is a Redis Cluster's: the identity each node (by its
+//! cluster node id) was last seen with.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +37,12 @@ CREATE TABLE IF NOT EXISTS strata_cache_members (
     instance bigint NOT NULL,
     seen timestamptz NOT NULL,
     PRIMARY KEY (prefix, instance));
+CREATE TABLE IF NOT EXISTS strata_cache_redis_nodes (
+    prefix text NOT NULL,
+    node text NOT NULL,
+    identity text NOT NULL,
+    changed boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (prefix, node));
 COMMIT;";
 
 /// Refreshes this process's membership and reads the epoch and the
@@ -51,12 +61,32 @@ RETURNING epoch";
 
 /// The epoch for a Redis whose `run_id` is `$2`: a new one if the last
 /// Redis seen was another (or the same one restarted), else the current.
-const VERIFY: &str = "WITH up AS (
-    INSERT INTO strata_cache_epoch AS e (prefix, epoch, redis_run_id) VALUES ($1, 1, $2)
-    ON CONFLICT (prefix) DO UPDATE SET epoch = e.epoch + 1, redis_run_id = $2, bumped_at = now()
-    WHERE e.redis_run_id IS DISTINCT FROM $2
-    RETURNING epoch)
-SELECT coalesce((SELECT epoch FROM up), (SELECT epoch FROM strata_cache_epoch WHERE prefix = $1))";
+/// The row is updated either way, so two processes checking a new Redis at
+/// once both get the epoch the first one bumped to (a `WHERE` that skipped
+/// the update would leave the second reading its statement's older
+/// snapshot).
+const VERIFY: &str =
+    "INSERT INTO strata_cache_epoch AS e (prefix, epoch, redis_run_id) VALUES ($1, 1, $2)
+ON CONFLICT (prefix) DO UPDATE SET
+    epoch = e.epoch + (e.redis_run_id IS DISTINCT FROM $2)::int,
+    bumped_at = CASE WHEN e.redis_run_id IS DISTINCT FROM $2 THEN now() ELSE e.bumped_at END,
+    redis_run_id = $2
+RETURNING epoch";
+
+/// The epoch for cluster node `$2` answering as `$3` (its `run_id` and
+/// replication id): a new one if the node is new or was last seen as
+/// another identity (restarted, or promoted since), else the current. Both
+/// rows are locked in the same order by every caller.
+const VERIFY_NODE: &str = "WITH node AS (
+    INSERT INTO strata_cache_redis_nodes AS n (prefix, node, identity) VALUES ($1, $2, $3)
+    ON CONFLICT (prefix, node) DO UPDATE SET
+        changed = n.identity IS DISTINCT FROM $3, identity = $3
+    RETURNING changed)
+INSERT INTO strata_cache_epoch AS e (prefix, epoch) VALUES ($1, 1)
+ON CONFLICT (prefix) DO UPDATE SET
+    epoch = e.epoch + (SELECT changed FROM node)::int,
+    bumped_at = CASE WHEN (SELECT changed FROM node) THEN now() ELSE e.bumped_at END
+RETURNING epoch";
 
 /// A process that closes leaves: writers stop waiting for it at once.
 const LEAVE: &str = "DELETE FROM strata_cache_members WHERE prefix = $1 AND instance = $2";
@@ -197,10 +227,16 @@ impl Link {
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
-    /// The epoch under which a Redis with this `run_id` may be read.
-    pub(crate) async fn verify(&self, run_id: &str) -> PgResult<u64> {
+    /// The epoch under which a Redis with this `run_id` (or, on a
+    /// cluster, `node` with this identity) may be read.
+    pub(crate) async fn verify(&self, node: Option<&str>, id: &str) -> PgResult<u64> {
         let row = self
-            .run(|c| async move { c.query_one(VERIFY, &[&self.prefix, &run_id]).await })
+            .run(|c| async move {
+                match node {
+                    Some(node) => c.query_one(VERIFY_NODE, &[&self.prefix, &node, &id]).await,
+                    None => c.query_one(VERIFY, &[&self.prefix, &id]).await,
+                }
+            })
             .await?;
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }

@@ -11,6 +11,7 @@
 //! write latency during the outage) and asserts 0 stale and 0 failed reads
 //! over at least 10⁴ sampled reads.
 
+mod cluster;
 mod memory;
 mod modes;
 
@@ -48,7 +49,7 @@ struct Rig {
 
 /// The config every handle of a rig uses, on its own Redis URL.
 fn tuned(config: Config, redis: &str) -> Config {
-    config.redis_url(redis.to_owned()).cache_lease(LEASE)
+    strata_tests::on_redis(config, redis).cache_lease(LEASE)
 }
 
 impl Rig {
