@@ -14,6 +14,7 @@
 
 mod alloc;
 mod batched;
+mod cluster;
 mod compile_cost;
 mod derived;
 mod feed;
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata::{CachedModelExt, Model};
+use strata::CachedModelExt;
 
 use crate::derived::{CachedUser, Strata};
 use crate::harness::{BATCH, BoxError, Budget, Case, Contender, Op, Report};
@@ -123,20 +124,9 @@ async fn bench(o: Options) -> Result<(), BoxError> {
     eprintln!("warming caches ...");
     strata.warm().await?;
     let moka = Arc::new(MokaGet::warm(&raw).await?);
-    // Row keys carry the cache epoch (`{<prefix>:e<epoch>:<table>}:r0:<id>`),
-    // which the lease read from PostgreSQL: find the one strata filled.
-    let row_prefix = {
-        let pattern = format!("{{{prefix}:e*:{}}}:r0:1", CachedUser::META.qualified);
-        let mut conn = redis::Client::open(redis.as_str())?
-            .get_multiplexed_async_connection()
-            .await?;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut conn)
-            .await?;
-        let key = keys.first().ok_or("no L2 entry for id 1")?;
-        key[..key.len() - 1].to_owned()
-    };
+    let row_prefix = redis_raw::row_prefix(&redis, &prefix)
+        .await?
+        .ok_or("no L2 entry for id 1")?;
     let redis_get = Arc::new(RedisGet::connect(&redis, row_prefix).await?);
     // The baseline must read the very entry strata reads.
     let bytes = redis_get
@@ -244,6 +234,18 @@ async fn bench(o: Options) -> Result<(), BoxError> {
         _ => {
             eprintln!("starting a primary and a streaming replica ...");
             let (case, servers) = replicas::case(POOL, timed).await?;
+            cases.push(case);
+            Some(servers)
+        }
+    };
+    // L2 hits on a Redis Cluster (issue 22), started only when selected.
+    let _cluster = match o.only.as_deref() {
+        Some(only) if !"cluster get_cached c=8".contains(only) => None,
+        _ => {
+            eprintln!("starting a Redis Cluster ...");
+            let raw_gets: Arc<dyn Contender> = raw.clone();
+            let (case, servers) =
+                cluster::case(&url, POOL, &strata, (&redis, &prefix), raw_gets, timed).await?;
             cases.push(case);
             Some(servers)
         }

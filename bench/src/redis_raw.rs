@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
+use strata::Model;
+
+use crate::derived::CachedUser;
 use crate::harness::{BoxError, BoxFut, Contender, Op, OpResult, warm_id};
 
 /// The row as a hand-written cache would decode it.
@@ -25,6 +28,8 @@ pub(crate) struct RedisGet {
     conn: ConnectionManager,
     /// Key of row id 0; the id is appended.
     key_prefix: String,
+    /// Its name in the table.
+    name: &'static str,
 }
 
 impl std::fmt::Debug for RedisGet {
@@ -35,12 +40,37 @@ impl std::fmt::Debug for RedisGet {
     }
 }
 
+/// The key prefix (`{<prefix>:e<epoch>:<table>}:r0:`) of the row entries
+/// strata filled under `prefix` on the Redis at `url`, if that server holds
+/// row 1's. Row keys carry the cache epoch, which the lease read from
+/// PostgreSQL: this finds the one strata used.
+pub(crate) async fn row_prefix(url: &str, prefix: &str) -> Result<Option<String>, BoxError> {
+    let pattern = format!("{{{prefix}:e*:{}}}:r0:1", CachedUser::META.qualified);
+    let mut conn = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut conn)
+        .await?;
+    Ok(keys.first().map(|key| key[..key.len() - 1].to_owned()))
+}
+
 impl RedisGet {
     /// Connects; rows live at `<key_prefix><id>`.
     pub(crate) async fn connect(url: &str, key_prefix: String) -> Result<RedisGet, BoxError> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client).await?;
-        Ok(RedisGet { conn, key_prefix })
+        Ok(RedisGet {
+            conn,
+            key_prefix,
+            name: "redis GET",
+        })
+    }
+
+    /// The same, shown as `name`.
+    pub(crate) fn named(self, name: &'static str) -> RedisGet {
+        RedisGet { name, ..self }
     }
 
     /// The raw bytes under row `id`'s key.
@@ -52,7 +82,7 @@ impl RedisGet {
 
 impl Contender for RedisGet {
     fn name(&self) -> &str {
-        "redis GET"
+        self.name
     }
 
     fn supports(&self, op: Op) -> bool {
