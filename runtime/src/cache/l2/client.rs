@@ -6,7 +6,9 @@
 //! A standalone Redis is one node. On a Redis Cluster (`cluster.rs`) a call
 //! names its [`Route`] (a key, whose slot picks the master) and goes to
 //! that master only; one node down opens that node's breaker, not the
-//! others'.
+//! others'. A standalone connection, when made, is checked not to be a
+//! cluster node's (`REDIS_CLUSTER` unset on a cluster would otherwise
+//! show only as `MOVED` errors, with health reporting Redis up).
 //!
 //! A connection does not reconnect by itself (no connection manager): a
 //! broken one stays broken, and the next call opens a new one here, which
@@ -272,7 +274,14 @@ impl RedisClient {
             });
         }
         match self.connect(&node.client).await {
-            Ok(conn) => {
+            Ok(mut conn) => {
+                if self.map.is_none()
+                    && let Some(cause) =
+                        super::cluster::not_standalone(&mut conn, self.timeout).await
+                {
+                    self.failed(&node, counters, cause);
+                    return None;
+                }
                 let id = rand::random();
                 if let Ok(mut slot) = node.conn.lock() {
                     *slot = Some(Slot {

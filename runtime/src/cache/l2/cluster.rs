@@ -141,6 +141,40 @@ fn node_addr(v: &Value) -> Option<Addr> {
     (!host.is_empty() && host != "?").then_some((host, u16::try_from(*port).ok()?))
 }
 
+/// Why a connection made as a standalone Redis's must not be used: the
+/// server is a Redis Cluster node (`redis_mode:cluster`), which answers a
+/// key of another node's slot with `MOVED`. `None` if it is standalone, or
+/// if it does not say (`INFO` refused or unanswered: the calls will tell).
+pub(crate) async fn not_standalone(
+    conn: &mut redis::aio::MultiplexedConnection,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    let info: String =
+        tokio::time::timeout(timeout, redis::cmd("INFO").arg("server").query_async(conn))
+            .await
+            .ok()?
+            .ok()?;
+    info.lines()
+        .any(|l| l.trim() == "redis_mode:cluster")
+        .then(|| {
+            "REDIS_URL names a Redis Cluster node (redis_mode:cluster): set REDIS_CLUSTER=true \
+         (Config::redis_cluster) and list the nodes"
+                .to_owned()
+        })
+}
+
+/// The cause to report for a `CLUSTER SLOTS` that failed with `err`.
+pub(crate) fn slots_failed(err: &redis::RedisError) -> String {
+    if err.to_string().contains("cluster support disabled") {
+        format!(
+            "REDIS_URL names a standalone Redis, not a cluster node ({err}): \
+             set REDIS_CLUSTER=false (Config::redis_cluster)"
+        )
+    } else {
+        format!("CLUSTER SLOTS failed: {err}")
+    }
+}
+
 /// Whether `err` says the cluster moved or is moving the slot, or cannot
 /// serve it now: the map must be read again.
 pub(crate) fn is_redirect(err: &redis::RedisError) -> bool {

@@ -157,7 +157,7 @@ impl ClusterMap {
                 )
                 .await
                 .map_err(|_| "no answer to CLUSTER SLOTS".to_owned())?
-                .map_err(|e| format!("CLUSTER SLOTS failed: {e}"))?;
+                .map_err(|e| super::cluster::slots_failed(&e))?;
                 Topology::parse(&reply).ok_or_else(|| "the cluster serves no slot yet".to_owned())
             }
             .boxed()
