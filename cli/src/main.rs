@@ -1,67 +1,87 @@
-//! `strata`: run migrations and check the database from a shell.
+//! `strata`: create and drop the database, add and run migrations, and
+//! check the connection, from a shell or a CI job.
 //!
-//! Reads the connection from `DATABASE_URL` (and the other variables of
-//! `strata::Config::from_env`). Prints one line per migration that ran;
-//! on failure prints one line starting with `error:` to stderr and exits 1
-//! (2 for a command-line mistake). `migrate status` prints its table, and
-//! exits 1 too when an applied migration changed or is missing.
+//! The connection comes from `--database-url`, else `DATABASE_URL` (and
+//! the other variables of `strata::Config::from_env`) in the environment,
+//! else a `.env` file in the current directory or a parent (see
+//! [`settings`]). Exit codes (README, "The strata CLI"):
+//! - `0`: done (including "nothing to do");
+//! - `1`: it failed: one line starting with `error:` on stderr (cannot
+//!   connect, a statement failed, the lock timed out, or `migrate list` /
+//!   `verify` found an applied migration changed or missing);
+//! - `2`: a command-line mistake, or a `database drop`/`reset` that was
+//!   not confirmed.
+
+mod database;
+mod migrate;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
-use strata::migrate::{Direction, Migrator, Step};
-use strata::{Config, Db, Executor};
+use clap::{Args, Parser, Subcommand};
+use strata::Executor;
 
-/// Migrations and health checks for a strata database.
+/// Databases, migrations and health checks for strata applications.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about)]
 struct Cli {
+    #[command(flatten)]
+    connection: Connection,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where the settings come from.
+#[derive(Debug, Args)]
+pub(crate) struct Connection {
+    /// The database URL (overrides DATABASE_URL and the .env file).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+    /// Read this file instead of looking for `.env`.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_dotenv")]
+    pub(crate) env_file: Option<PathBuf>,
+    /// Read no `.env` file (the environment and --database-url only).
+    #[arg(long, global = true)]
+    pub(crate) no_dotenv: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Apply, revert or inspect migrations.
+    /// Create, drop or reset the database DATABASE_URL names.
+    Database {
+        #[command(subcommand)]
+        action: database::Action,
+    },
+    /// Add, run, revert or list migrations.
     Migrate {
         /// The migrations folder.
         #[arg(long, global = true, default_value = "./migrations")]
         dir: PathBuf,
+        /// The schema of the history table (default: the connection's
+        /// current schema).
+        #[arg(long, global = true, value_name = "SCHEMA")]
+        history_schema: Option<String>,
         #[command(subcommand)]
-        action: Migrate,
+        action: migrate::Action,
     },
     /// Connect, run `SELECT 1`, and print the round-trip time.
     Health,
 }
 
-#[derive(Debug, Subcommand)]
-enum Migrate {
-    /// Apply pending migrations (all, or up to a version).
-    Up {
-        /// Stop after this version.
-        #[arg(long)]
-        to: Option<i64>,
-    },
-    /// Revert the latest migration, or every one above a version.
-    Down {
-        /// Revert down to (not including) this version; 0 reverts all.
-        #[arg(long)]
-        to: Option<i64>,
-    },
-    /// List migrations: applied, pending, changed or missing (exits 1 if
-    /// any applied one changed or is missing).
-    Status,
-    /// Create `<now>_<name>/` with empty up.sql and down.sql.
-    New {
-        /// Lowercase letters, digits and `_`, e.g. `add_users_email_index`.
-        name: String,
-    },
-    /// Revert the latest migration and apply it again.
-    Redo,
-    /// Check that applied migrations match the files (checksums, none missing).
-    Verify,
+/// What a command ends with: success, a failure (exit 1) or a refusal that
+/// is the caller's to fix (exit 2).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Error(strata::Error),
+    Refused(String),
+}
+
+impl From<strata::Error> for Failure {
+    fn from(e: strata::Error) -> Self {
+        Failure::Error(e)
+    }
 }
 
 fn main() -> ExitCode {
@@ -75,7 +95,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(Failure::Error(e)) => fail(&e),
+        Err(Failure::Refused(why)) => {
+            eprintln!("error: {why}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -102,75 +126,28 @@ fn fail(err: &dyn std::error::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// A command needs two connections at most (the migration lock's and
-/// one for its statements), and no warm ones: an application's
-/// `DB_POOL_MIN` (above 2, say) must not make every command fail.
-async fn connect() -> strata::Result<Db> {
-    Db::connect(Config::from_env()?.pool_min(0).pool_max(2)).await
-}
-
-async fn run(cli: Cli) -> strata::Result<()> {
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let settings = settings::Settings::read(&cli.connection);
     match cli.command {
         Command::Health => {
             let started = Instant::now();
-            let db = connect().await?;
+            let db = settings?.connect().await?;
             db.query_read_one("SELECT 1", &[]).await?;
             println!("ok ({} ms)", started.elapsed().as_millis());
             Ok(())
         }
-        Command::Migrate { dir, action } => migrate(dir, action).await,
-    }
-}
-
-async fn migrate(dir: PathBuf, action: Migrate) -> strata::Result<()> {
-    if let Migrate::New { name } = &action {
-        let path = Migrator::create(&dir, name)?;
-        println!("created {}", path.display());
-        return Ok(());
-    }
-    let migrator = Migrator::from_dir(&dir)?.on_step(print_step);
-    let db = connect().await?;
-    let steps = match action {
-        Migrate::Up { to: None } => migrator.up(&db).await?,
-        Migrate::Up { to: Some(v) } => migrator.up_to(&db, v).await?,
-        Migrate::Down { to: None } => migrator.down(&db).await?,
-        Migrate::Down { to: Some(v) } => migrator.down_to(&db, v).await?,
-        Migrate::Redo => migrator.redo(&db).await?,
-        Migrate::Verify => {
-            migrator.verify(&db).await?;
-            println!("ok: {} migrations verified", migrator.migrations().len());
-            return Ok(());
+        Command::Database { action } => database::run(&settings?, action).await,
+        // `migrate add` needs no database: a broken setting must not stop it.
+        Command::Migrate {
+            dir,
+            history_schema,
+            action,
+        } => {
+            let source = migrate::Source {
+                dir,
+                history_schema,
+            };
+            migrate::run(settings, &source, action).await
         }
-        Migrate::Status => {
-            for s in migrator.status(&db).await? {
-                let when = s
-                    .applied_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                    .unwrap_or_default();
-                println!("{:<16} {:<8} {:<32} {when}", s.version, s.state, s.name);
-            }
-            // A changed or missing applied migration fails `status` as it
-            // fails `up` and `verify`: a script (or CI) that checks status
-            // must not read drift as success.
-            return migrator.verify(&db).await;
-        }
-        Migrate::New { .. } => unreachable!("handled above"),
-    };
-    if steps.is_empty() {
-        println!("nothing to do");
     }
-    Ok(())
-}
-
-fn print_step(step: &Step) {
-    let verb = match step.direction {
-        Direction::Up => "applied ",
-        Direction::Down => "reverted",
-    };
-    println!(
-        "{verb} {} {} ({} ms)",
-        step.version,
-        step.name,
-        step.elapsed.as_millis()
-    );
 }

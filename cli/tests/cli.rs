@@ -245,3 +245,214 @@ fn status_exits_non_zero_when_an_applied_migration_changed() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A folder of its own under the temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("strata_cli_{what}_{:08x}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `strata` run in `cwd` with only `env` set (no DATABASE_URL inherited).
+fn strata_in(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env("DB_CONNECT_TIMEOUT_MS", "1000")
+        .env("DB_RETRY_ATTEMPTS", "0");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run strata")
+}
+
+/// The URL comes from `--database-url`, else the environment, else the
+/// nearest `.env` (or `--env-file`, or none with `--no-dotenv`).
+#[test]
+fn the_url_comes_from_the_flag_the_environment_or_a_dotenv_file() {
+    let schema = Schema::new();
+    let project = TempDir::new("dotenv");
+    let nested = project.0.join("src").join("deep");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(
+        project.0.join(".env"),
+        format!("# the app's settings\nDATABASE_URL={}\n", schema.url()),
+    )
+    .unwrap();
+    let dead = "postgres://postgres@127.0.0.1:1/test";
+
+    // The nearest parent's .env.
+    let ok = strata_in(&nested, &[], &["health"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    // The environment wins over the file.
+    let env = strata_in(&nested, &[("DATABASE_URL", dead)], &["health"]);
+    assert_eq!(env.status.code(), Some(1), "{}", stdout(&env));
+    // The flag wins over both.
+    let flag = strata_in(
+        &nested,
+        &[("DATABASE_URL", dead)],
+        &["--database-url", &schema.url(), "health"],
+    );
+    assert!(flag.status.success(), "{}", stderr(&flag));
+    // --no-dotenv reads no file: with a dead URL in .env, the defaults
+    // (the local server's `postgres` database) connect.
+    let other = TempDir::new("no_dotenv");
+    std::fs::write(other.0.join(".env"), format!("DATABASE_URL={dead}\n")).unwrap();
+    assert_eq!(strata_in(&other.0, &[], &["health"]).status.code(), Some(1));
+    let none = strata_in(&other.0, &[], &["--no-dotenv", "health"]);
+    assert!(none.status.success(), "{}", stderr(&none));
+    // A named file must exist, and a bad one names itself.
+    let missing = strata_in(&nested, &[], &["--env-file", "no-such.env", "health"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no-such.env"),
+        "{}",
+        stderr(&missing)
+    );
+    std::fs::write(project.0.join("bad.env"), "DATABASE_URL=x\nnot a line\n").unwrap();
+    let bad = strata_in(&project.0, &[], &["--env-file", "bad.env", "health"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("bad.env"), "{}", stderr(&bad));
+}
+
+/// `database create|drop|reset|setup` on a database of the test's own.
+#[test]
+fn database_create_drop_reset_setup() {
+    let name = format!("strata_cli_db_{:08x}", rand::random::<u32>());
+    let base = base_url();
+    let (root, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{root}/{name}");
+    let dir = repo("migrations");
+    let dir = dir.to_str().unwrap();
+    let users = |url: &str| strata(url, &["migrate", "--dir", dir, "list"]);
+
+    let created = strata(&url, &["database", "create"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(stdout(&created), format!("created database {name}\n"));
+    let again = strata(&url, &["database", "create"]);
+    assert_eq!(stdout(&again), format!("database {name} exists\n"));
+
+    // Not confirmed (no terminal, no --yes): refused with exit 2, kept.
+    let refused = strata(&url, &["database", "drop"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(strata(&url, &["health"]).status.success());
+
+    let setup = strata(&url, &["database", "setup", "--dir", dir]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    assert!(
+        stdout(&setup).contains("applied  20240101000000 create_users"),
+        "{}",
+        stdout(&setup)
+    );
+    assert!(stdout(&users(&url)).contains("applied"));
+
+    // A typo in --dir costs nothing: the folder is read before the drop.
+    let typo = strata(
+        &url,
+        &["database", "reset", "--yes", "--dir", "/no/such/dir"],
+    );
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        stdout(&users(&url)).contains("applied"),
+        "the database was kept"
+    );
+
+    let reset = strata(&url, &["database", "reset", "--yes", "--dir", dir]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let out = stdout(&reset);
+    assert!(
+        out.starts_with(&format!(
+            "dropped database {name}\ncreated database {name}\napplied "
+        )),
+        "{out}"
+    );
+
+    let dropped = strata(&url, &["database", "drop", "-y", "--force"]);
+    assert!(dropped.status.success(), "{}", stderr(&dropped));
+    assert_eq!(stdout(&dropped), format!("dropped database {name}\n"));
+    let gone = strata(&url, &["database", "drop", "-y"]);
+    assert_eq!(stdout(&gone), format!("database {name} does not exist\n"));
+    assert_eq!(strata(&url, &["health"]).status.code(), Some(1));
+}
+
+/// `--dry-run` says what would run, under the lock, and changes nothing.
+#[test]
+fn a_dry_run_lists_what_would_run_and_changes_nothing() {
+    let schema = Schema::new();
+    let url = schema.url();
+    let dir = repo("migrations");
+    let dir = dir.to_str().unwrap();
+    let dry = strata(&url, &["migrate", "--dir", dir, "run", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert_eq!(
+        stdout(&dry),
+        "would apply  20240101000000 create_users\ndry run: nothing was changed\n"
+    );
+    let list = strata(&url, &["migrate", "--dir", dir, "list"]);
+    assert!(stdout(&list).contains("pending"), "{}", stdout(&list));
+    // Not even the history table was created.
+    let tables = strata(&url, &["migrate", "--dir", dir, "revert", "--dry-run"]);
+    assert_eq!(stdout(&tables), "nothing to do\n");
+
+    assert!(
+        strata(&url, &["migrate", "--dir", dir, "run"])
+            .status
+            .success()
+    );
+    let dry = strata(&url, &["migrate", "--dir", dir, "revert", "--dry-run"]);
+    assert_eq!(
+        stdout(&dry),
+        "would revert 20240101000000 create_users\ndry run: nothing was changed\n"
+    );
+    let list = strata(&url, &["migrate", "--dir", dir, "list"]);
+    assert!(stdout(&list).contains("applied"), "{}", stdout(&list));
+}
+
+/// A migration running longer than `--progress` says it is still running.
+#[test]
+fn a_long_migration_reports_progress() {
+    let schema = Schema::new();
+    let dir = TempDir::new("slow");
+    let m = dir.0.join("20240101000000_slow");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("up.sql"), "SELECT pg_sleep(2.5);\n").unwrap();
+    let out = strata(
+        &schema.url(),
+        &[
+            "migrate",
+            "--dir",
+            dir.0.to_str().unwrap(),
+            "run",
+            "--progress",
+            "1",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("  still applying 20240101000000 slow ("),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("applied  20240101000000 slow ("),
+        "{text}"
+    );
+}

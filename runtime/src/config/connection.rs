@@ -180,13 +180,13 @@ impl Config {
         self
     }
 
-    /// The role strata logs in as.
-    pub(crate) fn get_user(&self) -> &str {
+    /// The role strata logs in as (`postgres` if none is set).
+    pub fn get_user(&self) -> &str {
         self.pg.get_user().unwrap_or(DEFAULT_USER)
     }
 
-    /// The database name.
-    pub(crate) fn get_dbname(&self) -> &str {
+    /// The database name (`postgres` if none is set).
+    pub fn get_dbname(&self) -> &str {
         self.pg.get_dbname().unwrap_or(DEFAULT_DBNAME)
     }
 

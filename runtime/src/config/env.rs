@@ -30,6 +30,53 @@ fn search_path_option(options: &str) -> Option<String> {
     found
 }
 
+/// Every variable [`Config::from_lookup`] reads: the settings a `.env`
+/// file or a settings file (serde) may name. A unit test checks this list
+/// against what `from_lookup` asks for.
+pub(super) const VARS: &[&str] = &[
+    "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "DB_SSL",
+    "DB_SSLMODE",
+    "DB_SSLROOTCERT",
+    "DB_SSLCERT",
+    "DB_SSLKEY",
+    "DB_SSL_ALLOW_PLAINTEXT",
+    "REDIS_SSLROOTCERT",
+    "REDIS_SSLCERT",
+    "REDIS_SSLKEY",
+    "DB_CONNECT_TIMEOUT_MS",
+    "DB_POOL_MAX",
+    "DB_POOL_MIN",
+    "DB_BATCH_GETS",
+    "DB_ACQUIRE_TIMEOUT_MS",
+    "DB_IDLE_TIMEOUT_MS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_SLOW_QUERY_MS",
+    "DB_RETRY_ATTEMPTS",
+    "DB_RETRY_DELAY_MS",
+    "DB_BREAKER_THRESHOLD",
+    "DB_BREAKER_COOLDOWN_MS",
+    "DB_LEAK_THRESHOLD_MS",
+    "DB_REPLICA_URLS",
+    "DB_REPLICA_MAX_LAG_MS",
+    "DB_REPLICA_CHECK_MS",
+    "DB_REPLICA_PRIMARY_READS",
+    "REDIS_URL",
+    "REDIS_CLUSTER",
+    "CACHE_TTL_SECS",
+    "CACHE_L1_CAPACITY",
+    "CACHE_PREFIX",
+    "CACHE_REDIS_TIMEOUT_MS",
+    "CACHE_FEED",
+    "CACHE_LEASE_MS",
+    "AUDIT_WITHOUT_ACTOR",
+];
+
 /// The variables, with the parsing every setting shares.
 struct Vars<F>(F);
 
@@ -191,10 +238,13 @@ impl Config {
     /// `DB_REPLICA_CHECK_MS`, `DB_REPLICA_PRIMARY_READS`.
     /// Cache: `REDIS_URL`, `REDIS_CLUSTER`, `CACHE_TTL_SECS`, `CACHE_L1_CAPACITY` (0 = no
     /// in-process tier), `CACHE_PREFIX`, `CACHE_REDIS_TIMEOUT_MS`,
-    /// `CACHE_FEED` (`true`: L1 invalidated by the change feed). Audit:
+    /// `CACHE_FEED` (`true`: L1 invalidated by the change feed),
+    /// `CACHE_LEASE_MS` (see the README's cache consistency). Audit:
     /// `AUDIT_WITHOUT_ACTOR` (`refuse`, or `system:<actor>`).
     ///
-    /// A malformed value is `Error::Config` naming the variable.
+    /// A malformed value is `Error::Config` naming the variable. The same
+    /// names are the keys of a `.env` file ([`Config::from_dotenv`]) and of
+    /// a settings file (`Config` implements `serde::Deserialize`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let vars = Vars(lookup);
         let mut c = match vars.text("DATABASE_URL") {

@@ -15,6 +15,7 @@ mod connection;
 mod env;
 pub(crate) mod replica;
 mod secret;
+mod sources;
 mod tls;
 
 use std::fmt;

@@ -1,4 +1,5 @@
-//! The history table: one row per applied migration, in the connection's
+//! The history table: one row per applied migration, in the schema
+//! `Migrator::schema` names (created if missing), or else the connection's
 //! current schema (the first existing schema of its `search_path`).
 
 use crate::pipeline::round_trip::Link;
@@ -19,6 +20,8 @@ pub(crate) struct History {
     pub(crate) name: String,
     /// `"schema"."table"`, quoted for SQL.
     quoted: String,
+    /// `"schema"`, quoted.
+    schema: String,
 }
 
 /// One applied migration, as the history table records it.
@@ -32,26 +35,39 @@ pub(crate) struct Applied {
 }
 
 impl History {
-    /// Qualifies `table` with the connection's current schema.
+    /// Qualifies `table` with `schema`, or else the connection's current
+    /// schema.
     ///
-    /// Returns `Error::Migration` if no schema of the `search_path` exists.
-    pub(crate) async fn resolve(client: Link<'_>, table: &str) -> Result<History> {
-        let row = client
-            .query_one("SELECT current_schema()", &[])
-            .await
-            .map_err(Error::from_pg)?;
-        let schema: Option<String> = row.get(0);
-        let schema = schema.ok_or_else(|| Error::Migration {
-            version: None,
-            file: None,
-            line: None,
-            message: "no schema of the search_path exists to hold the migration history; \
-                      create it or fix search_path"
-                .into(),
-            source: None,
-        })?;
+    /// Returns `Error::Migration` if no schema is named and none of the
+    /// `search_path` exists.
+    pub(crate) async fn resolve(
+        client: Link<'_>,
+        schema: Option<&str>,
+        table: &str,
+    ) -> Result<History> {
+        let schema = match schema {
+            Some(s) => s.to_owned(),
+            None => {
+                let row = client
+                    .query_one("SELECT current_schema()", &[])
+                    .await
+                    .map_err(Error::from_pg)?;
+                let schema: Option<String> = row.get(0);
+                schema.ok_or_else(|| Error::Migration {
+                    version: None,
+                    file: None,
+                    line: None,
+                    message: "no schema of the search_path exists to hold the migration \
+                              history; create it, fix search_path, or name one with \
+                              Migrator::schema"
+                        .into(),
+                    source: None,
+                })?
+            }
+        };
         Ok(History {
             name: format!("{schema}.{table}"),
+            schema: ident::quote(&schema),
             quoted: format!("{}.{}", ident::quote(&schema), ident::quote(table)),
         })
     }
@@ -61,14 +77,15 @@ impl History {
     pub(crate) async fn ensure(&self, client: Link<'_>) -> Result<()> {
         client
             .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {} (
+                "CREATE SCHEMA IF NOT EXISTS {};
+                CREATE TABLE IF NOT EXISTS {} (
                     version      bigint      PRIMARY KEY,
                     name         text        NOT NULL,
                     checksum     text        NOT NULL,
                     applied_at   timestamptz NOT NULL DEFAULT now(),
                     execution_ms bigint      NOT NULL
                 )",
-                self.quoted
+                self.schema, self.quoted
             ))
             .await
             .map_err(Error::from_pg)

@@ -19,7 +19,8 @@
 //! # History
 //!
 //! Applied migrations are recorded in `strata_migrations` (see
-//! [`Migrator::table`]) in the connection's current schema: version, name,
+//! [`Migrator::table`]) in the connection's current schema, or the one
+//! [`Migrator::schema`] names: version, name,
 //! SHA-256 of `up.sql`, when, and how long it took. An applied migration
 //! whose `up.sql` has changed since is reported by [`Migrator::status`] as
 //! [`State::Changed`], and [`Migrator::up`] refuses to run until it is
@@ -68,29 +69,31 @@
 mod drift;
 mod history;
 mod lock;
+mod plan;
 mod run;
 mod source;
 mod split;
 mod status;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pipeline::round_trip::Link;
 use crate::pool::Db;
 
 use history::{Applied, History};
 use lock::Session;
+use plan::migration_error;
 
 pub use drift::{Drift, Mismatch, check_meta};
 pub use source::{EmbeddedMigration, Migration};
-pub use status::{Direction, MigrationStatus, State, Step};
+pub use status::{Direction, MigrationStatus, Starting, State, Step};
 
 type OnStep = Arc<dyn Fn(&Step) + Send + Sync>;
+type OnStart = Arc<dyn Fn(&Starting) + Send + Sync>;
 
 /// Runs a set of migrations against a database.
 ///
@@ -101,8 +104,11 @@ type OnStep = Arc<dyn Fn(&Step) + Send + Sync>;
 pub struct Migrator {
     migrations: Vec<Migration>,
     table: String,
+    schema: Option<String>,
     lock_timeout: Option<Duration>,
     on_step: Option<OnStep>,
+    on_start: Option<OnStart>,
+    dry_run: bool,
 }
 
 impl fmt::Debug for Migrator {
@@ -110,7 +116,9 @@ impl fmt::Debug for Migrator {
         f.debug_struct("Migrator")
             .field("migrations", &self.migrations)
             .field("table", &self.table)
+            .field("schema", &self.schema)
             .field("lock_timeout", &self.lock_timeout)
+            .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
     }
 }
@@ -120,8 +128,11 @@ impl Migrator {
         Migrator {
             migrations,
             table: history::DEFAULT_TABLE.to_owned(),
+            schema: None,
             lock_timeout: None,
             on_step: None,
+            on_start: None,
+            dry_run: false,
         }
     }
 
@@ -159,6 +170,17 @@ impl Migrator {
         self
     }
 
+    /// The schema that holds the history table (created if missing), so
+    /// the table stays out of `public` (or whatever the application's
+    /// `search_path` puts first): `Migrator::from_dir("migrations")?.schema("ops")`.
+    /// Default: the connection's current schema. The migrations themselves
+    /// still run with the connection's `search_path`.
+    #[must_use]
+    pub fn schema(mut self, name: impl Into<String>) -> Self {
+        self.schema = Some(name.into());
+        self
+    }
+
     /// How long to wait for the migration lock before giving up with
     /// `Error::Migration` (default: as long as another migrator runs).
     #[must_use]
@@ -174,6 +196,27 @@ impl Migrator {
         self
     }
 
+    /// Calls `f` before each migration runs, so a long one can be shown
+    /// as running (the `strata` CLI prints "still applying .." meanwhile).
+    #[must_use]
+    pub fn on_start(mut self, f: impl Fn(&Starting) + Send + Sync + 'static) -> Self {
+        self.on_start = Some(Arc::new(f));
+        self
+    }
+
+    /// With `true`, [`up`](Migrator::up), [`down`](Migrator::down),
+    /// [`redo`](Migrator::redo) and their `_to` forms run nothing: they
+    /// take the lock, read the history, and return (and report through
+    /// [`on_step`](Migrator::on_step)) the steps they would take, each with
+    /// a zero `elapsed`. The history table is not even created. The
+    /// choice of steps is the real run's own code, so the plan cannot
+    /// drift from what a run does.
+    #[must_use]
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
     /// The migrations, oldest first.
     pub fn migrations(&self) -> &[Migration] {
         &self.migrations
@@ -184,7 +227,7 @@ impl Migrator {
     pub async fn status(&self, db: &Db) -> Result<Vec<MigrationStatus>> {
         let conn = db.acquire().await?;
         let link = Link::new(&conn, db);
-        let history = History::resolve(link, &self.table).await?;
+        let history = History::resolve(link, self.schema.as_deref(), &self.table).await?;
         let applied = history.load(link).await?;
         Ok(self.compare(&applied))
     }
@@ -269,56 +312,6 @@ impl Migrator {
         ))
     }
 
-    fn compare(&self, applied: &[Applied]) -> Vec<MigrationStatus> {
-        let mut out: BTreeMap<i64, MigrationStatus> = BTreeMap::new();
-        for m in &self.migrations {
-            out.insert(
-                m.version(),
-                MigrationStatus {
-                    version: m.version(),
-                    name: m.name().to_owned(),
-                    state: State::Pending,
-                    applied_at: None,
-                    execution_ms: None,
-                },
-            );
-        }
-        for a in applied {
-            let on_disk = self.migrations.iter().find(|m| m.version() == a.version);
-            let state = match on_disk {
-                None => State::Missing,
-                Some(m) if m.checksum_hex() != a.checksum => State::Changed,
-                Some(_) => State::Applied,
-            };
-            out.insert(
-                a.version,
-                MigrationStatus {
-                    version: a.version,
-                    name: on_disk.map_or_else(|| a.name.clone(), |m| m.name().to_owned()),
-                    state,
-                    applied_at: Some(a.applied_at),
-                    execution_ms: Some(a.execution_ms),
-                },
-            );
-        }
-        out.into_values().collect()
-    }
-
-    fn on_disk(&self, applied: &Applied) -> Result<&Migration> {
-        self.migrations
-            .iter()
-            .find(|m| m.version() == applied.version)
-            .ok_or_else(|| {
-                migration_error(
-                    Some(applied.version),
-                    format!(
-                        "migration {}_{} is applied but its folder is missing; it cannot be reverted",
-                        applied.version, applied.name
-                    ),
-                )
-            })
-    }
-
     async fn up_inner(&self, db: &Db, target: i64) -> Result<Vec<Step>> {
         let (session, history, applied) = self.begin(db).await?;
         let result = async {
@@ -378,6 +371,25 @@ impl Migrator {
         m: &Migration,
         direction: Direction,
     ) -> Result<Step> {
+        if self.dry_run {
+            let step = Step {
+                version: m.version(),
+                name: m.name().to_owned(),
+                direction,
+                elapsed: Duration::ZERO,
+            };
+            if let Some(f) = &self.on_step {
+                f(&step);
+            }
+            return Ok(step);
+        }
+        if let Some(f) = &self.on_start {
+            f(&Starting {
+                version: m.version(),
+                name: m.name().to_owned(),
+                direction,
+            });
+        }
         let step = run::run(session.client(), history, m, direction).await?;
         tracing::info!(
             version = step.version,
@@ -398,22 +410,15 @@ impl Migrator {
     /// connection closes and the server releases the lock and rolls back.
     async fn begin(&self, db: &Db) -> Result<(Session, History, Vec<Applied>)> {
         let mut session = Session::open(db).await?;
-        let history = History::resolve(session.client(), &self.table).await?;
+        let history =
+            History::resolve(session.client(), self.schema.as_deref(), &self.table).await?;
         session
             .lock(lock::key_for(&history.name), self.lock_timeout)
             .await?;
-        history.ensure(session.client()).await?;
+        if !self.dry_run {
+            history.ensure(session.client()).await?;
+        }
         let applied = history.load(session.client()).await?;
         Ok((session, history, applied))
-    }
-}
-
-fn migration_error(version: Option<i64>, message: String) -> Error {
-    Error::Migration {
-        version,
-        file: None,
-        line: None,
-        message,
-        source: None,
     }
 }

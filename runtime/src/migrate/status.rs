@@ -29,6 +29,19 @@ pub struct Step {
     pub elapsed: Duration,
 }
 
+/// A migration about to run (see
+/// [`Migrator::on_start`](crate::migrate::Migrator::on_start)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Starting {
+    /// Its version.
+    pub version: i64,
+    /// Its name.
+    pub name: String,
+    /// Applying or reverting.
+    pub direction: Direction,
+}
+
 /// Where a migration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

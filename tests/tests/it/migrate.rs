@@ -154,6 +154,77 @@ async fn up_and_down_restore_the_schema_exactly() {
     assert!(status.iter().all(|s| s.applied_at.is_some()));
 }
 
+/// A dry run returns the steps the real run then takes, and changes
+/// nothing: no migration, no history table; `on_start` and `on_step`
+/// bracket each real step.
+#[tokio::test]
+async fn a_dry_run_plans_exactly_what_the_run_does() {
+    let db = TestDb::new().await;
+    let empty = catalog(&db).await;
+    let m = Migrator::from_dir(fixture(ROUNDTRIP)).unwrap();
+    let plan = m.clone().dry_run(true).up(&db).await.unwrap();
+    assert_eq!(catalog(&db).await, empty, "a dry run changed the schema");
+    assert!(!table_exists(&db, "strata_migrations").await);
+    assert!(plan.iter().all(|s| s.elapsed.is_zero()));
+
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (started, ended) = (events.clone(), events.clone());
+    let ran = m
+        .clone()
+        .on_start(move |s| started.lock().unwrap().push(format!("start {}", s.version)))
+        .on_step(move |s| ended.lock().unwrap().push(format!("end {}", s.version)))
+        .up(&db)
+        .await
+        .unwrap();
+    let key = |s: &strata::migrate::Step| (s.version, s.name.clone(), s.direction);
+    assert_eq!(
+        plan.iter().map(key).collect::<Vec<_>>(),
+        ran.iter().map(key).collect::<Vec<_>>()
+    );
+    let expected: Vec<String> = ran
+        .iter()
+        .flat_map(|s| [format!("start {}", s.version), format!("end {}", s.version)])
+        .collect();
+    assert_eq!(*events.lock().unwrap(), expected);
+
+    let back = m.clone().dry_run(true).down_to(&db, 0).await.unwrap();
+    assert_eq!(back.len(), ran.len());
+    assert!(back.iter().all(|s| s.direction == Direction::Down));
+    assert_eq!(
+        history(&db).await.len(),
+        ran.len(),
+        "a dry down reverted something"
+    );
+}
+
+/// `Migrator::schema` keeps the history table out of the application's
+/// schema, creating its own if missing.
+#[tokio::test]
+async fn the_history_table_lives_in_the_schema_named() {
+    let db = TestDb::new().await;
+    let ops = format!("{}_ops", db.schema());
+    let m = Migrator::from_dir(fixture(ROUNDTRIP))
+        .unwrap()
+        .schema(ops.clone());
+    m.up(&db).await.unwrap();
+    assert!(!table_exists(&db, "strata_migrations").await);
+    assert!(table_exists(&db, &format!("\"{ops}\".strata_migrations")).await);
+    assert!(
+        m.status(&db)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.state == State::Applied)
+    );
+    assert!(
+        m.up(&db).await.unwrap().is_empty(),
+        "the history was read back"
+    );
+    db.execute(&format!("DROP SCHEMA \"{ops}\" CASCADE"), &[])
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_failing_migration_rolls_back_alone_and_names_its_line() {
     let db = TestDb::new().await;
