@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::observe::histogram::Histogram;
 use crate::observe::metrics::BreakerState;
 use crate::pool::Db;
 
@@ -30,6 +31,36 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
         } else {
             let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
+    }
+}
+
+/// A histogram family: per series (its labels, without braces), the `le`
+/// buckets, `_sum` (seconds) and `_count`.
+fn histogram(out: &mut String, name: &str, help: &str, series: &[(String, &Histogram)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let bounds_us: Vec<u64> = BOUNDS.iter().map(|(us, _)| *us).collect();
+    for (labels, h) in series {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for ((_, bound), count) in BOUNDS.iter().zip(h.cumulative(&bounds_us)) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+        }
+        let total = h.count();
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
+        let braces = |l: &str| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{{{l}}}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "{name}_sum{} {}",
+            braces(labels),
+            h.sum().as_secs_f64()
+        );
+        let _ = writeln!(out, "{name}_count{} {total}", braces(labels));
     }
 }
 
@@ -108,26 +139,28 @@ impl Db {
             &[("", m.queries.gets_batched)],
         );
 
-        let h = &self.inner.observer.latency;
-        let bounds_us: Vec<u64> = BOUNDS.iter().map(|(us, _)| *us).collect();
-        let cumulative = h.cumulative(&bounds_us);
-        let _ = writeln!(
-            out,
-            "# HELP strata_query_duration_seconds Statement latency."
+        let by_model = self.inner.observer.by_model.series();
+        let series: Vec<(String, &Histogram)> = by_model
+            .iter()
+            .map(|s| {
+                (
+                    format!("model=\"{}\",operation=\"{}\"", s.model, s.operation),
+                    &*s.histogram,
+                )
+            })
+            .collect();
+        histogram(
+            &mut out,
+            "strata_query_duration_seconds",
+            "Statement latency, by model (`raw`: SQL the caller wrote) and operation.",
+            &series,
         );
-        let _ = writeln!(out, "# TYPE strata_query_duration_seconds histogram");
-        for ((_, bound), count) in BOUNDS.iter().zip(&cumulative) {
-            let _ = writeln!(
-                out,
-                "strata_query_duration_seconds_bucket{{le=\"{bound}\"}} {count}"
-            );
-        }
-        let total = h.count();
-        let _ = writeln!(
-            out,
-            "strata_query_duration_seconds_bucket{{le=\"+Inf\"}} {total}"
+        histogram(
+            &mut out,
+            "strata_pool_acquire_duration_seconds",
+            "How long pool checkouts waited for a connection.",
+            &[(String::new(), &self.inner.observer.checkout_wait)],
         );
-        let _ = writeln!(out, "strata_query_duration_seconds_count {total}");
 
         let p = &m.pool;
         metric(
@@ -256,6 +289,16 @@ impl Db {
             "gauge",
             "1 while the PostgreSQL breaker refuses calls.",
             &[("", u64::from(m.breaker != BreakerState::Closed))],
+        );
+        metric(
+            &mut out,
+            "strata_cache_breaker_open",
+            "gauge",
+            "1 while a Redis node's breaker refuses calls (cached reads fall through to PostgreSQL).",
+            &[(
+                "",
+                u64::from(self.inner.cache.l2.as_ref().is_some_and(|l2| l2.is_open())),
+            )],
         );
         self.replica_metrics(&mut out);
         out

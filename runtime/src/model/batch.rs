@@ -247,7 +247,7 @@ async fn answer<M: Model, E: Executor>(e: &E, db: &Db, waiting: Vec<Waiter<M>>) 
         M::META.sql.find_many,
         &[param],
         OpKind::Read,
-        Around::default(),
+        Around::read(M::META.name, false),
     )
     .await;
     let rows = match rows {

@@ -20,6 +20,8 @@ pub(crate) struct Scope<'e> {
     pub(crate) rls: bool,
     /// The model is audited: the pipeline sets the actor around a write.
     pub(crate) audited: bool,
+    /// The model's name, for the metrics.
+    pub(crate) model: &'static str,
 }
 
 impl<'e> Scope<'e> {
@@ -35,6 +37,7 @@ impl<'e> Scope<'e> {
                 text: None,
                 rls: false,
                 audited,
+                model: M::META.name,
             });
         };
         match e.__tenant() {
@@ -43,6 +46,7 @@ impl<'e> Scope<'e> {
                 text: Some(t.text()),
                 rls: meta.rls,
                 audited,
+                model: M::META.name,
             }),
             None => Err(Error::InvalidInput {
                 reason: format!(
@@ -71,6 +75,7 @@ impl<'e> Scope<'e> {
                 true => crate::pipeline::Audited::Wrap,
                 false => crate::pipeline::Audited::No,
             },
+            model: self.model,
         }
     }
 

@@ -7,8 +7,9 @@
 
 pub(crate) mod counters;
 mod health;
-mod histogram;
+pub(crate) mod histogram;
 mod history;
+pub(crate) mod labels;
 pub(crate) mod metrics;
 
 #[cfg(feature = "http")]
@@ -49,6 +50,8 @@ const SLOW_HISTORY: usize = 128;
 #[derive(Debug)]
 pub(crate) struct Observer {
     pub(crate) latency: Histogram,
+    /// The same statements, per model and operation.
+    pub(crate) by_model: labels::ByModel,
     pub(crate) checkout_wait: Histogram,
     pub(crate) slow: std::sync::atomic::AtomicU64,
     pub(crate) checkouts: std::sync::atomic::AtomicU64,
@@ -61,6 +64,7 @@ impl Observer {
     pub(crate) fn new(slow_threshold: Duration) -> Self {
         Observer {
             latency: Histogram::default(),
+            by_model: labels::ByModel::default(),
             checkout_wait: Histogram::default(),
             slow: Default::default(),
             checkouts: Default::default(),
@@ -70,9 +74,11 @@ impl Observer {
         }
     }
 
-    /// Records one finished statement; logs it if slow.
+    /// Records one finished statement of `model` (`""`: raw SQL); logs it
+    /// if slow.
     pub(crate) fn statement(
         &self,
+        model: &'static str,
         sql: &str,
         params: usize,
         elapsed: Duration,
@@ -80,6 +86,7 @@ impl Observer {
         ok: bool,
     ) {
         self.latency.record(elapsed);
+        self.by_model.record(model, sql, elapsed);
         if elapsed >= self.slow_threshold {
             counters::bump(&self.slow);
             tracing::warn!(

@@ -96,23 +96,29 @@ pub(crate) struct Request<'a> {
     /// A write of an audited model, and where its actor goes inside
     /// `with_actor` (see [`actor`]).
     pub(crate) audited: Audited,
+    /// The model's name for the metrics' `model` label; `""` for raw SQL.
+    pub(crate) model: &'static str,
 }
 
-/// What a model statement needs set around it on a pooled connection.
+/// What a model statement needs set around it on a pooled connection, and
+/// whose statement it is.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Around {
     /// The model has row-level security: the tenant is set.
     pub(crate) rls: bool,
     /// The model is audited: the actor is set for a write.
     pub(crate) audited: Audited,
+    /// The model's name (`""`: raw SQL), for the metrics.
+    pub(crate) model: &'static str,
 }
 
 impl Around {
-    /// Only the tenant, for a read.
-    pub(crate) fn rls(rls: bool) -> Around {
+    /// Only the tenant, for a read of `model` (`""`: raw SQL).
+    pub(crate) fn read(model: &'static str, rls: bool) -> Around {
         Around {
             rls,
             audited: Audited::No,
+            model,
         }
     }
 
@@ -146,6 +152,7 @@ impl<'a> Request<'a> {
             plan: Plan::default(),
             set_local: None,
             audited: Audited::No,
+            model: "",
         }
     }
 
@@ -157,6 +164,7 @@ impl<'a> Request<'a> {
             self.set_local = e.__tenant().map(|t| t.set_local());
         }
         self.audited = around.audited;
+        self.model = around.model;
         self
     }
 
@@ -295,8 +303,9 @@ pub(crate) async fn run_raw<E: Executor + ?Sized>(
         plan,
         set_local: None,
         audited: Audited::No,
+        model: "",
     }
-    .scoped(e, Around::rls(true));
+    .scoped(e, Around::read("", true));
     run(e, req).await
 }
 
@@ -335,8 +344,13 @@ async fn run<E: Executor + ?Sized>(e: &E, req: Request<'_>) -> Result<Output> {
     if let Err(err) = &result {
         db.inner.counters.failed(err);
     }
-    db.inner
-        .observer
-        .statement(sql, params, started.elapsed(), rows, result.is_ok());
+    db.inner.observer.statement(
+        req.model,
+        sql,
+        params,
+        started.elapsed(),
+        rows,
+        result.is_ok(),
+    );
     result
 }

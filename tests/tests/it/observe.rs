@@ -87,6 +87,120 @@ async fn prometheus_text_parses_and_moves() {
     assert_eq!(value(&after, "strata_pool_max"), 20.0);
 }
 
+/// The value of the sample line `name{labels}` in `text`.
+fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
+
+/// Statement latency is a histogram per model and operation, with `_sum`
+/// and `_count`; raw SQL is `model="raw"`, however many texts it has.
+#[tokio::test]
+async fn statement_latency_is_labelled_by_model_and_operation() {
+    let t = TestDb::new().await;
+    t.execute(super::models::PRODUCTS, &[]).await.unwrap();
+    for id in 1..=3 {
+        super::models::Product::insert(t.db(), super::models::product(id))
+            .await
+            .unwrap();
+    }
+    super::models::Product::get(t.db(), 1).await.unwrap();
+    for i in 0..5 {
+        t.query(&format!("SELECT {i}"), &[]).await.unwrap();
+    }
+    let text = t.prometheus();
+    let count = |labels: &str| {
+        sample(
+            &text,
+            &format!("strata_query_duration_seconds_count{{{labels}}}"),
+        )
+    };
+    assert_eq!(
+        count("model=\"Product\",operation=\"insert\""),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(count("model=\"Product\",operation=\"select\""), Some(1.0));
+    let raw = count("model=\"raw\",operation=\"select\"").unwrap();
+    assert!(raw >= 5.0, "{raw}");
+    let sum = sample(
+        &text,
+        "strata_query_duration_seconds_sum{model=\"Product\",operation=\"insert\"}",
+    )
+    .unwrap();
+    assert!(sum > 0.0 && sum < 60.0, "{sum}");
+    // The buckets end at +Inf = _count, and are cumulative.
+    let inf = sample(
+        &text,
+        "strata_query_duration_seconds_bucket{model=\"Product\",operation=\"insert\",le=\"+Inf\"}",
+    );
+    assert_eq!(inf, Some(3.0));
+    assert!(sample(&text, "strata_pool_acquire_duration_seconds_count").unwrap() >= 9.0);
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("valid Prometheus text");
+}
+
+/// Every metric the Grafana dashboard (`dashboards/strata.json`) queries
+/// is a family the exposition declares, and every label it groups by is
+/// one that family carries.
+#[tokio::test]
+async fn the_dashboard_queries_only_metrics_that_exist() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards/strata.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("valid JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exprs.len() > 20, "{} queries", exprs.len());
+    let t = TestDb::new().await;
+    // Labelled series appear with their first statement.
+    t.query("SELECT 1", &[]).await.unwrap();
+    let text = t.prometheus();
+    let declared = |family: &str| {
+        text.lines()
+            .any(|l| l.starts_with(&format!("# TYPE {family} ")))
+    };
+    let metric = regex::Regex::new(r"strata_[a-z0-9_]+").unwrap();
+    let by = regex::Regex::new(r"by \(([a-z_, ]+)\)").unwrap();
+    let mut seen = 0;
+    for expr in &exprs {
+        for m in metric.find_iter(expr) {
+            let name = m.as_str();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|f| declared(f)))
+                .unwrap_or(name);
+            assert!(
+                declared(family),
+                "the dashboard queries {name}, which is not exposed"
+            );
+            seen += 1;
+        }
+        // Labels grouped by: each on some sample line of the families the
+        // query names (replica families have samples only with replicas).
+        for labels in by.captures_iter(expr) {
+            for label in labels[1].split(',').map(str::trim).filter(|l| *l != "le") {
+                let known = metric.find_iter(expr).any(|m| {
+                    m.as_str().starts_with("strata_replica_")
+                        || text.lines().any(|l| {
+                            l.starts_with(m.as_str()) && l.contains(&format!("{label}=\""))
+                        })
+                });
+                assert!(known, "{expr}: no series carries the label {label}");
+            }
+        }
+    }
+    println!(
+        "dashboard: {} queries, {seen} metric references, all exposed",
+        exprs.len()
+    );
+}
+
 #[tokio::test]
 async fn health_is_degraded_when_redis_is_down() {
     let mut redis = TestRedis::start();

@@ -139,6 +139,12 @@ impl L2 {
         out
     }
 
+    /// True while a Redis node's breaker refuses calls (on a cluster, any
+    /// master's: reads of its slots fall through to PostgreSQL).
+    pub(crate) fn is_open(&self) -> bool {
+        self.redis.is_open()
+    }
+
     /// Why Redis last failed, since it last answered.
     pub(crate) fn last_cause(&self) -> Option<String> {
         self.redis.last_cause()

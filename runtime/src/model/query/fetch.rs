@@ -42,7 +42,7 @@ impl<M: Model> Query<M> {
             bound.sql.as_str(),
             &bound.params(),
             OpKind::Read,
-            crate::pipeline::Around::rls(rls),
+            crate::pipeline::Around::read(M::META.name, rls),
         )
         .await
     }

@@ -27,6 +27,7 @@ impl<M: Model> Query<M> {
                 text: None,
                 rls: false,
                 audited: M::META.audit.is_some(),
+                model: M::META.name,
             };
             return Ok((Cow::Borrowed(self), none));
         };

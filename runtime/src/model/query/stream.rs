@@ -38,6 +38,12 @@ impl<M: Model> Query<M> {
         rls: bool,
     ) -> Result<RowStream<'e>> {
         let bound = self.bind(e, Stmt::All)?;
-        stream_query(e, bound.sql.as_str(), &bound.params(), Around::rls(rls)).await
+        stream_query(
+            e,
+            bound.sql.as_str(),
+            &bound.params(),
+            Around::read(M::META.name, rls),
+        )
+        .await
     }
 }

@@ -69,6 +69,8 @@ pub struct RowStream<'a> {
     waiting: bool,
     span: tracing::Span,
     sql: Box<str>,
+    /// The model's name (`""`: raw SQL), for the metrics.
+    model: &'static str,
     params: usize,
     started: Instant,
     seen: u64,
@@ -104,6 +106,7 @@ impl RowStream<'_> {
             counters.failed(err);
         }
         self.db.inner.observer.statement(
+            self.model,
             &self.sql,
             self.params,
             self.started.elapsed(),

@@ -39,8 +39,9 @@ pub(crate) async fn stream_raw<'e, E: Executor + ?Sized>(
         plan,
         set_local: None,
         audited: Audited::No,
+        model: "",
     }
-    .scoped(e, Around::rls(true));
+    .scoped(e, Around::read("", true));
     open(e, req).await
 }
 
@@ -83,6 +84,7 @@ async fn open<'e, E: Executor + ?Sized>(e: &'e E, req: Request<'_>) -> Result<Ro
         waiting: false,
         span,
         sql: req.sql.into(),
+        model: req.model,
         params: req.params.len(),
         started,
         seen: 0,
@@ -100,9 +102,14 @@ async fn open<'e, E: Executor + ?Sized>(e: &'e E, req: Request<'_>) -> Result<Ro
                 // Nothing reached the server: no round trip to count.
                 stream.recorded = true;
                 db.inner.counters.failed(&err);
-                db.inner
-                    .observer
-                    .statement(req.sql, req.params.len(), started.elapsed(), 0, false);
+                db.inner.observer.statement(
+                    req.model,
+                    req.sql,
+                    req.params.len(),
+                    started.elapsed(),
+                    0,
+                    false,
+                );
             } else {
                 stream.record(Some(&err));
             }
