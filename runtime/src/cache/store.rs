@@ -46,13 +46,13 @@ impl<'a> CacheStore<'a> {
 
     /// One command to the node serving `key` (on a cluster, its slot's
     /// master).
-    async fn run<T, F, Fut>(&self, key: &str, f: F) -> Result<T>
+    async fn run<T, F, Fut>(&self, op: &'static str, key: &str, f: F) -> Result<T>
     where
         F: Fn(redis::aio::MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         self.l2()?
-            .raw(&self.cache.counters, Route::Key(key), f)
+            .raw(op, &self.cache.counters, Route::Key(key), f)
             .await
             .map_err(err)
     }
@@ -78,7 +78,9 @@ impl<'a> CacheStore<'a> {
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let key = self.key(key);
         let k = &key;
-        let bytes: Option<Vec<u8>> = self.run(k, |mut c| async move { c.get(k).await }).await?;
+        let bytes: Option<Vec<u8>> = self
+            .run("GET", k, |mut c| async move { c.get(k).await })
+            .await?;
         bytes
             .map(|b| {
                 rmp_serde::from_slice(&b).map_err(|e| err(format!("cannot decode value: {e}")))
@@ -97,7 +99,7 @@ impl<'a> CacheStore<'a> {
         let bytes =
             rmp_serde::to_vec(value).map_err(|e| err(format!("cannot encode value: {e}")))?;
         let (k, bytes) = (&key, &bytes);
-        self.run(k, |mut c| async move {
+        self.run("SET", k, |mut c| async move {
             c.set_ex(k, bytes, ttl.as_secs().max(1)).await
         })
         .await
@@ -107,7 +109,9 @@ impl<'a> CacheStore<'a> {
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let key = self.key(key);
         let k = &key;
-        let n: i64 = self.run(k, |mut c| async move { c.del(k).await }).await?;
+        let n: i64 = self
+            .run("DEL", k, |mut c| async move { c.del(k).await })
+            .await?;
         Ok(n > 0)
     }
 
@@ -115,7 +119,8 @@ impl<'a> CacheStore<'a> {
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let key = self.key(key);
         let k = &key;
-        self.run(k, |mut c| async move { c.exists(k).await }).await
+        self.run("EXISTS", k, |mut c| async move { c.exists(k).await })
+            .await
     }
 
     /// Many values in one round trip, in `keys` order (on a cluster, one
@@ -130,7 +135,7 @@ impl<'a> CacheStore<'a> {
             let keys: Vec<&str> = group.iter().map(|&i| keys[i].as_str()).collect();
             async move {
                 let keys = &keys;
-                self.run(keys[0], |mut c| async move {
+                self.run("MGET", keys[0], |mut c| async move {
                     redis::cmd("MGET")
                         .arg(keys)
                         .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
@@ -181,10 +186,9 @@ impl<'a> CacheStore<'a> {
             let (pipe, key) = (pipe, keys[group[0]].as_str());
             async move {
                 let pipe = &pipe;
-                self.run(
-                    key,
-                    |mut c| async move { pipe.query_async::<()>(&mut c).await },
-                )
+                self.run("MULTI SET", key, |mut c| async move {
+                    pipe.query_async::<()>(&mut c).await
+                })
                 .await
             }
         });
@@ -198,7 +202,7 @@ impl<'a> CacheStore<'a> {
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
         let key = self.key(key);
         let k = &key;
-        self.run(k, |mut c| async move { c.incr(k, by).await })
+        self.run("INCRBY", k, |mut c| async move { c.incr(k, by).await })
             .await
     }
 
@@ -210,8 +214,10 @@ impl<'a> CacheStore<'a> {
     pub async fn publish(&self, channel: &str, message: &str) -> Result<u64> {
         let channel = self.key(channel);
         let ch = &channel;
-        self.run(ch, |mut c| async move { c.publish(ch, message).await })
-            .await
+        self.run("PUBLISH", ch, |mut c| async move {
+            c.publish(ch, message).await
+        })
+        .await
     }
 
     /// Subscribes to `channel` (prefixed). The stream ends if the

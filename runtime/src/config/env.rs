@@ -58,6 +58,7 @@ pub(super) const VARS: &[&str] = &[
     "DB_STATEMENT_TIMEOUT_MS",
     "DB_SLOW_QUERY_MS",
     "DB_RETRY_ATTEMPTS",
+    "DB_TX_MAX_RETRIES",
     "DB_RETRY_DELAY_MS",
     "DB_BREAKER_THRESHOLD",
     "DB_BREAKER_COOLDOWN_MS",
@@ -232,7 +233,8 @@ impl Config {
     /// see the README's "TLS") then override its parts. Pool and
     /// timing: `DB_POOL_MAX`, `DB_POOL_MIN`, `DB_BATCH_GETS`, `DB_CONNECT_TIMEOUT_MS`,
     /// `DB_ACQUIRE_TIMEOUT_MS`, `DB_IDLE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`
-    /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS`, `DB_RETRY_DELAY_MS`,
+    /// (0 = none), `DB_SLOW_QUERY_MS`, `DB_RETRY_ATTEMPTS` (connects), `DB_TX_MAX_RETRIES`
+    /// (transactions after 40001/40P01), `DB_RETRY_DELAY_MS`,
     /// `DB_BREAKER_THRESHOLD`, `DB_BREAKER_COOLDOWN_MS`, `DB_LEAK_THRESHOLD_MS`.
     /// Replicas: `DB_REPLICA_URLS` (comma separated), `DB_REPLICA_MAX_LAG_MS`,
     /// `DB_REPLICA_CHECK_MS`, `DB_REPLICA_PRIMARY_READS`.
@@ -281,6 +283,7 @@ impl Config {
         vars.set_bound("DB_STATEMENT_TIMEOUT_MS", &mut c.statement_timeout)?;
         vars.set_millis("DB_SLOW_QUERY_MS", &mut c.slow_query)?;
         vars.set("DB_RETRY_ATTEMPTS", &mut c.retry_attempts)?;
+        vars.set("DB_TX_MAX_RETRIES", &mut c.tx_max_retries)?;
         vars.set_millis("DB_RETRY_DELAY_MS", &mut c.retry_delay)?;
         vars.set("DB_BREAKER_THRESHOLD", &mut c.breaker_threshold)?;
         vars.set_millis("DB_BREAKER_COOLDOWN_MS", &mut c.breaker_cooldown)?;

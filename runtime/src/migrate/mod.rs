@@ -390,7 +390,24 @@ impl Migrator {
                 direction,
             });
         }
-        let step = run::run(session.client(), history, m, direction).await?;
+        let verb = match direction {
+            Direction::Up => "MIGRATE",
+            Direction::Down => "REVERT",
+        };
+        // Each migration's statements are `db.statement` spans inside this one.
+        let span = tracing::info_span!(
+            "db.migration",
+            otel.name = %format_args!("{verb} {}", m.version()),
+            db.system.name = "postgresql",
+            db.operation.name = verb,
+            db.migration.version = m.version(),
+            db.migration.name = m.name(),
+        );
+        let step = tracing::Instrument::instrument(
+            run::run(session.client(), history, m, direction),
+            span,
+        )
+        .await?;
         tracing::info!(
             version = step.version,
             name = %step.name,

@@ -55,12 +55,15 @@ struct Shared {
     /// Close the connection, never pool it: set when a raw statement asks
     /// for the session check, cleared only when the check finds it clean.
     discard: AtomicBool,
+    /// Which run of the closure this is (1 = the first).
+    attempt: u32,
 }
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tx")
             .field("depth", &self.depth())
+            .field("attempt", &self.shared.attempt)
             .field("open", &self.shared.open.load(Ordering::Acquire))
             .finish()
     }
@@ -86,7 +89,7 @@ impl Drop for Shared {
 impl Tx {
     /// A transaction whose `BEGIN` is about to be sent on `conn`; `bound`
     /// is the client-side bound on each of its round trips.
-    pub(super) fn open(conn: Object, db: Db, bound: Option<Duration>) -> Tx {
+    pub(super) fn open(conn: Object, db: Db, bound: Option<Duration>, attempt: u32) -> Tx {
         Tx {
             shared: Arc::new(Shared {
                 conn: Some(conn),
@@ -98,6 +101,7 @@ impl Tx {
                 pending: std::sync::Mutex::new(std::collections::HashSet::new()),
                 check_session: AtomicBool::new(false),
                 discard: AtomicBool::new(false),
+                attempt,
             }),
         }
     }
@@ -120,6 +124,14 @@ impl Tx {
 
     fn is_open(&self) -> bool {
         self.shared.open.load(Ordering::Acquire)
+    }
+
+    /// Which run of the transaction's closure this is: 1 the first time, 2
+    /// after the first serialization failure or deadlock, and so on (see
+    /// [`Db::transaction`](crate::Db::transaction)). Keep it to learn how
+    /// many attempts a call took.
+    pub fn attempt(&self) -> u32 {
+        self.shared.attempt
     }
 
     /// Savepoint depth: 0 in the transaction itself, 1 inside one savepoint, ...

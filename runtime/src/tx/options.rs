@@ -105,7 +105,8 @@ impl TxOptions {
     }
 
     /// How many times the closure is repeated after 40001/40P01 (default:
-    /// the config's `retry_attempts`). `0` disables retries.
+    /// the config's [`tx_max_retries`](crate::Config::tx_max_retries),
+    /// 10). `0` disables retries.
     #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = Some(n);

@@ -15,18 +15,36 @@ use crate::pool::Db;
 
 use super::{Tx, TxOptions};
 
+/// The span of one transaction call, its retries included: OpenTelemetry's
+/// database names, `TRANSACTION` as the operation and the span's name,
+/// where it was called from, and (at the end) how many attempts it took.
+fn span(location: &'static std::panic::Location<'static>) -> tracing::Span {
+    tracing::info_span!(
+        "db.transaction",
+        otel.name = "TRANSACTION",
+        db.system.name = "postgresql",
+        db.operation.name = "TRANSACTION",
+        code.location = %location,
+        db.transaction.attempts = tracing::field::Empty,
+    )
+}
+
 impl Db {
     /// Runs `f` in a transaction: commits if it returns `Ok`, rolls back if
     /// it returns `Err`, panics, is cancelled or times out.
     ///
     /// On a serialization failure (40001) or deadlock (40P01), in a statement
     /// or at `COMMIT`, the whole closure runs again on a fresh transaction,
-    /// after an exponential backoff with jitter, up to `max_retries` times.
-    /// The closure must therefore be safe to run more than once: keep side
-    /// effects outside the database out of it.
+    /// after an exponential backoff with jitter, up to `max_retries` times
+    /// (default: `DB_TX_MAX_RETRIES`, 10). The closure must therefore be
+    /// safe to run more than once: keep side effects outside the database
+    /// out of it. [`Tx::attempt`] says which run this is.
     ///
     /// Errors: the closure's own error; `Timeout` past `opts.timeout`;
     /// `OutcomeUnknown` if the connection died after `COMMIT` was sent.
+    /// When the retries run out, the last attempt's `Serialization` or
+    /// `Deadlock` error (logged as a warning with the attempt count, and
+    /// recorded on the span as `db.transaction.attempts`).
     ///
     /// The closure gets an owned [`Tx`] handle and returns a future (write
     /// `|tx| async move { ... }`). An `async |tx|` closure would read better,
@@ -55,14 +73,9 @@ impl Db {
         Fut: Future<Output = Result<T>>,
     {
         let location = std::panic::Location::caller();
-        let span = tracing::info_span!(
-            "db.transaction",
-            db.system = "postgresql",
-            db.operation = "TRANSACTION",
-            code.location = %location,
-        );
+        let span = span(location);
         let begin = opts.begin_sql();
-        self.run_transaction(opts, begin, f, location)
+        self.run_transaction(opts, begin, f, location, span.clone())
             .instrument(span)
     }
 
@@ -80,13 +93,8 @@ impl Db {
         Fut: Future<Output = Result<T>>,
     {
         let location = std::panic::Location::caller();
-        let span = tracing::info_span!(
-            "db.transaction",
-            db.system = "postgresql",
-            db.operation = "TRANSACTION",
-            code.location = %location,
-        );
-        self.run_transaction(opts, begin, f, location)
+        let span = span(location);
+        self.run_transaction(opts, begin, f, location, span.clone())
             .instrument(span)
     }
 
@@ -96,17 +104,22 @@ impl Db {
         begin: String,
         mut f: F,
         location: &'static std::panic::Location<'static>,
+        span: tracing::Span,
     ) -> Result<T>
     where
         F: FnMut(Tx) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let _lease = self.inner.leases.open(location);
-        let max_retries = opts.max_retries.unwrap_or(self.inner.config.retry_attempts);
+        let max_retries = opts.max_retries.unwrap_or(self.inner.config.tx_max_retries);
         let counters = &self.inner.counters;
         let mut attempt = 0;
         loop {
-            let err = match self.attempt(&begin, opts.timeout, &mut f).await {
+            let result = self
+                .attempt(&begin, opts.timeout, attempt + 1, &mut f)
+                .await;
+            span.record("db.transaction.attempts", attempt + 1);
+            let err = match result {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
@@ -119,6 +132,11 @@ impl Db {
                 _ => return Err(err),
             };
             if attempt >= max_retries {
+                tracing::warn!(
+                    attempts = attempt + 1,
+                    error = %err,
+                    "transaction gave up: every attempt conflicted (raise TxOptions::max_retries or DB_TX_MAX_RETRIES, or reduce contention)"
+                );
                 return Err(err);
             }
             bump(counter);
@@ -133,6 +151,7 @@ impl Db {
         &self,
         begin: &str,
         timeout: Option<Duration>,
+        attempt: u32,
         f: &mut F,
     ) -> Result<T>
     where
@@ -157,7 +176,7 @@ impl Db {
             (Some(s), Some(t)) => Some(client_bound(s.max(t))),
             (s, t) => s.or(t).map(client_bound),
         };
-        let tx = Tx::open(conn, self.clone(), bound);
+        let tx = Tx::open(conn, self.clone(), bound, attempt);
         tx.batch(RoundTrip::Begin, &begin).await.map_err(failed)?;
         let result = match timeout {
             None => f(tx.clone()).await,

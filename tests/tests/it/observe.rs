@@ -600,6 +600,61 @@ async fn each_statement_has_a_span_with_the_opentelemetry_attributes() {
     assert!(!statements[2].contains("error.type"), "{}", statements[2]);
 }
 
+/// Every Redis call is a `redis` span with OpenTelemetry's names: the
+/// command, the server, and `error.type` when it failed.
+#[tokio::test]
+async fn redis_calls_have_spans() {
+    use super::models::{PRODUCTS, Product, ProductPatch, product};
+
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let t = TestDb::with(move |c| c.redis_url(url)).await;
+    t.execute(PRODUCTS, &[]).await.unwrap();
+    Product::insert(t.db(), product(1)).await.unwrap();
+    let seen = Seen::default();
+    let guard = tracing::subscriber::set_default(seen.clone());
+    // A fill (miss), a hit through a handle without L1, a write's
+    // invalidation, and the general cache API.
+    Product::get_cached(t.db(), 1).await.unwrap();
+    let other = Db::connect(t.config().cache_l1_capacity(0)).await.unwrap();
+    Product::get_cached(&other, 1).await.unwrap();
+    Product::patch(
+        t.db(),
+        1,
+        ProductPatch {
+            price: Some(7),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    t.cache()
+        .set("k", &1u32, Duration::from_secs(5))
+        .await
+        .unwrap();
+    drop(guard);
+    let spans = seen.spans.lock().unwrap().clone();
+    let redis_spans: Vec<&String> = spans
+        .iter()
+        .filter(|(n, _)| n == "redis")
+        .map(|(_, f)| f)
+        .collect();
+    for f in &redis_spans {
+        assert!(f.contains("db.system.name=redis "), "{f}");
+        assert!(f.contains("server.address=127.0.0.1 "), "{f}");
+        assert!(f.contains(&format!("server.port={} ", redis.port())), "{f}");
+        assert!(!f.contains("error.type"), "{f}");
+    }
+    let has = |op: &str| {
+        redis_spans
+            .iter()
+            .any(|f| f.contains(&format!("db.operation.name={op} ")))
+    };
+    for op in ["MGET", "EVALSHA set_rows", "EVALSHA invalidate", "SET"] {
+        assert!(has(op), "no {op} span: {redis_spans:#?}");
+    }
+}
+
 /// Every round trip strata makes, not only model and raw statements, is
 /// in a `db.statement` span and in `round_trips` / `strata_round_trips_total`,
 /// by kind: transaction control, savepoints, `COPY`, the session check
@@ -706,6 +761,29 @@ async fn every_round_trip_has_a_span_and_a_count() {
     assert_eq!(of("session_check", "SELECT"), 1, "{spans:#?}");
     assert!(of("migration", "CREATE") >= 1, "{spans:#?}");
     assert!(of("migration", "COMMIT") >= 1, "{spans:#?}");
+    // Each transaction and each migration is a span of its own, with the
+    // same OpenTelemetry names.
+    let named = |name: &str, has: &[&str]| {
+        spans
+            .iter()
+            .filter(|(n, f)| n == name && has.iter().all(|h| f.contains(h)))
+            .count()
+    };
+    let tx = [
+        "otel.name=TRANSACTION ",
+        "db.system.name=postgresql ",
+        "db.operation.name=TRANSACTION ",
+        "db.transaction.attempts=1 ",
+    ];
+    assert_eq!(named("db.transaction", &tx), 2, "{spans:#?}");
+    let migration = [
+        "otel.name=MIGRATE 20240101000000 ",
+        "db.system.name=postgresql ",
+        "db.operation.name=MIGRATE ",
+        "db.migration.version=20240101000000 ",
+        "db.migration.name=rt ",
+    ];
+    assert_eq!(named("db.migration", &migration), 1, "{spans:#?}");
 
     // And in the Prometheus text, by kind.
     let text = t.prometheus();

@@ -105,6 +105,119 @@ async fn bank_transfers_keep_the_total_under_serializable_retries() {
     assert!(m.retried() > 0, "8 writers on 10 rows must conflict");
 }
 
+/// What 8 tasks x 100 SERIALIZABLE transfers over 10 accounts came to:
+/// (committed, gave up, declined, attempts, most attempts of one call).
+type Tally = (u64, u64, u64, u64, u32);
+
+/// Runs the contended transfers with `opts`; `max_attempts` is how many
+/// runs a call that gives up must have had.
+async fn contended_transfers(db: &Db, opts: TxOptions, max_attempts: u32) -> Tally {
+    let mut tasks = Vec::new();
+    for task in 0..8u64 {
+        let db = db.clone();
+        let opts = opts.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tally: Tally = (0, 0, 0, 0, 0);
+            let mut seed = task * 7919 + 3;
+            for _ in 0..100 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let src = i64::try_from(seed >> 33).unwrap() % 10 + 1;
+                let dst = (src + i64::try_from(seed % 9).unwrap()) % 10 + 1;
+                let amount = i64::try_from(seed % 50).unwrap() + 1;
+                let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+                let result = db
+                    .transaction(opts.clone(), {
+                        let seen = seen.clone();
+                        move |tx| {
+                            let seen = seen.clone();
+                            async move {
+                                seen.store(tx.attempt(), Ordering::Relaxed);
+                                tx.execute(
+                                    "UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+                                    &[&amount, &src],
+                                )
+                                .await?;
+                                tx.execute(
+                                    "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
+                                    &[&amount, &dst],
+                                )
+                                .await?;
+                                Ok(())
+                            }
+                        }
+                    })
+                    .await;
+                let n = seen.load(Ordering::Relaxed);
+                tally.3 += u64::from(n);
+                tally.4 = tally.4.max(n);
+                match result {
+                    Ok(()) => tally.0 += 1,
+                    Err(Error::Serialization { .. } | Error::Deadlock { .. }) => {
+                        assert_eq!(n, max_attempts, "gave up before the retries ran out");
+                        tally.1 += 1;
+                    }
+                    Err(Error::CheckViolation { .. }) => tally.2 += 1,
+                    Err(other) => panic!("transfer failed: {other:?}"),
+                }
+            }
+            tally
+        }));
+    }
+    let mut sum: Tally = (0, 0, 0, 0, 0);
+    for task in tasks {
+        let t = task.await.unwrap();
+        sum = (
+            sum.0 + t.0,
+            sum.1 + t.1,
+            sum.2 + t.2,
+            sum.3 + t.3,
+            sum.4.max(t.4),
+        );
+    }
+    sum
+}
+
+/// The default retries under the contention the issue measured, against
+/// the old default of three in the same run, and `Tx::attempt`: the
+/// attempts each call reports add up to the retries counted, and a call
+/// that gave up ran 1 + its retries times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contended_transfers_under_the_default_retries_report_their_attempts() {
+    let t = TestDb::with(|c| c.pool_max(8)).await;
+    bank(&t, 10, 1_000).await;
+    for (what, opts, max_attempts) in [
+        (
+            "3 retries (the old default)",
+            TxOptions::serializable().max_retries(3),
+            4,
+        ),
+        (
+            "the default (DB_TX_MAX_RETRIES=10)",
+            TxOptions::serializable(),
+            11,
+        ),
+    ] {
+        let before = t.metrics().transactions.retried();
+        let (ok, gave_up, declined, attempts, most) =
+            contended_transfers(&t, opts, max_attempts).await;
+        let retried = t.metrics().transactions.retried() - before;
+        println!(
+            "contended transfers, {what}: {ok} committed, {gave_up} gave up, {declined} declined \
+             of 800; {attempts} attempts (most for one call: {most}); {retried} retries"
+        );
+        assert_eq!(ok + gave_up + declined, 800);
+        assert_eq!(
+            attempts - 800,
+            retried,
+            "the attempts reported are the retries counted"
+        );
+        assert!(retried > 0, "8 writers on 10 rows must conflict");
+    }
+    assert_eq!(total(&t).await, 10_000, "money was created or destroyed");
+}
+
 #[tokio::test]
 async fn failing_savepoint_keeps_the_outer_writes() {
     let t = TestDb::new().await;

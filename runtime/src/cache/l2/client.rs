@@ -56,6 +56,9 @@ pub(crate) struct RedisClient {
 /// One node: its client, breaker and shared connection.
 pub(super) struct Node {
     pub(super) addr: Addr,
+    /// Where it is reached (for a standalone Redis, the URL's host and
+    /// port; `addr` is a placeholder there), for spans.
+    server: Addr,
     client: redis::Client,
     breaker: Breaker,
     /// `None` until the first call, and again after an I/O failure or
@@ -240,7 +243,14 @@ impl RedisClient {
             None => self.seed.clone(),
             Some(_) => self.client_for(&addr).ok()?,
         };
+        let server = match (&self.map, client.get_connection_info().addr()) {
+            (None, redis::ConnectionAddr::Tcp(host, port))
+            | (None, redis::ConnectionAddr::TcpTls { host, port, .. }) => (host.clone(), *port),
+            (None, redis::ConnectionAddr::Unix(path)) => (path.display().to_string(), 0),
+            _ => addr.clone(),
+        };
         let node = Arc::new(Node {
+            server,
             addr: addr.clone(),
             client,
             breaker: Breaker::new(3, Duration::from_millis(500)),
@@ -306,37 +316,6 @@ impl RedisClient {
         }
     }
 
-    /// A new connection through `client`, bounded; the cause if none.
-    pub(super) async fn connect(
-        &self,
-        client: &redis::Client,
-    ) -> Result<MultiplexedConnection, String> {
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        match tokio::time::timeout(
-            self.timeout * 2,
-            client.get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(err)) => {
-                let auth = err.kind() == redis::ErrorKind::AuthenticationFailed
-                    || matches!(err.code(), Some("WRONGPASS" | "NOAUTH"));
-                Err(if auth {
-                    format!("authentication failed (check the credentials in REDIS_URL): {err}")
-                } else {
-                    format!("cannot connect: {err}")
-                })
-            }
-            Err(_) => Err(format!(
-                "no answer within {:?} while connecting",
-                self.timeout * 2
-            )),
-        }
-    }
-
     /// Records that connection `id` of `node` was verified under `epoch`.
     pub(super) fn verified(&self, node: &Node, id: u64, epoch: u64) {
         if let Ok(mut slot) = node.conn.lock()
@@ -353,12 +332,37 @@ impl RedisClient {
     /// connection is fine; a redirect also marks the cluster map stale).
     pub(super) async fn run<T>(
         &self,
+        op: &'static str,
         node: &Node,
         _probe: Option<Probe>,
         counters: &CacheCounters,
         command: impl Future<Output = redis::RedisResult<T>>,
     ) -> Option<redis::RedisResult<T>> {
-        match tokio::time::timeout(self.timeout, command).await {
+        let span = tracing::info_span!(
+            "redis",
+            otel.name = op,
+            db.system.name = "redis",
+            db.operation.name = op,
+            server.address = %node.server.0,
+            server.port = node.server.1,
+            error.type = tracing::field::Empty,
+        );
+        let bounded = tokio::time::timeout(self.timeout, command);
+        let outcome = if span.is_disabled() {
+            bounded.await
+        } else {
+            let outcome = tracing::Instrument::instrument(bounded, span.clone()).await;
+            let error = match &outcome {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.code().unwrap_or("io").to_owned()),
+                Err(_) => Some("timeout".to_owned()),
+            };
+            if let Some(error) = error {
+                span.record("error.type", error.as_str());
+            }
+            outcome
+        };
+        match outcome {
             Ok(Ok(value)) => {
                 node.breaker.success();
                 Some(Ok(value))

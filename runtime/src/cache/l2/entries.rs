@@ -58,9 +58,13 @@ impl L2 {
     ) -> Option<T> {
         let keys: Vec<&str> = keys.iter().collect();
         let route = super::Route::Key(keys.first().copied().unwrap_or_default());
-        self.call(counters, Some(epoch), route, |mut conn| async move {
-            redis::cmd("MGET").arg(keys).query_async(&mut conn).await
-        })
+        self.call(
+            "MGET",
+            counters,
+            Some(epoch),
+            route,
+            |mut conn| async move { redis::cmd("MGET").arg(keys).query_async(&mut conn).await },
+        )
         .await
     }
 
@@ -225,6 +229,7 @@ impl L2 {
         let rgen = self.row_gen(table);
         let tag = &self.with_base(*epoch, |base| super::scripts::tag(base, table));
         self.call(
+            "EVALSHA set_rows",
             counters,
             Some(*epoch),
             super::Route::Key(tag),
@@ -254,6 +259,7 @@ impl L2 {
         self.stored_for(ttl);
         let tag = &self.with_base(*epoch, |base| super::scripts::tag(base, table));
         self.call(
+            "EVALSHA set_list",
             counters,
             Some(*epoch),
             super::Route::Key(tag),

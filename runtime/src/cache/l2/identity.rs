@@ -25,7 +25,7 @@ impl L2 {
         let cluster = self.redis.map.is_some();
         let (info, id): (String, Option<String>) = self
             .redis
-            .run(&checkout.node, None, counters, async move {
+            .run("INFO", &checkout.node, None, counters, async move {
                 let mut pipe = redis::pipe();
                 if cluster {
                     pipe.cmd("INFO").arg("server").arg("replication");

@@ -20,6 +20,7 @@
 
 mod client;
 pub(crate) mod cluster;
+mod connect;
 mod entries;
 mod identity;
 mod map;
@@ -176,6 +177,7 @@ impl L2 {
         let channel = self.ack_channel(to);
         let ack = format!("{seq}|{}|{}", self.instance, self.lease.epoch());
         self.call(
+            "PUBLISH",
             counters,
             None,
             Route::Key(&channel.clone()),
@@ -188,6 +190,7 @@ impl L2 {
     pub(crate) async fn heartbeat(&self, sent: u64, counters: &CacheCounters) {
         let channel = self.ack_channel(&self.instance.to_string());
         self.call(
+            "PUBLISH",
             counters,
             None,
             Route::Key(&channel.clone()),
@@ -206,6 +209,7 @@ impl L2 {
     /// newer epoch. Invalidations Redis missed are replayed first.
     async fn call_result<T, F, Fut>(
         &self,
+        op: &'static str,
         counters: &CacheCounters,
         epoch: Option<u64>,
         route: Route<'_>,
@@ -231,7 +235,7 @@ impl L2 {
         let Checkout {
             conn, node, probe, ..
         } = checkout;
-        self.redis.run(&node, probe, counters, f(conn)).await
+        self.redis.run(op, &node, probe, counters, f(conn)).await
     }
 
     /// Sends the invalidations Redis missed, each to its table's node (on
@@ -275,6 +279,7 @@ impl L2 {
     /// "fall through to PostgreSQL".
     async fn call<T, F, Fut>(
         &self,
+        op: &'static str,
         counters: &CacheCounters,
         epoch: Option<u64>,
         route: Route<'_>,
@@ -284,7 +289,7 @@ impl L2 {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        self.call_result(counters, epoch, route, f)
+        self.call_result(op, counters, epoch, route, f)
             .await
             .and_then(Result::ok)
     }
@@ -343,6 +348,7 @@ impl L2 {
         let tag = self.with_base(epoch, |base| scripts::tag(base, inv.table));
         let done = self
             .call(
+                "EVALSHA invalidate",
                 counters,
                 Some(epoch),
                 Route::Key(&tag),
@@ -357,6 +363,7 @@ impl L2 {
             let tag = self.with_base(newest, |base| scripts::tag(base, inv.table));
             return self
                 .call(
+                    "EVALSHA invalidate",
                     counters,
                     Some(newest),
                     Route::Key(&tag),
@@ -373,6 +380,7 @@ impl L2 {
     /// once more, to the slot's master in the map read since.
     pub(crate) async fn raw<T, F, Fut>(
         &self,
+        op: &'static str,
         counters: &CacheCounters,
         route: Route<'_>,
         f: F,
@@ -381,12 +389,12 @@ impl L2 {
         F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let mut result = self.call_result(counters, None, route, &f).await;
+        let mut result = self.call_result(op, counters, None, route, &f).await;
         if let Some(Err(err)) = &result
             && self.redis.map.is_some()
             && cluster::is_redirect(err)
         {
-            result = self.call_result(counters, None, route, &f).await;
+            result = self.call_result(op, counters, None, route, &f).await;
         }
         match result {
             Some(Ok(v)) => Ok(v),
@@ -400,9 +408,13 @@ impl L2 {
     pub(crate) async fn ping(&self, counters: &CacheCounters) -> bool {
         let masters = self.redis.masters(counters).await;
         let pings = masters.iter().map(|addr| {
-            self.call(counters, None, Route::Node(addr), |mut conn| async move {
-                conn.ping::<String>().await
-            })
+            self.call(
+                "PING",
+                counters,
+                None,
+                Route::Node(addr),
+                |mut conn| async move { conn.ping::<String>().await },
+            )
         });
         !masters.is_empty()
             && futures_util::future::join_all(pings)
