@@ -1,4 +1,6 @@
 #![doc = include_str!("../../README.md")]
+// docs.rs builds with `--cfg docsrs`: feature-gated items get their badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[allow(unused_extern_crates)] // lets the derive's `::strata::` paths resolve in our own tests
 extern crate self as strata;

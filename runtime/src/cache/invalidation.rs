@@ -60,6 +60,7 @@ impl Invalidation {
     }
 
     /// `instance|seq|table|mode|row`; `seq` 0 asks for no acknowledgement.
+    #[cfg(feature = "redis")]
     pub(crate) fn message(&self, instance: u64, seq: u64) -> String {
         let (mode, row) = self.mode();
         format!("{instance}|{seq}|{}|{mode}|{row}", self.table)

@@ -1,31 +1,46 @@
 //! The in-process tier: a bounded moka cache of decoded values.
 //!
 //! Values are stored decoded (`Arc<dyn Any>`), so an L1 hit is a hash
-//! lookup and a clone, with no deserialization.
+//! lookup and a clone, with no deserialization. Without the `moka`
+//! feature `L1` is uninhabited: `Cache::l1` is always `None`, and the
+//! paths that use it compile unchanged.
 
+#[cfg(feature = "moka")]
 use std::any::Any;
+#[cfg(feature = "moka")]
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "moka")]
+use std::time::Instant;
 
+#[cfg(feature = "moka")]
 use moka::Expiry;
 
+#[cfg(feature = "moka")]
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) value: Arc<dyn Any + Send + Sync>,
     ttl: Duration,
 }
 
+#[cfg(feature = "moka")]
 struct PerEntryTtl;
 
+#[cfg(feature = "moka")]
 impl Expiry<String, Entry> for PerEntryTtl {
     fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
         Some(entry.ttl)
     }
 }
 
+#[cfg(feature = "moka")]
 pub(crate) struct L1 {
     cache: moka::sync::Cache<String, Entry>,
 }
+
+/// No in-process tier: a value of this type cannot exist.
+#[cfg(not(feature = "moka"))]
+pub(crate) enum L1 {}
 
 /// The L1 key of one row under a row generation. `get_or_load` formats
 /// the same text straight from the key (`{table}|r{gen}|{key:?}`), and
@@ -34,6 +49,7 @@ pub(crate) fn row_key(table: &str, row_gen: u64, row: &str) -> String {
     format!("{table}|r{row_gen}|{row}")
 }
 
+#[cfg(feature = "moka")]
 impl L1 {
     pub(crate) fn new(capacity: u64) -> Self {
         L1 {
@@ -66,5 +82,24 @@ impl L1 {
 
     pub(crate) fn clear(&self) {
         self.cache.invalidate_all();
+    }
+}
+
+#[cfg(not(feature = "moka"))]
+impl L1 {
+    pub(crate) fn get<T: Clone + 'static>(&self, _: &str) -> Option<T> {
+        match *self {}
+    }
+
+    pub(crate) fn insert<T: Send + Sync + 'static>(&self, _: String, _: T, _: Duration) {
+        match *self {}
+    }
+
+    pub(crate) fn remove(&self, _: &str) {
+        match *self {}
+    }
+
+    pub(crate) fn clear(&self) {
+        match *self {}
     }
 }

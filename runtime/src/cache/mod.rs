@@ -46,9 +46,16 @@
 mod hooks;
 mod invalidation;
 mod l1;
+#[cfg(feature = "redis")]
 mod l2;
+#[cfg(not(feature = "redis"))]
+#[path = "l2_off.rs"]
+mod l2;
+// The lease guards what Redis holds; a build without Redis never makes one.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 mod lease;
 pub(crate) mod load;
+#[cfg(feature = "redis")]
 mod pubsub;
 mod store;
 
@@ -150,9 +157,11 @@ pub(crate) struct CacheSettings {
     pub(crate) l1_capacity: u64,
     pub(crate) redis_url: Option<String>,
     /// Whether `redis_url` lists Redis Cluster nodes.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_cluster: bool,
     pub(crate) prefix: String,
     pub(crate) ttl: Duration,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_timeout: Duration,
     /// The lease's dedicated connection's settings.
     pub(crate) pg: tokio_postgres::Config,
@@ -191,6 +200,15 @@ impl CacheSettings {
 impl Cache {
     pub(crate) fn new(settings: CacheSettings) -> crate::Result<Arc<Cache>> {
         let instance: u64 = rand::random();
+        #[cfg(not(feature = "redis"))]
+        if settings.redis_url.is_some() {
+            return Err(crate::Error::Config {
+                var: "REDIS_URL",
+                reason:
+                    "strata was built without its `redis` feature: enable it, or unset REDIS_URL"
+                        .into(),
+            });
+        }
         let lease = settings.redis_url.as_ref().map(|_| {
             Arc::new(Lease::new(
                 settings.pg.clone(),
@@ -200,6 +218,9 @@ impl Cache {
                 settings.lease,
             ))
         });
+        #[cfg(not(feature = "redis"))]
+        let l2: Option<Arc<L2>> = None;
+        #[cfg(feature = "redis")]
         let l2 = match (&settings.redis_url, &lease) {
             (Some(url), Some(lease)) => Some(Arc::new(
                 L2::new(
@@ -219,7 +240,7 @@ impl Cache {
             _ => None,
         };
         let cache = Arc::new(Cache {
-            l1: (settings.l1_capacity > 0).then(|| L1::new(settings.l1_capacity)),
+            l1: l1_tier(settings.l1_capacity),
             l2,
             default_ttl: settings.ttl,
             counters: Arc::new(CacheCounters::default()),
@@ -239,12 +260,15 @@ impl Cache {
                     cache.flush_local();
                 }
             }));
+            #[cfg(feature = "redis")]
             let tasks = vec![
                 tokio::spawn(pubsub::listen(Arc::downgrade(&cache))),
                 tokio::spawn(l2::replay_missed(Arc::downgrade(&cache))),
                 tokio::spawn(lease::task::confirm(lease.clone())),
                 tokio::spawn(pubsub::heartbeat(Arc::downgrade(&cache))),
             ];
+            #[cfg(not(feature = "redis"))]
+            let tasks = vec![tokio::spawn(lease::task::confirm(lease.clone()))];
             if let Ok(mut slot) = cache.subscriber.lock() {
                 *slot = tasks;
             }
@@ -368,6 +392,19 @@ impl Cache {
                 lease.retire_everything().await;
             }
         }
+    }
+}
+
+/// The in-process tier, if `capacity` asks for one and the build has it.
+fn l1_tier(capacity: u64) -> Option<L1> {
+    #[cfg(feature = "moka")]
+    return (capacity > 0).then(|| L1::new(capacity));
+    #[cfg(not(feature = "moka"))]
+    {
+        // Without moka there is no in-process tier; the cache is Redis only
+        // (or off). The README's "Cargo features" says so.
+        let _ = capacity;
+        None
     }
 }
 

@@ -4,26 +4,38 @@
 //!
 //! It talks to Redis (values as MessagePack), under the handle's key prefix.
 //! Unlike the model cache, it reports failures: the caller asked for Redis.
+//! Without the `redis` feature only the health probes (`ping`,
+//! `is_redis_suspended`) exist: the rest cannot be called, rather than fail.
 
+#[cfg(feature = "redis")]
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
 use futures_util::{Stream, StreamExt};
+#[cfg(feature = "redis")]
 use redis::AsyncCommands;
+#[cfg(feature = "redis")]
 use serde::Serialize;
+#[cfg(feature = "redis")]
 use serde::de::DeserializeOwned;
 
 use super::Cache;
+#[cfg(feature = "redis")]
 use super::l2::cluster::slot;
+#[cfg(feature = "redis")]
 use super::l2::{L2, Route};
+#[cfg(feature = "redis")]
 use crate::error::{Error, Result};
 
 /// The general cache API; see [`Db::cache`](crate::Db::cache).
 #[derive(Debug, Clone, Copy)]
 pub struct CacheStore<'a> {
     cache: &'a Cache,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     prefix: &'a str,
 }
 
+#[cfg(feature = "redis")]
 fn err(reason: impl Into<String>) -> Error {
     Error::Cache(reason.into())
 }
@@ -33,6 +45,23 @@ impl<'a> CacheStore<'a> {
         CacheStore { cache, prefix }
     }
 
+    /// True while the Redis breaker is open (calls skip Redis).
+    pub fn is_redis_suspended(&self) -> bool {
+        self.cache.l2.as_ref().is_some_and(|l2| l2.is_open())
+    }
+
+    /// Whether Redis answers a PING now.
+    pub async fn ping(&self) -> bool {
+        match &self.cache.l2 {
+            Some(l2) => l2.ping(&self.cache.counters).await,
+            None => false,
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+impl<'a> CacheStore<'a> {
     fn l2(&self) -> Result<&'a L2> {
         self.cache
             .l2
@@ -248,18 +277,5 @@ impl<'a> CacheStore<'a> {
         Ok(pubsub
             .into_on_message()
             .filter_map(|m| futures_util::future::ready(m.get_payload::<String>().ok())))
-    }
-
-    /// True while the Redis breaker is open (calls skip Redis).
-    pub fn is_redis_suspended(&self) -> bool {
-        self.cache.l2.as_ref().is_some_and(|l2| l2.redis.is_open())
-    }
-
-    /// Whether Redis answers a PING now.
-    pub async fn ping(&self) -> bool {
-        match &self.cache.l2 {
-            Some(l2) => l2.ping(&self.cache.counters).await,
-            None => false,
-        }
     }
 }

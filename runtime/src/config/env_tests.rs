@@ -78,6 +78,14 @@ fn malformed_values_name_the_variable() {
     assert!(err.to_string().contains("DB_POOL_MIN"), "{err}");
 }
 
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_without_the_feature_is_refused_not_ignored() {
+    let err = from(&[("DB_SSL", "true")]).unwrap_err();
+    assert!(err.to_string().contains("`tls` feature"), "{err}");
+}
+
+#[cfg(feature = "tls")]
 #[test]
 fn tls_variables() {
     let c = from(&[("DB_SSL", "true")]).unwrap();

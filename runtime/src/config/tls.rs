@@ -282,6 +282,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn prefer_and_allow_need_the_opt_in() {
         for mode in ["prefer", "allow"] {
             let c = Config::from_url(&format!("postgres://h/db?sslmode={mode}")).unwrap();

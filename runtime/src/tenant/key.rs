@@ -52,8 +52,9 @@ tenant_keys! {
     i32 => "int4",
     i64 => "int8",
     String => "text",
-    uuid::Uuid => "uuid",
 }
+#[cfg(feature = "uuid")]
+tenant_keys! { uuid::Uuid => "uuid" }
 
 /// One tenant, as a scoped handle holds it (shared by its clones and
 /// transactions): the value and the texts built from it once.

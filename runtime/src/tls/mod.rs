@@ -31,7 +31,9 @@ use tokio_postgres::config::SslMode as PgSslMode;
 
 use crate::error::{Error, Result};
 
-pub(crate) use self::redis::{RedisTls, RedisTlsSettings, redis_client};
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::redis_client;
+pub(crate) use self::redis::{RedisTls, RedisTlsSettings};
 
 /// libpq's `sslmode`: whether to use TLS and what to check of the server.
 ///

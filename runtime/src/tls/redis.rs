@@ -18,11 +18,11 @@ pub(crate) struct RedisTlsSettings {
 }
 
 /// What the Redis client is built with: the redis crate's certificates.
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tls", feature = "redis"))]
 pub(crate) type RedisTls = redis::TlsCertificates;
 
-/// Without the `tls` feature there is nothing to build with.
-#[cfg(not(feature = "tls"))]
+/// Without the `tls` (or `redis`) feature there is nothing to build with.
+#[cfg(not(all(feature = "tls", feature = "redis")))]
 #[derive(Debug, Clone)]
 pub(crate) enum RedisTls {}
 
@@ -53,7 +53,7 @@ impl RedisTlsSettings {
         self.read()
     }
 
-    #[cfg(feature = "tls")]
+    #[cfg(all(feature = "tls", feature = "redis"))]
     fn read(&self) -> Result<Option<RedisTls>> {
         let read = |var: &'static str, path: &PathBuf| {
             std::fs::read(path).map_err(|e| Error::Config {
@@ -92,15 +92,21 @@ impl RedisTlsSettings {
         }))
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(all(feature = "tls", feature = "redis")))]
     fn read(&self) -> Result<Option<RedisTls>> {
         Err(Error::Config {
             var: "REDIS_URL",
-            reason: "TLS to Redis asked for, but strata was built without its `tls` feature".into(),
+            reason: if cfg!(feature = "redis") {
+                "TLS to Redis asked for, but strata was built without its `tls` feature"
+            } else {
+                "strata was built without its `redis` feature: enable it, or unset REDIS_URL"
+            }
+            .into(),
         })
     }
 }
 
+#[cfg(feature = "redis")]
 /// The Redis client for `url`, over TLS with `tls`'s certificates if
 /// given (a `rediss://` URL without them uses the platform's roots).
 pub(crate) fn redis_client(url: &str, tls: Option<&RedisTls>) -> redis::RedisResult<redis::Client> {

@@ -30,15 +30,17 @@ macro_rules! column_types {
             f64,
             String,
             Vec<u8>,
-            uuid::Uuid,
             serde_json::Value,
-            rust_decimal::Decimal,
             chrono::NaiveDate,
             chrono::NaiveTime,
             chrono::NaiveDateTime,
             chrono::DateTime<chrono::Utc>,
             chrono::DateTime<chrono::FixedOffset>,
         );
+        #[cfg(feature = "uuid")]
+        $m!(uuid::Uuid);
+        #[cfg(feature = "decimal")]
+        $m!(rust_decimal::Decimal);
     };
 }
 

@@ -63,7 +63,9 @@ fn tag_of(value: &Value) -> Option<(u8, bool)> {
         Value::BigInt(v) => (4, v.is_none()),
         Value::Float(v) => (5, v.is_none()),
         Value::Double(v) => (6, v.is_none()),
+        #[cfg(feature = "decimal")]
         Value::Decimal(v) => (7, v.is_none()),
+        #[cfg(feature = "uuid")]
         Value::Uuid(v) => (8, v.is_none()),
         Value::ChronoDate(v) => (9, v.is_none()),
         Value::ChronoDateTime(v) => (10, v.is_none()),
@@ -120,9 +122,11 @@ pub(crate) fn value_of(row: &Row, name: &str) -> Result<Value> {
         Type::INT8 => row.try_get::<_, Option<i64>>(idx).map(Value::from),
         Type::FLOAT4 => row.try_get::<_, Option<f32>>(idx).map(Value::from),
         Type::FLOAT8 => row.try_get::<_, Option<f64>>(idx).map(Value::from),
+        #[cfg(feature = "decimal")]
         Type::NUMERIC => row
             .try_get::<_, Option<rust_decimal::Decimal>>(idx)
             .map(Value::from),
+        #[cfg(feature = "uuid")]
         Type::UUID => row.try_get::<_, Option<uuid::Uuid>>(idx).map(Value::from),
         Type::DATE => row
             .try_get::<_, Option<chrono::NaiveDate>>(idx)

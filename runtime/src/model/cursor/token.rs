@@ -69,7 +69,9 @@ fn encode_value(value: &Value, out: &mut Vec<u8>) {
         Value::BigInt(Some(v)) => out.extend(v.to_be_bytes()),
         Value::Float(Some(v)) => out.extend(v.to_bits().to_be_bytes()),
         Value::Double(Some(v)) => out.extend(v.to_bits().to_be_bytes()),
+        #[cfg(feature = "decimal")]
         Value::Decimal(Some(v)) => out.extend(v.serialize()),
+        #[cfg(feature = "uuid")]
         Value::Uuid(Some(v)) => out.extend(v.as_bytes()),
         Value::ChronoDate(Some(v)) => {
             use chrono::Datelike;
@@ -117,7 +119,9 @@ impl Reader<'_> {
             (4, true) => Value::BigInt(None),
             (5, true) => Value::Float(None),
             (6, true) => Value::Double(None),
+            #[cfg(feature = "decimal")]
             (7, true) => Value::Decimal(None),
+            #[cfg(feature = "uuid")]
             (8, true) => Value::Uuid(None),
             (9, true) => Value::ChronoDate(None),
             (10, true) => Value::ChronoDateTime(None),
@@ -133,7 +137,9 @@ impl Reader<'_> {
             (4, false) => Value::from(i64::from_be_bytes(self.take()?)),
             (5, false) => Value::from(f32::from_bits(u32::from_be_bytes(self.take()?))),
             (6, false) => Value::from(f64::from_bits(u64::from_be_bytes(self.take()?))),
+            #[cfg(feature = "decimal")]
             (7, false) => Value::from(rust_decimal::Decimal::deserialize(self.take()?)),
+            #[cfg(feature = "uuid")]
             (8, false) => Value::from(uuid::Uuid::from_bytes(self.take()?)),
             (9, false) => {
                 let days = i32::from_be_bytes(self.take()?);
@@ -249,8 +255,6 @@ mod tests {
             Value::from(i64::MAX),
             Value::from(1.5_f32),
             Value::from(-0.25_f64),
-            Value::from(rust_decimal::Decimal::new(-12345, 3)),
-            Value::from(uuid::Uuid::from_u128(0x1234_5678_9abc_def0)),
             Value::from(chrono::NaiveDate::from_ymd_opt(1999, 12, 31).unwrap()),
             Value::from(t.naive_utc()),
             Value::from(t),
@@ -262,12 +266,18 @@ mod tests {
             Value::BigInt(None),
             Value::Float(None),
             Value::Double(None),
-            Value::Decimal(None),
-            Value::Uuid(None),
             Value::ChronoDate(None),
             Value::ChronoDateTime(None),
             Value::ChronoDateTimeUtc(None),
             Value::String(None),
+            #[cfg(feature = "decimal")]
+            Value::from(rust_decimal::Decimal::new(-12345, 3)),
+            #[cfg(feature = "decimal")]
+            Value::Decimal(None),
+            #[cfg(feature = "uuid")]
+            Value::from(uuid::Uuid::from_u128(0x1234_5678_9abc_def0)),
+            #[cfg(feature = "uuid")]
+            Value::Uuid(None),
         ]
     }
 

@@ -60,8 +60,9 @@ relation_keys!(
     i32 => Int,
     i64 => BigInt,
     String => String,
-    uuid::Uuid => Uuid,
 );
+#[cfg(feature = "uuid")]
+relation_keys!(uuid::Uuid => Uuid);
 
 /// Where the derive asserts that `K` can key a relation.
 #[doc(hidden)]

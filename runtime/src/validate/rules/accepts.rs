@@ -9,6 +9,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
+#[cfg(feature = "decimal")]
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -246,6 +247,7 @@ macro_rules! impl_range_float {
 }
 impl_range_float!(f32, f64);
 
+#[cfg(feature = "decimal")]
 impl RangeRule for Decimal {
     fn compare(&self, limit: Limit) -> Option<Ordering> {
         let limit = match limit {

@@ -40,11 +40,32 @@ pub fn url<T: UrlRule + ?Sized>(errors: &mut ValidationErrors, field: &'static s
 }
 
 /// `#[validate(uuid)]`: a UUID in any form `uuid::Uuid::try_parse` takes
-/// (hyphenated, simple, braced or `urn:uuid:`).
+/// (hyphenated, simple, braced or `urn:uuid:`). The check is strata's own,
+/// so the rule works without the `uuid` feature; a test holds it to the
+/// `uuid` crate's parser.
 pub fn uuid<T: UuidRule + ?Sized>(errors: &mut ValidationErrors, field: &'static str, value: &T) {
-    if uuid::Uuid::try_parse(value.as_str()).is_err() {
+    if !is_uuid(value.as_str()) {
         errors.push(FieldError::new(field, "uuid", "must be a valid UUID"));
     }
+}
+
+/// The text forms of a UUID: 32 hex digits, or 8-4-4-4-12 with hyphens,
+/// bare, in braces, or after `urn:uuid:`.
+fn is_uuid(text: &str) -> bool {
+    let hyphenated = |t: &str| {
+        t.len() == 36
+            && t.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    };
+    if text.len() > 9 && text.is_char_boundary(9) && text[..9].eq_ignore_ascii_case("urn:uuid:") {
+        return hyphenated(&text[9..]);
+    }
+    if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+        return hyphenated(inner);
+    }
+    (text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())) || hyphenated(text)
 }
 
 /// `#[validate(length(min = .., max = ..))]`, both bounds inclusive.
@@ -209,9 +230,40 @@ pub fn is_email(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal::Decimal;
-
     use super::*;
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn uuid_texts_match_the_uuid_crate() {
+        let u = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        let corpus = [
+            u.to_owned(),
+            u.to_uppercase(),
+            u.replace('-', ""),
+            format!("{{{u}}}"),
+            format!("urn:uuid:{u}"),
+            format!("URN:UUID:{u}"),
+            format!("{{{}}}", u.replace('-', "")),
+            format!("urn:uuid:{}", u.replace('-', "")),
+            u[..35].to_owned(),
+            format!("{u}0"),
+            u.replacen('-', "", 1),
+            u.replace('e', "g"),
+            format!(" {u}"),
+            format!("{{{u}"),
+            "6-7e55044-10b1-426f-9247-bb680e5fe0c".to_owned(),
+            "67e5504410b1-426f-9247-bb680e5fe0c8-".to_owned(),
+            String::new(),
+            "é7e55044-10b1-426f-9247-bb680e5fe0c".to_owned(),
+        ];
+        for text in corpus {
+            assert_eq!(
+                is_uuid(&text),
+                ::uuid::Uuid::try_parse(&text).is_ok(),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn emails() {
@@ -240,9 +292,10 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "decimal")]
     #[test]
     fn decimal_limits_are_exact() {
-        let v: Decimal = "0.1".parse().unwrap();
+        let v: rust_decimal::Decimal = "0.1".parse().unwrap();
         assert_eq!(v.compare(Limit::Float(0.1, "0.1")), Some(Ordering::Equal));
         assert_eq!(v.compare(Limit::Int(0)), Some(Ordering::Greater));
         assert_eq!(v.compare(Limit::Int(i128::MAX)), Some(Ordering::Less));
