@@ -1,8 +1,8 @@
 //! Validation in an axum handler: a model with `#[validate(..)]` rules and
-//! a cross-field rule (`validate_with`); `POST /events` inserts, and a
-//! strata validation error, or a unique violation on a `#[model(unique)]`
-//! column, becomes a 422 response whose JSON body lists every failing
-//! field. Driven in-process with `tower::ServiceExt::oneshot` (no network).
+//! a cross-field rule (`validate_with`); `POST /events` inserts and
+//! returns `Result<_, strata::Error>`: a validation error is a 422 and a
+//! taken `#[model(unique)]` value a 409, each with every failing field as
+//! JSON (strata's `IntoResponse`, feature `http`).
 //!
 //! Run it against the local server:
 //!
@@ -19,7 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
 use strata::prelude::*;
@@ -105,30 +105,19 @@ impl From<EventInput> for NewEvent {
     }
 }
 
-/// A strata error as an HTTP response: field errors (validation, or a
-/// taken unique value) are 422 with their JSON, anything else a 500 that
-/// does not leak the database's message.
-fn error_response(err: &Error) -> Response {
-    match err.field_errors() {
-        Some(errors) => (StatusCode::UNPROCESSABLE_ENTITY, Json(errors)).into_response(),
-        None => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": "internal error"})),
-        )
-            .into_response(),
-    }
-}
-
 /// `POST /events`: validates and inserts (strata validates before any SQL).
-async fn create_event(State(db): State<Db>, Json(input): Json<EventInput>) -> Response {
-    match Event::insert(&db, NewEvent::from(input)).await {
-        Ok(event) => (
-            StatusCode::CREATED,
-            Json(json!({"id": event.id, "title": event.title})),
-        )
-            .into_response(),
-        Err(err) => error_response(&err),
-    }
+/// A `strata::Error` is a response (feature `http`): validation failures
+/// are 422 and a taken unique value 409, both with per-field JSON; a
+/// server-side failure is a 500 that does not leak the database's message.
+async fn create_event(
+    State(db): State<Db>,
+    Json(input): Json<EventInput>,
+) -> Result<(StatusCode, Json<Value>), Error> {
+    let event = Event::insert(&db, NewEvent::from(input)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": event.id, "title": event.title})),
+    ))
 }
 
 /// The application.
@@ -240,7 +229,7 @@ async fn walk_through(db: &Db) -> Result<(), Box<dyn std::error::Error>> {
     //    it in the same shape, naming the model field.
     let (status, body) = post_json(&app, &valid).await?;
     println!("duplicate contact   {} {body}", status.as_u16());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(fields(&body), ["contact"]);
     assert_eq!(body["errors"][0]["code"], "unique");
 

@@ -34,7 +34,7 @@ pub mod validate;
 pub use breaker::BreakerState;
 pub use cache::{CacheMetrics, CacheStore, CachedModelExt, CachedQuery};
 pub use config::{Config, Secret, SslMode};
-pub use error::{DecodeFailure, Error, Result, TimeoutKind};
+pub use error::{DecodeFailure, Error, ErrorBody, Result, TimeoutKind};
 pub use executor::{Executor, OpKind, Params};
 pub use model::TextEnum;
 pub use model::{

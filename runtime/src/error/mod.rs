@@ -12,6 +12,7 @@
 
 mod classify;
 mod decode;
+mod http;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use crate::validate::{FieldError, ValidationErrors};
 pub(crate) use classify::key_values;
 use decode::DecodeDetail;
 pub use decode::DecodeFailure;
+pub use http::ErrorBody;
 
 /// `Result` with [`strata::Error`](Error) as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

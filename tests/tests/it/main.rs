@@ -12,6 +12,7 @@ mod errors;
 mod errors_more;
 mod failures;
 mod from_row;
+mod http_errors;
 mod liveness;
 mod loading;
 mod migrate;

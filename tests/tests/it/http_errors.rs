@@ -1,0 +1,183 @@
+//! `strata::Error` as an axum response (feature `http`): a handler returns
+//! `Result<_, strata::Error>` and the client gets the status and JSON of
+//! `Error::http_status` / `http_body`, from real failures of a real server.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{Request, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use strata::prelude::*;
+use strata_tests::TestDb;
+use tower::ServiceExt as _;
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "members")]
+struct Member {
+    #[model(primary_key, generated)]
+    id: i64,
+    #[model(unique)]
+    #[validate(email)]
+    email: String,
+    #[model(version)]
+    version: i32,
+}
+
+const TABLE: &str = "CREATE TABLE members (
+    id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, version int NOT NULL DEFAULT 1)";
+
+async fn create(State(db): State<Db>, body: String) -> Result<axum::Json<Value>, strata::Error> {
+    let input: Value = serde_json::from_str(&body).unwrap();
+    let email = input["email"].as_str().unwrap_or_default().to_owned();
+    let m = Member::insert(&db, NewMember { email }).await?;
+    Ok(axum::Json(json!({ "id": m.id })))
+}
+
+async fn show(
+    State(db): State<Db>,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Value>, strata::Error> {
+    let m = Member::get(&db, id).await?;
+    Ok(axum::Json(json!({ "id": m.id, "email": m.email })))
+}
+
+async fn rename(
+    State(db): State<Db>,
+    Path((id, version)): Path<(i64, i32)>,
+) -> Result<axum::Json<Value>, strata::Error> {
+    let patch = MemberPatch {
+        email: Some(format!("renamed{id}@example.com")),
+        version: Some(version),
+    };
+    let m = Member::patch(&db, id, patch).await?;
+    Ok(axum::Json(json!({ "version": m.version })))
+}
+
+async fn broken(State(db): State<Db>) -> Result<axum::Json<Value>, strata::Error> {
+    db.query("SELECT secret_column FROM no_such_table", &[])
+        .await?;
+    Ok(axum::Json(Value::Null))
+}
+
+async fn busy(State(db): State<Db>) -> Result<axum::Json<Value>, strata::Error> {
+    Member::get(&db, 1).await?;
+    Ok(axum::Json(Value::Null))
+}
+
+fn app(db: &Db) -> Router {
+    Router::new()
+        .route("/members", post(create))
+        .route("/members/{id}", get(show))
+        .route("/members/{id}/rename/{version}", post(rename))
+        .route("/broken", get(broken))
+        .route("/busy", get(busy))
+        .with_state(db.clone())
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, body, retry)
+}
+
+#[tokio::test]
+async fn caller_mistakes_are_4xx_with_the_fields_named() {
+    let t = TestDb::new().await;
+    t.execute(TABLE, &[]).await.unwrap();
+    let app = app(&t);
+
+    let (status, body, _) = call(&app, "POST", "/members", r#"{"email":"ada@example.com"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["id"].as_i64().unwrap();
+
+    let (status, body, _) = call(&app, "POST", "/members", r#"{"email":"not an email"}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "email");
+    assert_eq!(body["errors"][0]["code"], "email");
+
+    let (status, body, _) = call(&app, "POST", "/members", r#"{"email":"ada@example.com"}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "conflict");
+    assert_eq!(body["errors"][0]["field"], "email");
+    assert_eq!(body["errors"][0]["code"], "unique");
+
+    let (status, body, _) = call(&app, "GET", "/members/999999", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"], "not_found");
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let (status, body, _) = call(&app, "POST", &format!("/members/{id}/rename/1"), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = call(&app, "POST", &format!("/members/{id}/rename/1"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "stale_version");
+    assert_eq!(t.count("members").await, 1, "nothing else was written");
+}
+
+#[tokio::test]
+async fn a_server_side_failure_is_a_500_that_says_nothing_about_the_schema() {
+    let t = TestDb::new().await;
+    let app = app(&t);
+    let (status, body, retry) = call(&app, "GET", "/broken", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(
+        body,
+        json!({"error": "internal", "message": "internal error"})
+    );
+    assert_eq!(retry, None);
+}
+
+#[tokio::test]
+async fn a_saturated_pool_is_a_503_with_retry_after() {
+    let t = TestDb::with(|c| {
+        c.pool_max(1)
+            .acquire_timeout(std::time::Duration::from_millis(100))
+    })
+    .await;
+    t.execute(TABLE, &[]).await.unwrap();
+    let app = app(&t);
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let taken = std::sync::Arc::new(tokio::sync::Notify::new());
+    let db = t.db().clone();
+    let (r, k) = (release.clone(), taken.clone());
+    let holder = tokio::spawn(async move {
+        db.transaction(TxOptions::default(), move |tx| {
+            let (r, k) = (r.clone(), k.clone());
+            async move {
+                tx.execute("SELECT 1", &[]).await?;
+                k.notify_one();
+                r.notified().await;
+                Ok(())
+            }
+        })
+        .await
+    });
+    taken.notified().await;
+    let (status, body, retry) = call(&app, "GET", "/busy", "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "unavailable");
+    assert_eq!(retry.as_deref(), Some("1"));
+    release.notify_one();
+    holder.await.unwrap().unwrap();
+}
