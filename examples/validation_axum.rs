@@ -33,7 +33,10 @@ const SCHEMA: &str = "strata_example_validation_axum";
 #[model(
     schema = "strata_example_validation_axum",
     table = "events",
-    validate_with = ends_after_start
+    validate_with = ends_after_start,
+    // `NewEvent` is the request body: it derives `Deserialize` and
+    // refuses unknown keys.
+    derive_inputs(serde::Deserialize)
 )]
 struct Event {
     #[model(primary_key, generated)]
@@ -73,47 +76,15 @@ fn ends_after_start(e: &EventView<'_>) -> Result<(), ValidationErrors> {
     Ok(())
 }
 
-/// The request body. `NewEvent` is the insert input the derive generates;
-/// it has no serde impls, so the API declares its own input type.
-#[derive(Debug, serde::Deserialize)]
-struct EventInput {
-    title: String,
-    contact: String,
-    #[serde(default)]
-    link: Option<String>,
-    price: i32,
-    currency: String,
-    tags: Vec<String>,
-    status: String,
-    starts_at: i64,
-    ends_at: i64,
-}
-
-impl From<EventInput> for NewEvent {
-    fn from(i: EventInput) -> Self {
-        NewEvent {
-            title: i.title,
-            contact: i.contact,
-            link: i.link,
-            price: i.price,
-            currency: i.currency,
-            tags: i.tags,
-            status: i.status,
-            starts_at: i.starts_at,
-            ends_at: i.ends_at,
-        }
-    }
-}
-
 /// `POST /events`: validates and inserts (strata validates before any SQL).
 /// A `strata::Error` is a response (feature `http`): validation failures
 /// are 422 and a taken unique value 409, both with per-field JSON; a
 /// server-side failure is a 500 that does not leak the database's message.
 async fn create_event(
     State(db): State<Db>,
-    Json(input): Json<EventInput>,
+    Json(new): Json<NewEvent>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    let event = Event::insert(&db, NewEvent::from(input)).await?;
+    let event = Event::insert(&db, new).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": event.id, "title": event.title})),
@@ -234,10 +205,10 @@ async fn walk_through(db: &Db) -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(body["errors"][0]["code"], "unique");
 
     // The same rules without HTTP: `validate()` on the insert input.
-    let errors = NewEvent::from(serde_json::from_value::<EventInput>(json!({
+    let errors = serde_json::from_value::<NewEvent>(json!({
         "title": "x".repeat(101), "contact": "a@b.co", "price": -1, "currency": "EUR",
         "tags": ["a"], "status": "draft", "starts_at": 1, "ends_at": 2
-    }))?)
+    }))?
     .validate()
     .expect_err("the title is too long and the price negative");
     println!("validate(): {errors}");

@@ -83,6 +83,8 @@ pub(crate) struct Model<'a> {
     pub(crate) rls: Option<Span>,
     /// `#[model(audit)]`: every write is recorded in the audit log.
     pub(crate) audit: Option<Span>,
+    /// `#[model(derive_inputs(..))]`: more traits for the generated inputs.
+    pub(crate) derive_inputs: Vec<syn::Path>,
     /// `#[model(belongs_to(..))]` and `#[model(has_many(..))]`, in order.
     pub(crate) relations: Vec<Relation>,
 }
@@ -158,6 +160,7 @@ impl<'a> Model<'a> {
             tenant,
             rls: attrs.rls,
             audit: attrs.audit,
+            derive_inputs: attrs.derive_inputs.unwrap_or_default(),
             relations: attrs.relations,
         }
     }

@@ -67,3 +67,35 @@ fn fallback_model() {
         insta::assert_snapshot!(expand(input));
     });
 }
+
+/// `derive_inputs(..)`: the two input structs, with the extra derives and
+/// the serde attributes that make a JSON body mean what it says.
+#[test]
+fn derive_inputs_model() {
+    let input = quote! {
+        #[model(table = "profiles", derive_inputs(serde::Serialize, serde::Deserialize, PartialEq))]
+        pub struct Profile {
+            #[model(primary_key, generated)]
+            pub id: i64,
+            pub name: String,
+            pub bio: Option<String>,
+            #[model(version)]
+            pub version: i32,
+        }
+    };
+    let file = syn::parse_file(&expand(input)).expect("the expansion parses");
+    let inputs: Vec<syn::Item> = file
+        .items
+        .into_iter()
+        .filter(|item| {
+            matches!(item, syn::Item::Struct(s) if s.ident == "NewProfile" || s.ident == "ProfilePatch")
+        })
+        .collect();
+    assert_eq!(inputs.len(), 2);
+    let shown = prettyplease::unparse(&syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items: inputs,
+    });
+    insta::assert_snapshot!(shown);
+}

@@ -318,3 +318,27 @@ pub fn assert_updated_at<T: UpdatedAtType + ?Sized>() {}
 pub fn assert_skip<T: SkipType + ?Sized>() {}
 /// See [`assert_deleted_at`]: `Field` is an array of `Inner` arrays.
 pub fn assert_array_element<Field: ?Sized, Inner: ArrayElement<Field> + ?Sized>() {}
+
+/// `deserialize_with` of a nullable column's field in a patch that derives
+/// `serde::Deserialize` (`#[model(derive_inputs(..))]`): a JSON `null` is
+/// `Some(None)` (set the column to NULL) where serde alone would make it
+/// `None` (leave it as it is); an absent field stays `None`.
+pub fn patch_nullable<'de, D, T>(d: D) -> core::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize<'de>>::deserialize(d).map(Some)
+}
+
+/// `deserialize_with` of a NOT NULL column's field in such a patch: a
+/// value sets it, an absent field leaves it, and a JSON `null` is an
+/// error (the column cannot be NULL, and reading it as "absent" would
+/// silently drop the client's intent).
+pub fn patch_required<'de, D, T>(d: D) -> core::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}

@@ -5,6 +5,7 @@
 //! key, a duplicate or a value of the wrong shape is reported to the
 //! [`Ctxt`] and parsing carries on with the next key.
 
+pub(crate) mod derives;
 pub(crate) mod meta;
 pub(crate) mod relation;
 pub(crate) mod text_enum;
@@ -56,6 +57,7 @@ const STRUCT_KEYS: &[&str] = &[
     TENANT,
     RLS,
     AUDIT,
+    derives::DERIVE_INPUTS,
     relation::BELONGS_TO,
     relation::HAS_MANY,
 ];
@@ -98,6 +100,8 @@ pub(crate) struct StructAttrs {
     pub(crate) audit: Option<Span>,
     /// `belongs_to(..)` and `has_many(..)`, in the order written.
     pub(crate) relations: Vec<relation::Relation>,
+    /// `derive_inputs(..)`: more traits for `NewUser` and `UserPatch`.
+    pub(crate) derive_inputs: Option<Vec<syn::Path>>,
     pub(crate) validate: Vec<RawValidate>,
 }
 
@@ -195,6 +199,12 @@ impl StructAttrs {
                     }
                     let v = parse_flag(cx, &meta, AUDIT, &ex)?;
                     set(cx, &mut out.audit, AUDIT, span, v);
+                }
+                // derive_inputs(serde::Deserialize, PartialEq)
+                derives::DERIVE_INPUTS => {
+                    if let Some(v) = derives::parse_derive_inputs(cx, &meta)? {
+                        set(cx, &mut out.derive_inputs, derives::DERIVE_INPUTS, span, v);
+                    }
                 }
                 // belongs_to(Customer, key = customer_id) / has_many(Scenario, key = deal_id)
                 relation::BELONGS_TO | relation::HAS_MANY => {

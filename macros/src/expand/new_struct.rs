@@ -4,6 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::Expand;
+use crate::attr::derives;
 
 impl Expand<'_> {
     /// `V struct NewUser { <insertable fields> }`, at item level.
@@ -12,9 +13,15 @@ impl Expand<'_> {
         let ident = &self.new_ident;
         let doc = self.doc_new_struct();
         let fields = self.insertable_fields(|ty| quote!(#ty));
+        let extra = &self.model.derive_inputs;
+        // An insert body with a key the model does not have is a mistake
+        // to report, not to drop.
+        let serde =
+            derives::has(extra, "Deserialize").then(|| quote!(#[serde(deny_unknown_fields)]));
         quote! {
             #[doc = #doc]
-            #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone #(, #extra)*)]
+            #serde
             #[allow(dead_code)]
             #vis struct #ident {
                 #(#fields,)*

@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::Expand;
+use crate::attr::derives;
 use crate::model::Field;
 
 impl Expand<'_> {
@@ -23,8 +24,10 @@ impl Expand<'_> {
                     f,
                     format!("The new `{}`, or `None` to leave it as it is.", f.column),
                 );
+                let serde = self.patch_serde(f.option_inner().is_some());
                 quote! {
                     #docs
+                    #serde
                     #vis #name: ::core::option::Option<#ty>
                 }
             })
@@ -36,19 +39,49 @@ impl Expand<'_> {
                 "The `{}` the row must still have for the patch to apply (optimistic locking); `None` applies it whatever the version.",
                 version.column
             );
+            let serde = self.patch_serde(false);
             fields.push(quote! {
                 #[doc = #doc]
+                #serde
                 #vis #name: ::core::option::Option<#ty>
             });
         }
+        let extra = &self.model.derive_inputs;
+        // Absent keys leave columns as they are; a key the model does not
+        // have is a typo to report, not a patch that silently does nothing.
+        let serde = derives::has(extra, "Deserialize")
+            .then(|| quote!(#[serde(default, deny_unknown_fields)]));
         quote! {
             #[doc = #doc]
-            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default)]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default #(, #extra)*)]
+            #serde
             #[allow(dead_code)]
             #vis struct #ident {
                 #(#fields,)*
             }
         }
+    }
+
+    /// The serde attributes of one patch field, when the patch derives
+    /// serde's traits: `None` is not written out; a JSON `null` reads as
+    /// `Some(None)` (set NULL) on a nullable column, not as "absent", and
+    /// is an error on any other.
+    fn patch_serde(&self, nullable: bool) -> TokenStream {
+        let extra = &self.model.derive_inputs;
+        let mut out = TokenStream::new();
+        if derives::has(extra, "Serialize") {
+            out.extend(quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]));
+        }
+        if derives::has(extra, "Deserialize") {
+            let helper = if nullable {
+                "patch_nullable"
+            } else {
+                "patch_required"
+            };
+            let with = format!("{}::{helper}", self.private).replace(' ', "");
+            out.extend(quote!(#[serde(deserialize_with = #with)]));
+        }
+        out
     }
 
     /// `impl PatchModel for UserPatch`: a flag and a value per writable

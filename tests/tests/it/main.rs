@@ -13,6 +13,7 @@ mod errors_more;
 mod failures;
 mod from_row;
 mod http_errors;
+mod inputs;
 mod liveness;
 mod loading;
 mod migrate;
