@@ -1,5 +1,6 @@
-//! `#[derive(Model)]` for strata. Use it through the `strata` crate, which
-//! re-exports it; the generated code only works with that crate.
+//! `#[derive(Model)]` and `#[strata::test]` for strata. Use them through the
+//! `strata` crate, which re-exports them; the generated code only works with
+//! that crate.
 
 mod attr;
 mod case;
@@ -8,6 +9,7 @@ mod ctxt;
 mod expand;
 mod from_row;
 mod model;
+mod test_attr;
 mod text_enum;
 
 use proc_macro::TokenStream;
@@ -284,6 +286,48 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
         pipeline::<from_row::FromRow<'_>>(input)
     })
     .into()
+}
+
+/// Turns an `async fn` taking the database into a test against a fresh
+/// PostgreSQL schema: `strata::test`, with strata's cargo feature
+/// `testing`. The function takes `db: strata::Db` (the handle) or
+/// `db: strata::testing::TestDb` (the handle, the schema's name and the
+/// config), and returns `()` or any type a `#[test]` may return, such as
+/// `Result<(), E>` with `E: Debug` (so `?` works).
+///
+/// ```ignore
+/// use strata::prelude::*;
+///
+/// #[strata::test(migrations = "migrations")]
+/// async fn inserts_a_user(db: Db) -> strata::Result<()> {
+///     db.execute("INSERT INTO users (email) VALUES ('a@example.com')", &[]).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// Each test runs on a current-thread tokio runtime of its own, on a new
+/// schema (`strata::testing::TestDb::new`), which is dropped when the test
+/// ends, passed or failed. The test's crate needs no `tokio` dependency.
+///
+/// # Options
+///
+/// - `migrations = "dir"`: applies the migrations in `dir` (relative to the
+///   crate's `Cargo.toml`, as `strata::embed_migrations!` reads it: compiled
+///   into the test, checked when it builds) before the body runs.
+/// - `redis`: the handle gets the Redis cache tier: `REDIS_URL`, or
+///   `redis://127.0.0.1:6379` (`strata::testing::with_redis`).
+///
+/// # Errors
+///
+/// At the offending span: a function that is not `async`, is generic,
+/// `const` or `unsafe`, takes no argument, `self` or more than one, or also
+/// carries `#[test]` (or `#[tokio::test]`); an unknown or duplicate option;
+/// `migrations` without a string literal; `redis` with a value. An argument
+/// of another type than `Db` or `TestDb` is reported at the type, and a
+/// migrations folder that does not hold migrations at the folder's name.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into()).into()
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
-//! Expansion snapshots: the derive run on a model, formatted with
-//! prettyplease, compared with the reviewed output in `src/snapshots/`.
+//! Expansion snapshots: the derive run on a model (and `#[strata::test]` on
+//! a test), formatted with prettyplease, compared with the reviewed output
+//! in `src/snapshots/`.
 
 use quote::quote;
 
 fn expand(input: proc_macro2::TokenStream) -> String {
-    let output = super::derive_model_inner(input);
+    pretty(super::derive_model_inner(input))
+}
+
+fn pretty(output: proc_macro2::TokenStream) -> String {
     match syn::parse_file(&output.to_string()) {
         Ok(file) => prettyplease::unparse(&file),
         Err(err) => panic!("the expansion is not valid Rust ({err}):\n{output}"),
@@ -98,4 +102,41 @@ fn derive_inputs_model() {
         items: inputs,
     });
     insta::assert_snapshot!(shown);
+}
+
+/// `#[strata::test]` with both options: the test function around the
+/// user's, the argument check and the embedded migrations beside it.
+#[test]
+fn strata_test_attribute() {
+    let args = quote!(migrations = "migrations", redis);
+    let item = quote! {
+        /// Inserts a user.
+        #[ignore = "slow"]
+        async fn inserts_a_user(db: Db) -> strata::Result<()> {
+            db.execute("SELECT 1", &[]).await?;
+            Ok(())
+        }
+    };
+    let description = format!("#[strata::test({args})] {item}");
+    insta::with_settings!({ description => description, omit_expression => true }, {
+        insta::assert_snapshot!(pretty(super::test_attr::expand(args, item)));
+    });
+}
+
+/// Mistakes are `compile_error!`s, all of them, followed by the function
+/// (made `async`, without `#[test]`) so its body adds no errors of its own.
+#[test]
+fn strata_test_errors_are_collected() {
+    let args = quote!(flavor = "multi_thread", redis = 1);
+    let item = quote! {
+        #[test]
+        fn not_async(db: Db, extra: i32) {}
+    };
+    let output = pretty(super::test_attr::expand(args, item));
+    assert_eq!(output.matches("compile_error").count(), 5, "{output}");
+    assert!(
+        output.contains("#[allow(dead_code)]\nasync fn not_async"),
+        "{output}"
+    );
+    assert!(!output.contains("#[test]"), "{output}");
 }

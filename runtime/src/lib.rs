@@ -27,6 +27,9 @@ pub mod sequence;
 pub mod sessions;
 mod sql;
 pub mod tenant;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod tls;
 mod tx;
 pub mod validate;
@@ -51,6 +54,11 @@ pub use pipeline::stream::{FromRowStream, ModelStream, RowStream};
 pub use pool::Db;
 pub use postgres_types::Json;
 pub use row::{FromRow, MissingColumn};
+/// `#[strata::test]`: an `async fn` taking the database, run as a test on
+/// a fresh schema; see [`testing`].
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use strata_macros::test;
 pub use strata_macros::{FromRow, Model, TextEnum};
 pub use strata_migrate_macros::embed_migrations;
 pub use tenant::{AllTenants, TenantDb, TenantTx};

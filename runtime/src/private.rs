@@ -18,6 +18,11 @@ pub mod relation {
         assert_relation_key, key_of,
     };
 }
+/// What `#[strata::test]` expands to.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::testing::run::{Setup, TestArg, check_arg, run};
+}
 pub use crate::tenant::{EveryTenant, ListsOn, RunsOn, Scoped, TenantKey, TenantMeta};
 
 /// A scope no handle has: the derive's second `RunsOn` candidate for a
