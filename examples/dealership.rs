@@ -556,6 +556,8 @@ async fn main() -> strata::Result<()> {
     println!("rows: {:?}", summary.rows);
     println!("audit records by operation: {:?}", summary.audited);
     println!("actors: {:?}", summary.actors);
+    db.execute(&format!("DROP SCHEMA {SCHEMA} CASCADE"), &[])
+        .await?;
     db.close().await;
     Ok(())
 }

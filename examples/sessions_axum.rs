@@ -142,13 +142,25 @@ pub(crate) async fn run(db: &Db) -> Result<Summary, Box<dyn std::error::Error>> 
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = Db::connect(Config::from_env()?).await?;
-    let summary = run(&db).await?;
+    use strata::Executor as _;
+    // A scratch schema of our own for the sessions table, dropped at the end.
+    const SCHEMA: &str = "strata_example_sessions";
+    let base = Db::connect(Config::from_env()?).await?;
+    base.execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"), &[])
+        .await?;
+    base.execute(&format!("CREATE SCHEMA {SCHEMA}"), &[])
+        .await?;
+    let db = Db::connect(base.config().clone().search_path(SCHEMA)).await?;
+    let summary = run(&db).await;
+    db.close().await;
+    base.execute(&format!("DROP SCHEMA {SCHEMA} CASCADE"), &[])
+        .await?;
+    base.close().await;
+    let summary = summary?;
     println!("live sessions left: {}", summary.rows_left);
     let statuses: Vec<u16> = summary.steps.iter().map(|s| s.1).collect();
     if statuses != [401, 200, 200, 200, 401] {
         return Err(format!("unexpected statuses {statuses:?}").into());
     }
-    db.close().await;
     Ok(())
 }
