@@ -222,6 +222,13 @@ impl Db {
         );
         metric(
             &mut out,
+            "strata_transactions_gave_up_total",
+            "counter",
+            "Transaction calls that exhausted their retries and returned the last conflict.",
+            &[("", t.gave_up)],
+        );
+        metric(
+            &mut out,
             "strata_transaction_retries_total",
             "counter",
             "Transaction retries by cause.",

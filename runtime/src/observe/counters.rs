@@ -26,6 +26,8 @@ pub(crate) struct Counters {
     pub(crate) tx_retried_serialization: AtomicU64,
     pub(crate) tx_retried_deadlock: AtomicU64,
     pub(crate) tx_retried_unique: AtomicU64,
+    /// `db.transaction` calls that exhausted their retries.
+    pub(crate) tx_gave_up: AtomicU64,
     /// Round trips sent, by [`RoundTrip`].
     pub(crate) round_trips: [AtomicU64; ROUND_TRIP_KINDS.len()],
     /// Round trips that failed or got no answer in time, by [`RoundTrip`].

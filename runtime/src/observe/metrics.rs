@@ -88,6 +88,9 @@ pub struct TxMetrics {
     pub retried_deadlock: u64,
     /// Retries after SQLSTATE 23505, for transactions that opted in.
     pub retried_unique: u64,
+    /// `db.transaction` calls that exhausted their retries and returned
+    /// the last conflict to the caller.
+    pub gave_up: u64,
 }
 
 impl QueryMetrics {
@@ -263,6 +266,7 @@ impl Counters {
                 committed: get(&self.tx_committed),
                 rolled_back: get(&self.tx_rolled_back),
                 retried_serialization: get(&self.tx_retried_serialization),
+                gave_up: get(&self.tx_gave_up),
                 retried_deadlock: get(&self.tx_retried_deadlock),
                 retried_unique: get(&self.tx_retried_unique),
             },

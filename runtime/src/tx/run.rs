@@ -132,6 +132,7 @@ impl Db {
                 _ => return Err(err),
             };
             if attempt >= max_retries {
+                bump(&counters.tx_gave_up);
                 tracing::warn!(
                     attempts = attempt + 1,
                     error = %err,

@@ -199,10 +199,16 @@ async fn contended_transfers_under_the_default_retries_report_their_attempts() {
             11,
         ),
     ] {
-        let before = t.metrics().transactions.retried();
+        let before = t.metrics().transactions;
         let (ok, gave_up, declined, attempts, most) =
             contended_transfers(&t, opts, max_attempts).await;
-        let retried = t.metrics().transactions.retried() - before;
+        let after = t.metrics().transactions;
+        let retried = after.retried() - before.retried();
+        assert_eq!(
+            after.gave_up - before.gave_up,
+            gave_up,
+            "every call that gave up is counted"
+        );
         println!(
             "contended transfers, {what}: {ok} committed, {gave_up} gave up, {declined} declined \
              of 800; {attempts} attempts (most for one call: {most}); {retried} retries"
