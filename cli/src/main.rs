@@ -9,8 +9,9 @@
 //! - `1`: it failed: one line starting with `error:` on stderr (cannot
 //!   connect, a statement failed, the lock timed out, or `migrate list` /
 //!   `verify` found an applied migration changed or missing);
-//! - `2`: a command-line mistake, or a `database drop`/`reset` that was
-//!   not confirmed.
+//! - `2`: a command-line mistake, settings that cannot work (a malformed
+//!   URL or variable, a missing or malformed `--env-file`), an invalid
+//!   migration name, or a `database drop`/`reset` that was not confirmed.
 
 mod database;
 mod migrate;
@@ -95,6 +96,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Settings or names the caller gave that cannot work: theirs to fix.
+        Err(Failure::Error(
+            e @ (strata::Error::Config { .. } | strata::Error::InvalidInput { .. }),
+        )) => {
+            fail(&e);
+            ExitCode::from(2)
+        }
         Err(Failure::Error(e)) => fail(&e),
         Err(Failure::Refused(why)) => {
             eprintln!("error: {why}");
@@ -107,7 +115,9 @@ fn main() -> ExitCode {
 fn fail(err: &dyn std::error::Error) -> ExitCode {
     let mut line = format!("error: {err}");
     let mut causes = std::iter::successors(err.source(), |e| e.source());
-    if let Some(first) = causes.next() {
+    // tokio-postgres wraps a server error in one that prints "db error":
+    // noise next to the message itself.
+    if let Some(first) = causes.next().filter(|c| c.to_string() != "db error") {
         line.push_str(&format!(": {first}"));
     }
     if let Some(root) = causes.last() {

@@ -5,7 +5,6 @@
 //! the application.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use strata::{Config, Db};
 
@@ -15,18 +14,6 @@ use crate::Connection;
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) config: Config,
-}
-
-/// The variables of the dotenv file at `path`.
-fn read_env_file(path: &Path) -> strata::Result<HashMap<String, String>> {
-    let error = |e: dotenvy::Error| strata::Error::Config {
-        var: ".env",
-        reason: format!("{}: {e}", path.display()),
-    };
-    dotenvy::from_path_iter(path)
-        .map_err(error)?
-        .map(|item| item.map_err(error))
-        .collect()
 }
 
 /// The `.env` file to read, if any.
@@ -47,7 +34,7 @@ impl Settings {
     /// Reads the settings (a named `--env-file` must exist).
     pub(crate) fn read(connection: &Connection) -> strata::Result<Settings> {
         let file = match env_file(connection) {
-            Some(path) => read_env_file(&path)?,
+            Some(path) => Config::read_env_file(&path)?,
             None => HashMap::new(),
         };
         let url = connection.database_url.clone();

@@ -200,6 +200,26 @@ fn new_creates_a_folder_and_bad_usage_exits_2() {
 
     let bad = strata("", &["migrate", "sideways"]);
     assert_eq!(bad.status.code(), Some(2));
+    for name in ["", "Has Space", "Weird-Name"] {
+        let out = strata(
+            "",
+            &["migrate", "--dir", dir.to_str().unwrap(), "add", name],
+        );
+        assert_eq!(out.status.code(), Some(2), "{name:?}: the caller's to fix");
+        assert!(stderr(&out).contains("is not valid"), "{}", stderr(&out));
+        assert!(!dir.exists(), "nothing was created for {name:?}");
+    }
+}
+
+#[test]
+fn a_server_error_prints_once_without_the_drivers_wrapper() {
+    let schema = Schema::new();
+    let url = schema.url().replace("/test", "/strata_no_such_database");
+    let out = strata(&url, &["health"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!err.contains("db error"), "{err}");
 }
 
 /// Copies a migrations folder into a temp dir of its own.
@@ -316,7 +336,7 @@ fn the_url_comes_from_the_flag_the_environment_or_a_dotenv_file() {
     assert!(none.status.success(), "{}", stderr(&none));
     // A named file must exist, and a bad one names itself.
     let missing = strata_in(&nested, &[], &["--env-file", "no-such.env", "health"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(2), "the caller's to fix");
     assert!(
         stderr(&missing).contains("no-such.env"),
         "{}",
@@ -324,8 +344,8 @@ fn the_url_comes_from_the_flag_the_environment_or_a_dotenv_file() {
     );
     std::fs::write(project.0.join("bad.env"), "DATABASE_URL=x\nnot a line\n").unwrap();
     let bad = strata_in(&project.0, &[], &["--env-file", "bad.env", "health"]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("bad.env"), "{}", stderr(&bad));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("bad.env line 2"), "{}", stderr(&bad));
 }
 
 /// `database create|drop|reset|setup` on a database of the test's own.

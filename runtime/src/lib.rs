@@ -7,6 +7,15 @@ extern crate self as strata;
 
 pub mod audit;
 mod breaker;
+/// axum helpers for handlers (feature `http`): [`Input`](http::Input), a
+/// JSON body whose rejections answer in strata's error format. A
+/// `strata::Error` itself is an `IntoResponse` (see [`Error::http_status`]);
+/// the monitoring routes are [`observe::http`].
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http {
+    pub use crate::endpoints::input::Input;
+}
 pub mod cache;
 mod cached;
 pub mod changes;

@@ -63,6 +63,7 @@ pub(super) const VARS: &[&str] = &[
     "DB_BREAKER_THRESHOLD",
     "DB_BREAKER_COOLDOWN_MS",
     "DB_LEAK_THRESHOLD_MS",
+    "DB_SEARCH_PATH",
     "DB_REPLICA_URLS",
     "DB_REPLICA_MAX_LAG_MS",
     "DB_REPLICA_CHECK_MS",
@@ -282,6 +283,8 @@ impl Config {
         // Statements, retries, the breaker, leaks.
         vars.set_bound("DB_STATEMENT_TIMEOUT_MS", &mut c.statement_timeout)?;
         vars.set_millis("DB_SLOW_QUERY_MS", &mut c.slow_query)?;
+        // The schemas to search, as `Config::search_path` takes them.
+        c.search_path = vars.text("DB_SEARCH_PATH").or(c.search_path);
         vars.set("DB_RETRY_ATTEMPTS", &mut c.retry_attempts)?;
         vars.set("DB_TX_MAX_RETRIES", &mut c.tx_max_retries)?;
         vars.set_millis("DB_RETRY_DELAY_MS", &mut c.retry_delay)?;

@@ -148,3 +148,21 @@ fn url_options_set_the_search_path() {
     let c = Config::from_url("postgres://u@h/db").unwrap();
     assert_eq!(c.get_search_path(), None);
 }
+
+#[test]
+fn search_path_and_transaction_retries_from_the_environment() {
+    let c = from(&[
+        ("DB_SEARCH_PATH", "app, public"),
+        ("DB_TX_MAX_RETRIES", "4"),
+    ])
+    .unwrap();
+    assert_eq!(c.get_search_path(), Some("app, public"));
+    assert_eq!(c.get_tx_max_retries(), 4);
+    let c = from(&[(
+        "DATABASE_URL",
+        "postgres://h/db?options=-csearch_path%3Dfrom_url",
+    )])
+    .unwrap();
+    assert_eq!(c.get_search_path(), Some("from_url"));
+    assert_eq!(from(&[]).unwrap().get_tx_max_retries(), 10);
+}

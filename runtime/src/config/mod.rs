@@ -359,6 +359,12 @@ impl Config {
         self.pool_max
     }
 
+    /// How often `db.transaction` runs a closure again after 40001/40P01
+    /// (`DB_TX_MAX_RETRIES`) unless `TxOptions::max_retries` says otherwise.
+    pub fn get_tx_max_retries(&self) -> u32 {
+        self.tx_max_retries
+    }
+
     /// The configured search path, if any.
     pub fn get_search_path(&self) -> Option<&str> {
         self.search_path.as_deref()

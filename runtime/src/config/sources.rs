@@ -16,11 +16,30 @@ use super::Config;
 use super::env::VARS;
 use crate::error::{Error, Result};
 
-/// The `Error::Config` of a `.env` file that cannot be read.
+/// The `Error::Config` of a `.env` file that cannot be read. dotenvy
+/// reports a bad line by its text and a character offset; the message
+/// names its line number, which is what an editor jumps to.
 fn dotenv_error(path: &Path, err: &dotenvy::Error) -> Error {
+    let reason = match err {
+        dotenvy::Error::LineParse(text, at) => {
+            let number = std::fs::read_to_string(path).ok().and_then(|content| {
+                content
+                    .lines()
+                    .position(|line| line.trim() == text.trim() || line.contains(text.as_str()))
+                    .map(|i| i + 1)
+            });
+            let line = number.map_or_else(String::new, |n| format!(" line {n}"));
+            format!(
+                "{}{line}: cannot parse `{text}` (at character {}); expected KEY=value",
+                path.display(),
+                at + 1
+            )
+        }
+        other => format!("{}: {other}", path.display()),
+    };
     Error::Config {
         var: ".env",
-        reason: format!("{}: {err}", path.display()),
+        reason,
     }
 }
 
@@ -61,6 +80,15 @@ impl Config {
     /// (a missing one is `Error::Config` naming `.env`).
     pub fn from_env_file(path: impl AsRef<Path>) -> Result<Self> {
         Self::from_file_under(path.as_ref(), |key| std::env::var(key).ok())
+    }
+
+    /// The variables of the `.env`-syntax file at `path`, as
+    /// [`Config::from_env_file`] reads them (the same errors), for a tool
+    /// that layers settings of its own over them before
+    /// [`Config::from_lookup`] (the `strata` CLI puts `--database-url` on
+    /// top).
+    pub fn read_env_file(path: impl AsRef<Path>) -> Result<HashMap<String, String>> {
+        read_file(path.as_ref())
     }
 
     /// The settings of `env` over those of the file at `path`.
@@ -182,10 +210,14 @@ mod tests {
 
     #[test]
     fn a_bad_dotenv_file_names_itself_and_changes_nothing() {
-        let f = file("DB_POOL_MAX=7\nthis line is not a setting\n");
+        let f = file("# settings\nDB_POOL_MAX=7\n\nthis line is not a setting\n");
         let err = Config::from_env_file(&f.0).unwrap_err();
         assert!(matches!(err, Error::Config { var: ".env", .. }), "{err:?}");
         assert!(err.to_string().contains(".env"), "{err}");
+        assert!(
+            err.to_string().contains(" line 4: "),
+            "the editor's line number: {err}"
+        );
         let missing = Config::from_env_file("/nonexistent/.env").unwrap_err();
         assert!(
             matches!(missing, Error::Config { var: ".env", .. }),

@@ -10,4 +10,6 @@
 mod health;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub(crate) mod input;
 mod prometheus;

@@ -4,23 +4,26 @@
 //! knows which of its errors are the caller's (a validation failure, a
 //! taken email, a stale version), which are worth retrying (a saturated
 //! pool, a serialization failure that exhausted its retries) and which are
-//! a bug or an outage. A 5xx body never carries the error's text (it can
-//! name tables, constraints and servers); the handler's span logs it.
+//! a bug or an outage. No body carries the error's text (it can name
+//! tables, constraints and servers, and quote values): each code has a
+//! fixed sentence, and the log line names the kind and SQLSTATE.
 
 use serde::Serialize;
 
-use super::Error;
+use super::{Error, TimeoutKind};
 use crate::validate::FieldError;
 
 /// The JSON body of an error response: `{"error", "message", "errors"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ErrorBody {
-    /// A stable machine-readable code: `validation_failed`, `not_found`,
-    /// `conflict`, `stale_version`, `invalid_input`, `unavailable` or
-    /// `internal`.
+    /// A stable machine-readable code: `invalid_input`, `not_found`,
+    /// `conflict`, `stale_version`, `validation_failed`, `unavailable`,
+    /// `timeout`, `outcome_unknown`, `internal`, or `invalid_body` (a
+    /// request body `strata::http::Input` could not read).
     pub error: &'static str,
-    /// A sentence for people. For 5xx it says nothing about the cause.
+    /// A fixed sentence for people, one per code: nothing of the error's
+    /// own text (constraint, table and column names, SQL) reaches a client.
     pub message: String,
     /// Per-field failures (validation rules, a unique column), in the
     /// shape of [`crate::ValidationErrors`]; empty otherwise.
@@ -28,59 +31,86 @@ pub struct ErrorBody {
     pub errors: Vec<FieldError>,
 }
 
+/// What one class of error tells a client: the status, the body's code
+/// and a fixed sentence. Fixed, because an error's own text names
+/// constraints, tables and SQL: what a client may see is chosen here.
+struct Class {
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+}
+
 impl Error {
+    fn http_class(&self) -> Class {
+        let class = |status, code, message| Class {
+            status,
+            code,
+            message,
+        };
+        match self {
+            Error::InvalidInput { .. } => {
+                class(400, "invalid_input", "the request has an invalid value")
+            }
+            Error::NotFound { .. } => class(404, "not_found", "not found"),
+            Error::UniqueViolation { .. } => class(409, "conflict", "a value is already taken"),
+            Error::ForeignKeyViolation { .. } => class(
+                409,
+                "conflict",
+                "the change conflicts with related data (a missing or a still-referenced row)",
+            ),
+            Error::StaleVersion { .. } => class(
+                409,
+                "stale_version",
+                "the row has changed since it was read; read it again and retry",
+            ),
+            Error::Validation(_) => class(422, "validation_failed", "validation failed"),
+            Error::CheckViolation { .. } => class(
+                422,
+                "validation_failed",
+                "a value breaks a rule of the data",
+            ),
+            Error::Timeout {
+                kind: TimeoutKind::Statement | TimeoutKind::Transaction,
+                ..
+            } => class(504, "timeout", "the request took too long"),
+            Error::OutcomeUnknown { .. } => class(
+                500,
+                "outcome_unknown",
+                "the write may or may not have been applied; check before retrying",
+            ),
+            e if e.is_transient() || matches!(e, Error::CircuitOpen | Error::PoolClosed) => class(
+                503,
+                "unavailable",
+                "the database is busy or unreachable; try again shortly",
+            ),
+            _ => class(500, "internal", "internal error"),
+        }
+    }
+
     /// The HTTP status this error maps to:
     ///
     /// | status | errors |
     /// | --- | --- |
-    /// | 400 | `InvalidInput` (a malformed cursor token, a bad argument) |
+    /// | 400 | `InvalidInput` (an altered cursor token, a bad page, a NUL in text, ..) |
     /// | 404 | `NotFound` |
-    /// | 409 | `UniqueViolation`, `StaleVersion` |
-    /// | 422 | `Validation`, `ForeignKeyViolation`, `CheckViolation`, `NotNullViolation` |
-    /// | 503 | `PoolExhausted`, `CircuitOpen`, `Timeout`, `Connection`, `PoolClosed`, `Serialization`, `Deadlock` (safe to retry later) |
-    /// | 500 | everything else, `OutcomeUnknown` included (the write may have happened: not "retry") |
+    /// | 409 | `UniqueViolation`, `ForeignKeyViolation`, `StaleVersion` |
+    /// | 422 | `Validation`, `CheckViolation` |
+    /// | 503 | what [`is_transient`](Error::is_transient) says may pass (serialization failures and deadlocks that exhausted their retries, lost connections, a full pool, connect timeouts), `CircuitOpen`, `PoolClosed` |
+    /// | 504 | a statement or transaction timeout (it would time out again: not "retry soon") |
+    /// | 500 | everything else: `OutcomeUnknown` (code `outcome_unknown`: the write may have happened), a NOT NULL violation (the model and the table disagree), decode and database errors |
     pub fn http_status(&self) -> u16 {
-        match self {
-            Error::InvalidInput { .. } => 400,
-            Error::NotFound { .. } => 404,
-            Error::UniqueViolation { .. } | Error::StaleVersion { .. } => 409,
-            Error::Validation(_)
-            | Error::ForeignKeyViolation { .. }
-            | Error::CheckViolation { .. }
-            | Error::NotNullViolation { .. } => 422,
-            Error::PoolExhausted { .. }
-            | Error::CircuitOpen
-            | Error::Timeout { .. }
-            | Error::Connection { .. }
-            | Error::PoolClosed
-            | Error::Serialization { .. }
-            | Error::Deadlock { .. } => 503,
-            _ => 500,
-        }
+        self.http_class().status
     }
 
-    /// The response body for [`http_status`](Error::http_status): field
-    /// errors for validation and unique violations, the error's text for
-    /// the other 4xx, and a generic sentence for 5xx.
+    /// The response body for [`http_status`](Error::http_status): a code, a
+    /// fixed sentence per code (never the error's own text, which names
+    /// constraints, tables and SQL), and the field errors of a validation
+    /// failure or a unique violation on a `#[model(unique)]` field.
     pub fn http_body(&self) -> ErrorBody {
-        let status = self.http_status();
-        let error = match (status, self) {
-            (409, Error::StaleVersion { .. }) => "stale_version",
-            (400, _) => "invalid_input",
-            (404, _) => "not_found",
-            (409, _) => "conflict",
-            (422, _) => "validation_failed",
-            (503, _) => "unavailable",
-            _ => "internal",
-        };
-        let message = match status {
-            503 => "the database is busy or unreachable; try again shortly".to_owned(),
-            500 => "internal error".to_owned(),
-            _ => self.to_string(),
-        };
+        let class = self.http_class();
         ErrorBody {
-            error,
-            message,
+            error: class.code,
+            message: class.message.to_owned(),
             errors: self.field_errors().map(|e| e.errors).unwrap_or_default(),
         }
     }
@@ -96,14 +126,35 @@ mod axum_response {
 
     /// Lets a handler return `Result<_, strata::Error>`: the status of
     /// [`Error::http_status`] and the JSON of [`Error::http_body`]; a 503
-    /// says `Retry-After: 1`, and a 5xx logs the error (with its causes).
+    /// says `Retry-After: 1`. A 5xx or 400 is logged with its kind, SQLSTATE
+    /// and constraint (not its text, which may quote values).
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     impl IntoResponse for Error {
         fn into_response(self) -> Response {
             let status = StatusCode::from_u16(self.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            if status.is_server_error() {
-                tracing::error!(error = %super::super::chain(&self), status = status.as_u16(), "request failed");
+            // What the server side needs to find the cause, without the
+            // error's text: PostgreSQL's messages and details can quote row
+            // values, which strata never logs.
+            let kind = crate::observe::counters::failure_label(&self);
+            let sqlstate = self.code().map(|c| c.code().to_owned());
+            let constraint = self.constraint().map(str::to_owned);
+            match status.as_u16() {
+                500 | 504 => tracing::error!(
+                    status = status.as_u16(),
+                    kind,
+                    ?sqlstate,
+                    ?constraint,
+                    "request failed"
+                ),
+                503 => tracing::warn!(
+                    status = 503,
+                    kind,
+                    ?sqlstate,
+                    "request failed: database unavailable"
+                ),
+                400 => tracing::warn!(status = 400, kind, "request refused: invalid input"),
+                _ => {}
             }
             let mut response = (status, Json(self.http_body())).into_response();
             if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -156,8 +156,9 @@ impl Migrator {
     /// returns the new folder. The version is the current UTC time as
     /// `YYYYMMDDhhmmss`, or one past the newest existing version.
     ///
-    /// Returns `Error::Migration` if `name` is not lowercase letters, digits
-    /// and `_`, or the folder cannot be written.
+    /// Returns `Error::InvalidInput` if `name` is not lowercase letters,
+    /// digits and `_`, and `Error::Migration` if the folder cannot be
+    /// written.
     pub fn create(dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
         source::create(dir.as_ref(), name)
     }

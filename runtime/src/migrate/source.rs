@@ -199,9 +199,11 @@ pub(crate) fn create(dir: &Path, name: &str) -> Result<PathBuf> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(error(format!(
-            "migration name {name:?} is not valid; use lowercase letters, digits and `_`, e.g. add_users_email_index"
-        )));
+        return Err(Error::InvalidInput {
+            reason: format!(
+                "migration name {name:?} is not valid; use lowercase letters, digits and `_`, e.g. add_users_email_index"
+            ),
+        });
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| error(format!("cannot create {} ({e})", dir.display())))?;
