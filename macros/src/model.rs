@@ -106,6 +106,8 @@ pub(crate) struct Field<'a> {
     pub(crate) updated_at: Option<Span>,
     pub(crate) version: Option<Span>,
     pub(crate) skip: Option<Span>,
+    /// `#[model(skip_deserializing)]`: not read from a request body.
+    pub(crate) skip_deserializing: Option<Span>,
     /// `#[model(tenant)]` on the field.
     pub(crate) tenant: Option<Span>,
     /// `#[model(audit(exclude))]` or `#[model(audit(redact))]`.
@@ -278,6 +280,7 @@ impl<'a> Field<'a> {
             updated_at: attrs.updated_at,
             version: attrs.version,
             skip: attrs.skip,
+            skip_deserializing: attrs.skip_deserializing,
             tenant: attrs.tenant,
             audit: attrs.audit,
             rules: parse_rules(cx, &attrs.validate),

@@ -80,8 +80,17 @@ pub(crate) fn last(path: &syn::Path) -> String {
         .unwrap_or_default()
 }
 
-/// Whether `derives` names serde's `Serialize` / `Deserialize` (by the
-/// trait's name: the derive cannot resolve paths).
+/// Whether `derives` names serde's `Serialize` / `Deserialize`, written
+/// `serde::Deserialize` or, imported, `Deserialize` (the derive cannot
+/// resolve paths; `rkyv::Deserialize` is another crate's and gets no
+/// `#[serde]` attributes).
 pub(crate) fn has(derives: &[syn::Path], name: &str) -> bool {
-    derives.iter().any(|p| last(p) == name)
+    derives.iter().any(|p| {
+        let segments: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
+        match segments.as_slice() {
+            [only] => only == name,
+            [krate, trait_name] => krate == "serde" && trait_name == name,
+            _ => false,
+        }
+    })
 }

@@ -47,6 +47,9 @@ const DELETED_AT: &str = "deleted_at";
 const UPDATED_AT: &str = "updated_at";
 const VERSION: &str = "version";
 const SKIP: &str = "skip";
+/// `skip_deserializing`: with `derive_inputs(serde::Deserialize)`, the
+/// field is never read from a request body (the server sets it).
+const SKIP_DESERIALIZING: &str = "skip_deserializing";
 
 const STRUCT_KEYS: &[&str] = &[
     TABLE,
@@ -70,6 +73,7 @@ const FIELD_KEYS: &[&str] = &[
     UPDATED_AT,
     VERSION,
     SKIP,
+    SKIP_DESERIALIZING,
     TENANT,
     AUDIT,
 ];
@@ -124,6 +128,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) updated_at: Option<Span>,
     pub(crate) version: Option<Span>,
     pub(crate) skip: Option<Span>,
+    pub(crate) skip_deserializing: Option<Span>,
     pub(crate) tenant: Option<Span>,
     pub(crate) audit: Option<Spanned<AuditField>>,
     pub(crate) validate: Vec<RawValidate>,
@@ -273,6 +278,8 @@ impl FieldAttrs {
                 VERSION => &mut out.version,
                 // skip
                 SKIP => &mut out.skip,
+                // skip_deserializing
+                SKIP_DESERIALIZING => &mut out.skip_deserializing,
                 // tenant
                 TENANT => &mut out.tenant,
                 _ => {

@@ -36,6 +36,33 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
     for field in &model.fields {
         rules::check(cx, field);
     }
+    skip_deserializing(cx, model);
+}
+
+/// `skip_deserializing` only means something when the inputs are read
+/// from a body, and only on a field that is in one of them.
+fn skip_deserializing(cx: &Ctxt, model: &Model<'_>) {
+    let reads_bodies = crate::attr::derives::has(&model.derive_inputs, "Deserialize");
+    for field in &model.fields {
+        let Some(span) = field.skip_deserializing else {
+            continue;
+        };
+        if !reads_bodies {
+            cx.error(
+                span,
+                "`skip_deserializing` keeps a field out of request bodies, and this model's inputs are not read from any; add `#[model(derive_inputs(serde::Deserialize))]` to the struct, or remove it",
+            );
+        } else if field.skip.is_some()
+            || field.generated.is_some()
+            || field.deleted_at.is_some()
+            || field.updated_at.is_some()
+        {
+            cx.error(
+                span,
+                "this field is not in `NewX` or `XPatch`, so no body can set it; remove `skip_deserializing`",
+            );
+        }
+    }
 }
 
 /// A model is a struct with named fields: each field names a column.

@@ -12,7 +12,7 @@ impl Expand<'_> {
         let vis = self.model.vis;
         let ident = &self.new_ident;
         let doc = self.doc_new_struct();
-        let fields = self.insertable_fields(|ty| quote!(#ty));
+        let fields = self.insertable_fields(|ty| quote!(#ty), true);
         let extra = &self.model.derive_inputs;
         // An insert body with a key the model does not have is a mistake
         // to report, not to drop.
@@ -31,19 +31,27 @@ impl Expand<'_> {
 
     /// `V name: <ty>` with its docs for every insertable field: the fields
     /// of `NewUser` and, by reference, of `UserView`.
+    /// `serde`: the fields of `NewUser` itself, which carry
+    /// `#[serde(skip_deserializing)]` where the model says so.
     pub(super) fn insertable_fields(
         &self,
         ty: impl Fn(&syn::Type) -> TokenStream,
+        serde: bool,
     ) -> Vec<TokenStream> {
         let vis = self.model.vis;
+        let reads_bodies = serde && derives::has(&self.model.derive_inputs, "Deserialize");
         self.model
             .insertable()
             .map(|f| {
                 let name = f.ident;
                 let ty = ty(f.ty);
                 let docs = self.field_docs(f, format!("The `{}` column.", f.column));
+                // Starts at `Default::default()`; the handler sets it.
+                let skip = (reads_bodies && f.skip_deserializing.is_some())
+                    .then(|| quote!(#[serde(skip_deserializing)]));
                 quote! {
                     #docs
+                    #skip
                     #vis #name: #ty
                 }
             })

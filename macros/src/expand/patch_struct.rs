@@ -24,7 +24,8 @@ impl Expand<'_> {
                     f,
                     format!("The new `{}`, or `None` to leave it as it is.", f.column),
                 );
-                let serde = self.patch_serde(f.option_inner().is_some());
+                let serde =
+                    self.patch_serde(f.option_inner().is_some(), f.skip_deserializing.is_some());
                 quote! {
                     #docs
                     #serde
@@ -39,7 +40,7 @@ impl Expand<'_> {
                 "The `{}` the row must still have for the patch to apply (optimistic locking); `None` applies it whatever the version.",
                 version.column
             );
-            let serde = self.patch_serde(false);
+            let serde = self.patch_serde(false, version.skip_deserializing.is_some());
             fields.push(quote! {
                 #[doc = #doc]
                 #serde
@@ -66,13 +67,16 @@ impl Expand<'_> {
     /// serde's traits: `None` is not written out; a JSON `null` reads as
     /// `Some(None)` (set NULL) on a nullable column, not as "absent", and
     /// is an error on any other.
-    fn patch_serde(&self, nullable: bool) -> TokenStream {
+    fn patch_serde(&self, nullable: bool, skip: bool) -> TokenStream {
         let extra = &self.model.derive_inputs;
         let mut out = TokenStream::new();
         if derives::has(extra, "Serialize") {
             out.extend(quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]));
         }
-        if derives::has(extra, "Deserialize") {
+        if skip && derives::has(extra, "Deserialize") {
+            // `#[model(skip_deserializing)]`: always `None` from a body.
+            out.extend(quote!(#[serde(skip_deserializing)]));
+        } else if derives::has(extra, "Deserialize") {
             let helper = if nullable {
                 "patch_nullable"
             } else {

@@ -90,7 +90,7 @@ impl Expand<'_> {
             self.model.ident,
             quote!(#path).to_string().replace(' ', ""),
         );
-        let fields = self.insertable_fields(|ty| quote!(&'a #ty));
+        let fields = self.insertable_fields(|ty| quote!(&'a #ty), false);
         quote! {
             #[doc = #doc]
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]

@@ -112,3 +112,41 @@ fn a_patch_serializes_only_what_it_sets() {
         json!({})
     );
 }
+
+/// A column the server sets (an owner, a role) is kept out of bodies.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "notes", derive_inputs(serde::Deserialize))]
+struct Note {
+    #[model(primary_key, generated)]
+    id: i64,
+    #[model(skip_deserializing)]
+    owner_id: i64,
+    text: String,
+}
+
+#[tokio::test]
+async fn a_server_set_column_cannot_come_from_a_body() {
+    let t = TestDb::new().await;
+    t.execute(
+        "CREATE TABLE notes (id bigserial PRIMARY KEY, owner_id bigint NOT NULL, text text NOT NULL)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let mut new: NewNote = serde_json::from_value(json!({"text": "hi"})).unwrap();
+    assert_eq!(new.owner_id, 0, "starts at Default; the handler sets it");
+    let err =
+        serde_json::from_value::<NewNote>(json!({"text": "hi", "owner_id": 666})).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `owner_id`"),
+        "{err}"
+    );
+    let err = serde_json::from_value::<NotePatch>(json!({"owner_id": 666})).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `owner_id`"),
+        "{err}"
+    );
+    new.owner_id = 7;
+    let note = Note::insert(t.db(), new).await.unwrap();
+    assert_eq!(note.owner_id, 7);
+}

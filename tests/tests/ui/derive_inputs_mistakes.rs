@@ -25,4 +25,18 @@ struct NotAPath {
     id: i64,
 }
 
+#[derive(Model)]
+struct SkipWithoutBodies {
+    id: i64,
+    #[model(skip_deserializing)]
+    owner_id: i64,
+}
+
+#[derive(Model)]
+#[model(derive_inputs(serde::Deserialize))]
+struct SkipOnGenerated {
+    #[model(primary_key, generated, skip_deserializing)]
+    id: i64,
+}
+
 fn main() {}
