@@ -164,7 +164,12 @@ impl TestDb {
                 &[&schema],
             )
             .await;
-        let mut config = server.clone().search_path(schema.clone());
+        // Named after the schema, so the drop can end the test's own
+        // connections whatever state a panic left them in.
+        let mut config = server
+            .clone()
+            .search_path(schema.clone())
+            .application_name(schema.clone());
         if let Some(prefix) = &config.cache_prefix {
             // A CACHE_PREFIX from the environment would be shared by every
             // test: each schema gets its own part of it.
@@ -342,8 +347,16 @@ async fn sweep(admin: &tokio_postgres::Client) {
         tracing::warn!(error = %e, "strata::testing: no {REGISTRY}; schemas of killed tests will not be swept");
         return;
     }
-    let sql =
-        format!("SELECT name FROM {REGISTRY} WHERE created_at < now() - interval '{STALE_AFTER}'");
+    // Only what this helper would have created: its name pattern, and a
+    // schema the current role owns. The registry is a table in `public`
+    // anyone may have written to; it must not be a way to drop any schema.
+    let sql = format!(
+        "SELECT r.name FROM {REGISTRY} r
+           JOIN pg_namespace n ON n.nspname = r.name
+          WHERE r.created_at < now() - interval '{STALE_AFTER}'
+            AND r.name LIKE 'strata\\_test\\_%'
+            AND n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+    );
     let Ok(stale) = admin.query(&sql, &[]).await else {
         return;
     };
@@ -357,9 +370,14 @@ async fn sweep(admin: &tokio_postgres::Client) {
 /// bounded lock waits: if the drop fails, the row stays for the sweep.
 fn drop_sql(schema: &str) -> String {
     let literal = schema.replace('\'', "''");
+    // The test's own connections (named after the schema) go first: one
+    // left inside a transaction by a panic would hold its locks until the
+    // test's runtime, blocked in this drop, polled it again.
     format!(
         "SET lock_timeout = '{DROP_LOCK_TIMEOUT}';
          SET statement_timeout = '60s';
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = '{literal}' AND pid <> pg_backend_pid();
          DROP SCHEMA IF EXISTS {} CASCADE;
          DELETE FROM {REGISTRY} WHERE name = '{literal}';",
         ident(schema)
