@@ -234,7 +234,12 @@ impl Cache {
                 )
                 .map_err(|e| crate::Error::Config {
                     var: "REDIS_URL",
-                    reason: format!("not a Redis URL ({e})"),
+                    reason: if cfg!(not(feature = "tls")) && url.starts_with("rediss://") {
+                        "rediss:// asks for TLS, but strata was built without its `tls` feature"
+                            .to_owned()
+                    } else {
+                        format!("not a Redis URL ({e})")
+                    },
                 })?,
             )),
             _ => None,
@@ -395,14 +400,13 @@ impl Cache {
     }
 }
 
-/// The in-process tier, if `capacity` asks for one and the build has it.
+/// The in-process tier, if `capacity` asks for one and the build has it
+/// (without moka there is none: the README's "Cargo features" says so).
 fn l1_tier(capacity: u64) -> Option<L1> {
     #[cfg(feature = "moka")]
     return (capacity > 0).then(|| L1::new(capacity));
     #[cfg(not(feature = "moka"))]
     {
-        // Without moka there is no in-process tier; the cache is Redis only
-        // (or off). The README's "Cargo features" says so.
         let _ = capacity;
         None
     }

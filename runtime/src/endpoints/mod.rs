@@ -13,3 +13,5 @@ pub mod http;
 #[cfg(feature = "http")]
 pub(crate) mod input;
 mod prometheus;
+#[cfg(feature = "http")]
+mod response;
