@@ -17,6 +17,7 @@ use crate::error::ErrorBody;
 /// message naming the key.
 ///
 /// ```no_run
+/// # use strata::prelude::*;
 /// # #[derive(strata::Model, Debug, Clone)]
 /// # #[model(derive_inputs(serde::Deserialize))]
 /// # struct User { id: i64, email: String }
