@@ -61,7 +61,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, chain};
 use crate::migrate::{Migrator, Step};
 use crate::pool::Db;
 
@@ -277,22 +277,6 @@ fn schema_name() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         rand::random::<u32>()
     )
-}
-
-/// `e` and its sources, `: ` between them (PostgreSQL's message is often
-/// a source).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// `name` as a quoted SQL identifier.
