@@ -278,6 +278,16 @@ pub trait ModelExt: Model {
         async move {
             patch.validate()?;
             let scope = Scope::checked::<Self, E>(e).await?;
+            if let Some((sql, params)) = super::patch::empty::<Self>(&key, &patch) {
+                // Nothing to write: the row as it stands, on the primary
+                // (`Write` routing: a replica could hide a newer version).
+                let params = scope.push(params);
+                let row = run_query_opt(e, sql, &params, OpKind::Write, scope.around()).await?;
+                return match decode_one::<Self>(row)? {
+                    Some(stored) => Ok(stored),
+                    None => Err(missing_or_stale::<Self, E>(e, scope, &key).await),
+                };
+            }
             let (sql, params) = super::patch::statement::<Self>(&key, &patch);
             let params = scope.push(params);
             match write_row(e, scope, sql, &params, Touches::Row(&key)).await? {

@@ -150,3 +150,45 @@ async fn a_server_set_column_cannot_come_from_a_body() {
     let note = Note::insert(t.db(), new).await.unwrap();
     assert_eq!(note.owner_id, 7);
 }
+
+/// `PATCH {}` changes nothing, not even the version another client holds.
+#[tokio::test]
+async fn an_empty_patch_writes_nothing_and_still_checks_the_version() {
+    let t = TestDb::new().await;
+    t.execute(TABLE, &[]).await.unwrap();
+    let p = Profile::insert(
+        t.db(),
+        NewProfile {
+            name: "ada".into(),
+            bio: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.version, 1);
+    let empty: ProfilePatch = serde_json::from_value(json!({})).unwrap();
+    let same = Profile::patch(t.db(), p.id, empty).await.unwrap();
+    assert_eq!(same, p, "the row as it stands");
+    let stored: i32 = t
+        .query_read_one("SELECT version FROM profiles WHERE id = $1", &[&p.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 1, "no version bump for a patch that sets nothing");
+
+    let current = ProfilePatch {
+        version: Some(1),
+        ..ProfilePatch::default()
+    };
+    assert_eq!(Profile::patch(t.db(), p.id, current).await.unwrap(), p);
+    let stale = ProfilePatch {
+        version: Some(0),
+        ..ProfilePatch::default()
+    };
+    let err = Profile::patch(t.db(), p.id, stale).await.unwrap_err();
+    assert!(matches!(err, Error::StaleVersion { .. }), "{err:?}");
+    let err = Profile::patch(t.db(), p.id + 1000, ProfilePatch::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}
