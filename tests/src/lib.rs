@@ -7,6 +7,7 @@
 //! are swept the first time a process creates one.
 
 pub mod cluster;
+pub mod logs;
 pub mod proxy;
 pub mod redis_cluster;
 pub mod replica;

@@ -5,38 +5,15 @@
 //! Its own test binary: it installs the process-wide subscriber and `log`
 //! bridge, as an application does.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata::Executor;
 use strata_tests::TestDb;
 use tracing_subscriber::EnvFilter;
 
-/// Everything the fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn debug_logs_never_show_parameter_values() {
-    let captured = Captured::default();
+    let captured = strata_tests::logs::Captured::default();
     // The README's setup, with RUST_LOG=debug.
     let filter = EnvFilter::builder()
         .parse_lossy("debug")
@@ -62,7 +39,7 @@ async fn debug_logs_never_show_parameter_values() {
         .unwrap();
     assert_eq!(row.get::<_, String>(0), canary);
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("INSERT INTO secrets VALUES ($1, $2)"),
         "strata's own statement events still show: {logs}"

@@ -305,3 +305,36 @@ async fn a_saturated_pool_is_a_503_with_retry_after() {
     release.notify_one();
     holder.await.unwrap().unwrap();
 }
+
+/// A 500's log line names the failure's kind and SQLSTATE, not
+/// PostgreSQL's message, which quotes the value that failed to cast.
+#[tokio::test]
+async fn a_server_error_is_logged_without_the_values_in_it() {
+    let captured = strata_tests::logs::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let t = TestDb::new().await;
+    let canary = format!("canary-{:08x}", rand::random::<u32>());
+    let app = Router::new()
+        .route(
+            "/cast",
+            get(|State((db, canary)): State<(Db, String)>| async move {
+                db.query("SELECT $1::text::int", &[&canary]).await?;
+                Ok::<_, strata::Error>(axum::Json(Value::Null))
+            }),
+        )
+        .with_state((t.db().clone(), canary.clone()));
+    let (status, body, _) = call(&app, "GET", "/cast", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(!body.to_string().contains(&canary), "{body}");
+    let logs = captured.text();
+    assert!(
+        logs.contains("request failed"),
+        "the failure is logged: {logs}"
+    );
+    assert!(logs.contains("22P02"), "with its SQLSTATE: {logs}");
+    assert!(!logs.contains(&canary), "but not the value: {logs}");
+}

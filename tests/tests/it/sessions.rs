@@ -401,34 +401,13 @@ async fn malformed_truncated_or_forged_tokens_are_no_session() {
     );
 }
 
-/// Everything the fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 /// Canary: the raw token of every session, through every operation, is
 /// nowhere in the table, in Redis under the test's prefix, or in strata's
 /// logs at `trace` with every statement logged as slow. The test runs on
 /// one thread so its subscriber sees every task's events.
 #[tokio::test(flavor = "current_thread")]
 async fn the_raw_token_never_reaches_the_database_redis_or_logs() {
-    let captured = Captured::default();
+    let captured = strata_tests::logs::Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
         .with_ansi(false)
@@ -559,7 +538,7 @@ async fn the_raw_token_never_reaches_the_database_redis_or_logs() {
     );
 
     drop(_guard);
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("strata_sessions"),
         "the statements were logged (else the check proves nothing)"
