@@ -237,10 +237,7 @@ pub(crate) async fn run(
         }
         Action::List => {
             for s in migrator.status(&db).await? {
-                let when = s
-                    .applied_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                    .unwrap_or_default();
+                let when = s.applied_at.map(|t| t.to_string()).unwrap_or_default();
                 println!("{:<16} {:<8} {:<32} {when}", s.version, s.state, s.name);
             }
             // A changed or missing applied migration fails `list` as it

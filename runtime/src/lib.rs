@@ -23,6 +23,7 @@ mod config;
 mod endpoints;
 mod error;
 mod executor;
+mod jsonb;
 pub mod migrate;
 mod model;
 mod notify;
@@ -39,6 +40,7 @@ pub mod tenant;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod timestamp;
 mod tls;
 mod tx;
 pub mod validate;
@@ -61,6 +63,8 @@ pub use observe::{Health, HealthReport, QueryRecord, ServiceHealth};
 pub use observe::{Metrics, PoolMetrics, PoolStatus, QueryMetrics, RoundTripMetrics, TxMetrics};
 pub use pipeline::stream::{FromRowStream, ModelStream, RowStream};
 pub use pool::Db;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use postgres_types::Json;
 pub use row::{FromRow, MissingColumn};
 /// `#[strata::test]`: an `async fn` taking the database, run as a test on
@@ -71,6 +75,7 @@ pub use strata_macros::test;
 pub use strata_macros::{FromRow, Model, TextEnum};
 pub use strata_migrate_macros::embed_migrations;
 pub use tenant::{AllTenants, TenantDb, TenantTx};
+pub use timestamp::{ParseTimestampError, Timestamp};
 pub use tokio_postgres::Row;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types::ToSql;

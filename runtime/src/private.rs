@@ -130,7 +130,7 @@ pub fn flag<T>(field: &Option<T>) -> &'static bool {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a PostgreSQL column",
     label = "unsupported column type",
-    note = "supported: integers, floats, bool, String, Vec<u8>, uuid::Uuid, chrono date/time types, serde_json::Value, strata::Json<T>, rust_decimal::Decimal, a `TextEnum`, any type with `ToSql` and `FromSql`, a flat Vec<T> of those, and Option<T>; mark other fields `#[model(skip)]`"
+    note = "supported: integers, floats, bool, String, Vec<u8>, strata::Timestamp, uuid::Uuid, chrono date/time types, serde_json::Value, strata::Json<T>, rust_decimal::Decimal, a `TextEnum`, any type with `ToSql` and `FromSql`, a flat Vec<T> of those, and Option<T>; mark other fields `#[model(skip)]`"
 )]
 pub trait ColumnType: Sized {
     /// Whether a PostgreSQL column of type `ty` decodes into `Self`
@@ -209,12 +209,11 @@ impl<M: Model> KeyColumn<M> {
 
 /// `#[model(deleted_at)]` must be a nullable timestamp.
 #[diagnostic::on_unimplemented(
-    message = "`#[model(deleted_at)]` must be `Option<DateTime<Utc>>` or `Option<NaiveDateTime>`, not `{Self}`",
+    message = "`#[model(deleted_at)]` must be `Option<strata::Timestamp>`, `Option<DateTime<Utc>>` or `Option<NaiveDateTime>`, not `{Self}`",
     label = "not a nullable timestamp"
 )]
 pub trait DeletedAtType {}
-impl DeletedAtType for Option<chrono::DateTime<chrono::Utc>> {}
-impl DeletedAtType for Option<chrono::NaiveDateTime> {}
+impl DeletedAtType for Option<crate::Timestamp> {}
 
 /// `#[model(version)]` must be an integer.
 #[diagnostic::on_unimplemented(
@@ -277,14 +276,27 @@ pub const fn as_str(bytes: &'static [u8]) -> &'static str {
 
 /// `#[model(updated_at)]` must be a timestamp.
 #[diagnostic::on_unimplemented(
-    message = "`#[model(updated_at)]` must be a timestamp (`DateTime<Utc>`, `NaiveDateTime`, or an `Option` of one), not `{Self}`",
+    message = "`#[model(updated_at)]` must be a timestamp (`strata::Timestamp`, `DateTime<Utc>`, `NaiveDateTime`, or an `Option` of one), not `{Self}`",
     label = "not a timestamp"
 )]
 pub trait UpdatedAtType {}
-impl UpdatedAtType for chrono::DateTime<chrono::Utc> {}
-impl UpdatedAtType for chrono::NaiveDateTime {}
-impl UpdatedAtType for Option<chrono::DateTime<chrono::Utc>> {}
-impl UpdatedAtType for Option<chrono::NaiveDateTime> {}
+impl UpdatedAtType for crate::Timestamp {}
+impl UpdatedAtType for Option<crate::Timestamp> {}
+
+/// The chrono types `deleted_at` and `updated_at` take (one block, so a
+/// compiler note listing the impls shows no `cfg` lines).
+#[cfg(feature = "chrono")]
+mod chrono_times {
+    use super::{DeletedAtType, UpdatedAtType};
+    use chrono::{DateTime, NaiveDateTime, Utc};
+
+    impl DeletedAtType for Option<DateTime<Utc>> {}
+    impl DeletedAtType for Option<NaiveDateTime> {}
+    impl UpdatedAtType for DateTime<Utc> {}
+    impl UpdatedAtType for NaiveDateTime {}
+    impl UpdatedAtType for Option<DateTime<Utc>> {}
+    impl UpdatedAtType for Option<NaiveDateTime> {}
+}
 
 /// `#[model(skip)]` fields are filled with `Default::default()` when read.
 #[diagnostic::on_unimplemented(

@@ -1,7 +1,9 @@
 //! Reading the audit log: one row's history, one actor's changes.
 
-use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
+
+use crate::Timestamp;
+use crate::jsonb::JsonDoc;
 
 use crate::error::Result;
 use crate::executor::Executor;
@@ -14,7 +16,7 @@ pub struct AuditRecord {
     /// one row's records are in the order its versions were written.
     pub id: i64,
     /// The writing transaction's start (`now()`).
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     /// The writing transaction's id (`txid_current()`): records of one
     /// transaction share it.
     pub txid: i64,
@@ -48,8 +50,8 @@ impl AuditRecord {
             op: row.get(5),
             actor: row.get(6),
             tenant: row.get(7),
-            before: row.get(8),
-            after: row.get(9),
+            before: row.get::<_, Option<JsonDoc>>(8).map(JsonDoc::into_inner),
+            after: row.get::<_, Option<JsonDoc>>(9).map(JsonDoc::into_inner),
         }
     }
 

@@ -2,8 +2,8 @@
 //! `Migrator::schema` names (created if missing), or else the connection's
 //! current schema (the first existing schema of its `search_path`).
 
+use crate::Timestamp;
 use crate::pipeline::round_trip::Link;
-use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::sql::ident;
@@ -30,7 +30,7 @@ pub(crate) struct Applied {
     pub(crate) version: i64,
     pub(crate) name: String,
     pub(crate) checksum: String,
-    pub(crate) applied_at: DateTime<Utc>,
+    pub(crate) applied_at: Timestamp,
     pub(crate) execution_ms: i64,
 }
 

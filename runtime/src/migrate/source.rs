@@ -208,9 +208,8 @@ pub(crate) fn create(dir: &Path, name: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .map_err(|e| error(format!("cannot create {} ({e})", dir.display())))?;
     let newest = load_dir(dir)?.last().map_or(0, |m| m.version);
-    let now: i64 = chrono::Utc::now()
-        .format("%Y%m%d%H%M%S")
-        .to_string()
+    let (y, mo, d, h, mi, s) = crate::Timestamp::now().utc_fields();
+    let now: i64 = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
         .parse()
         .unwrap_or(0);
     let version = if now > newest { now } else { newest + 1 };

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use crate::Timestamp;
 
 /// Which way a migration ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub struct MigrationStatus {
     /// Where it stands.
     pub state: State,
     /// When it was applied, if it was.
-    pub applied_at: Option<DateTime<Utc>>,
+    pub applied_at: Option<Timestamp>,
     /// How long it took to apply, in milliseconds, if it was.
     pub execution_ms: Option<i64>,
 }

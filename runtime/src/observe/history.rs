@@ -25,7 +25,7 @@ pub struct QueryRecord {
     /// Whether it succeeded.
     pub ok: bool,
     /// When it finished.
-    pub at: chrono::DateTime<chrono::Utc>,
+    pub at: crate::Timestamp,
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -2,30 +2,30 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use crate::Timestamp;
 
 /// Where [`Sessions`](super::Sessions) reads the time: the system clock by
 /// default, or a function (a test's controllable clock, a fleet's shared
-/// time source). Readings are truncated to microseconds, PostgreSQL's
+/// time source). A [`Timestamp`] holds microseconds, PostgreSQL's
 /// `timestamptz` precision, so a deadline read back from the table is the
 /// one that was written.
 #[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
 
 impl Clock {
-    /// The system clock (`Utc::now`).
+    /// The system clock ([`Timestamp::now`]).
     pub fn system() -> Clock {
-        Clock(Arc::new(Utc::now))
+        Clock(Arc::new(Timestamp::now))
     }
 
     /// A clock that reads `now`.
-    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+    pub fn from_fn(now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
         Clock(Arc::new(now))
     }
 
     /// The time, to the microsecond.
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)().trunc_subsecs(6)
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
     }
 }
 

@@ -62,7 +62,7 @@ pub use token::SessionToken;
 #[cfg(feature = "tower-sessions")]
 pub use tower::TowerStore;
 
-use chrono::TimeDelta;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::pool::Db;
@@ -73,9 +73,9 @@ use crate::pool::Db;
 #[derive(Clone, Debug)]
 pub struct Sessions {
     db: Db,
-    absolute: TimeDelta,
-    idle: TimeDelta,
-    touch_interval: Option<TimeDelta>,
+    absolute: Duration,
+    idle: Duration,
+    touch_interval: Option<Duration>,
     batch: u32,
     clock: Clock,
 }
@@ -90,8 +90,8 @@ impl Sessions {
     pub fn new(db: &Db) -> Sessions {
         Sessions {
             db: db.clone(),
-            absolute: TimeDelta::days(7),
-            idle: TimeDelta::hours(24),
+            absolute: Duration::from_secs(7 * 86_400),
+            idle: Duration::from_secs(86_400),
             touch_interval: None,
             batch: 1_000,
             clock: Clock::system(),
@@ -151,15 +151,15 @@ impl Sessions {
         &self.db
     }
 
-    fn touch_every(&self) -> TimeDelta {
+    fn touch_every(&self) -> Duration {
         self.touch_interval.unwrap_or(self.idle / 10)
     }
 }
 
-/// A positive `Duration` as a `TimeDelta`, or `Error::InvalidInput`.
-fn positive(what: &str, value: std::time::Duration) -> Result<TimeDelta> {
-    match TimeDelta::from_std(value) {
-        Ok(d) if d > TimeDelta::zero() && d < TimeDelta::days(365 * 100) => Ok(d),
+/// A positive `Duration` under 100 years, or `Error::InvalidInput`.
+fn positive(what: &str, value: Duration) -> Result<Duration> {
+    match value {
+        d if d >= Duration::from_micros(1) && d < Duration::from_secs(365 * 100 * 86_400) => Ok(d),
         _ => Err(Error::InvalidInput {
             reason: format!("{what} must be positive and under 100 years, not {value:?}"),
         }),

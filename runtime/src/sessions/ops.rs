@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
+use crate::jsonb::JsonDoc;
+
 use super::Sessions;
 use super::row::{NewSessionRow, Session, SessionRow, SessionRowPatch, TABLE};
 use super::token::{SessionToken, hash_of};
@@ -101,7 +103,7 @@ impl Sessions {
             NewSessionRow {
                 token_hash: token.hash(),
                 user_id: new.user_id,
-                data: Value::Object(new.data),
+                data: JsonDoc(Value::Object(new.data)),
                 version: 1,
                 ip: new.ip,
                 user_agent: new.user_agent,
@@ -132,7 +134,7 @@ impl Sessions {
             return Ok(None);
         };
         let now = self.clock.now();
-        if now - row.last_seen_at < self.touch_every() {
+        if now.duration_since(row.last_seen_at).unwrap_or_default() < self.touch_every() {
             return Ok(Some(row.into()));
         }
         let patch = SessionRowPatch {
@@ -160,7 +162,7 @@ impl Sessions {
             return Ok(None);
         };
         let now = self.clock.now();
-        let set = Value::Object(patch.set);
+        let set = JsonDoc(Value::Object(patch.set));
         let row = self
             .db
             .query_opt(

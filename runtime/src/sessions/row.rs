@@ -4,9 +4,11 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::Timestamp;
+use crate::jsonb::JsonDoc;
 
 /// The sessions table, found on the `search_path` like every model's.
 pub const TABLE: &str = "strata_sessions";
@@ -19,20 +21,20 @@ pub(crate) struct SessionRow {
     #[model(primary_key)]
     pub(crate) token_hash: Vec<u8>,
     pub(crate) user_id: Option<String>,
-    pub(crate) data: Value,
+    pub(crate) data: JsonDoc,
     pub(crate) version: i64,
     pub(crate) ip: Option<IpAddr>,
     pub(crate) user_agent: Option<String>,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) last_seen_at: DateTime<Utc>,
-    pub(crate) expires_at: DateTime<Utc>,
-    pub(crate) idle_expires_at: DateTime<Utc>,
+    pub(crate) created_at: Timestamp,
+    pub(crate) last_seen_at: Timestamp,
+    pub(crate) expires_at: Timestamp,
+    pub(crate) idle_expires_at: Timestamp,
 }
 
 impl SessionRow {
     /// Whether the session is alive at `now`: strictly before both its
     /// absolute and its idle deadline.
-    pub(crate) fn is_live_at(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn is_live_at(&self, now: Timestamp) -> bool {
         now < self.expires_at && now < self.idle_expires_at
     }
 }
@@ -80,19 +82,19 @@ pub struct Session {
     /// The client's user agent when the session was created.
     pub user_agent: Option<String>,
     /// When it was created.
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// The last recorded activity (see [`touch`](super::Sessions::touch)).
-    pub last_seen_at: DateTime<Utc>,
+    pub last_seen_at: Timestamp,
     /// The absolute deadline: dead from this instant on, whatever the activity.
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Timestamp,
     /// The idle deadline, `last_seen_at + idle`: dead from this instant on
     /// unless touched before.
-    pub idle_expires_at: DateTime<Utc>,
+    pub idle_expires_at: Timestamp,
 }
 
 impl From<SessionRow> for Session {
     fn from(row: SessionRow) -> Session {
-        let data = match row.data {
+        let data = match row.data.0 {
             Value::Object(map) => map,
             // The table's CHECK keeps `data` an object.
             _ => Map::new(),

@@ -14,8 +14,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
+
+use crate::Timestamp;
+use crate::jsonb::JsonDoc;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
@@ -63,20 +65,19 @@ fn backend(e: Error) -> session_store::Error {
 }
 
 /// An expiry date at PostgreSQL's precision (microseconds, rounded down).
-fn to_chrono(at: OffsetDateTime) -> session_store::Result<DateTime<Utc>> {
+fn to_timestamp(at: OffsetDateTime) -> session_store::Result<Timestamp> {
     i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000))
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(|| session_store::Error::Encode(format!("expiry date {at} is out of range")))
+        .map(Timestamp::from_unix_micros)
+        .map_err(|_| session_store::Error::Encode(format!("expiry date {at} is out of range")))
 }
 
-fn to_time(at: DateTime<Utc>) -> session_store::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.timestamp_micros()) * 1_000)
+fn to_time(at: Timestamp) -> session_store::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.unix_micros()) * 1_000)
         .map_err(|e| session_store::Error::Decode(format!("expiry date {at}: {e}")))
 }
 
-fn data_of(record: &Record) -> Value {
-    Value::Object(record.data.clone().into_iter().collect())
+fn data_of(record: &Record) -> JsonDoc {
+    JsonDoc(Value::Object(record.data.clone().into_iter().collect()))
 }
 
 #[async_trait]
@@ -85,7 +86,7 @@ impl session_store::SessionStore for TowerStore {
     /// is taken (tower-sessions' contract for `create`).
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let now = self.sessions.clock.now();
-        let expires = to_chrono(record.expiry_date)?;
+        let expires = to_timestamp(record.expiry_date)?;
         for _ in 0..CREATE_ATTEMPTS {
             let new = NewSessionRow {
                 token_hash: key_of(&record.id),
@@ -114,7 +115,7 @@ impl session_store::SessionStore for TowerStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let key = key_of(&record.id);
         let now = self.sessions.clock.now();
-        let expires = to_chrono(record.expiry_date)?;
+        let expires = to_timestamp(record.expiry_date)?;
         let db = self.sessions.db();
         db.execute(
             &format!(
@@ -141,7 +142,7 @@ impl session_store::SessionStore for TowerStore {
         let Some(row) = row.filter(|r| r.is_live_at(now)) else {
             return Ok(None);
         };
-        let data: HashMap<String, Value> = match row.data {
+        let data: HashMap<String, Value> = match row.data.0 {
             Value::Object(map) => map.into_iter().collect(),
             _ => HashMap::new(),
         };

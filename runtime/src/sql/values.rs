@@ -204,6 +204,7 @@ pub(crate) fn column_of(sql: &str, n: u32) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "json")]
     #[test]
     fn finds_nul_bytes_in_text_and_nul_escapes_in_jsonb() {
         let types = [Type::INT8, Type::TEXT, Type::JSONB];

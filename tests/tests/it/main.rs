@@ -33,6 +33,7 @@ mod sql_snapshots;
 mod stream;
 mod tenancy;
 mod text_enum;
+mod timestamps;
 mod tls;
 mod tx;
 mod unix_socket;

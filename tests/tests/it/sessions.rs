@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+use strata::Timestamp;
 use strata::prelude::*;
 use strata::sessions::{Clock, DataPatch, NewSession, Sessions};
 use strata_tests::{TestDb, redis_url};
@@ -19,30 +19,31 @@ mod example;
 
 /// A clock the test moves by hand.
 #[derive(Clone)]
-struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+struct ManualClock(Arc<Mutex<Timestamp>>);
 
 impl ManualClock {
     fn new() -> ManualClock {
         // A whole second, so "+ 1 µs" arithmetic reads plainly.
-        let start = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let start = Timestamp::from_unix_micros(1_900_000_000_000_000);
         ManualClock(Arc::new(Mutex::new(start)))
     }
     fn clock(&self) -> Clock {
         let at = self.0.clone();
         Clock::from_fn(move || *at.lock().unwrap())
     }
-    fn set(&self, t: DateTime<Utc>) {
+    fn set(&self, t: Timestamp) {
         *self.0.lock().unwrap() = t;
     }
-    fn advance(&self, d: TimeDelta) {
-        *self.0.lock().unwrap() += d;
+    fn advance(&self, d: Duration) {
+        let mut at = self.0.lock().unwrap();
+        *at = *at + d;
     }
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Timestamp {
         *self.0.lock().unwrap()
     }
 }
 
-const MICRO: TimeDelta = TimeDelta::microseconds(1);
+const MICRO: Duration = Duration::from_micros(1);
 
 async fn installed(t: &TestDb) {
     t.install_sessions().await.unwrap();
@@ -95,10 +96,13 @@ async fn a_session_records_its_client_and_lives_until_destroyed() {
     assert_eq!(created.ip, Some(ip));
     assert_eq!(created.user_agent.as_deref(), Some("Mozilla/5.0 (test)"));
     assert_eq!(created.version, 1);
-    assert_eq!(created.expires_at - created.created_at, TimeDelta::days(7));
     assert_eq!(
-        created.idle_expires_at - created.created_at,
-        TimeDelta::hours(24)
+        created.expires_at.duration_since(created.created_at),
+        Some(Duration::from_secs(7 * 86_400))
+    );
+    assert_eq!(
+        created.idle_expires_at.duration_since(created.created_at),
+        Some(Duration::from_secs(86_400))
     );
 
     let got = sessions.get(token.as_str()).await.unwrap().unwrap();
@@ -135,7 +139,7 @@ async fn expiry_is_exact_at_both_edges() {
 
     // Idle edge: created at t0, never touched, idle deadline t0 + 4 s.
     let (idle, s) = sessions.create(NewSession::for_user("u")).await.unwrap();
-    assert_eq!(s.idle_expires_at, t0 + TimeDelta::seconds(4));
+    assert_eq!(s.idle_expires_at, t0 + Duration::from_secs(4));
     sessions.get(idle.as_str()).await.unwrap().unwrap(); // cached now
     let hits = t.metrics().cache.l1_hits;
     clock.set(s.idle_expires_at - MICRO);
@@ -157,13 +161,13 @@ async fn expiry_is_exact_at_both_edges() {
     clock.set(t0);
     let (busy, _) = sessions.create(NewSession::for_user("u")).await.unwrap();
     for at in [3, 6, 9] {
-        clock.set(t0 + TimeDelta::seconds(at));
+        clock.set(t0 + Duration::from_secs(at));
         let s = sessions.touch(busy.as_str()).await.unwrap().unwrap();
         assert_eq!(s.last_seen_at, clock.now());
-        assert_eq!(s.idle_expires_at, clock.now() + TimeDelta::seconds(4));
+        assert_eq!(s.idle_expires_at, clock.now() + Duration::from_secs(4));
     }
     // Sliding edge of the last touch (t0 + 9 s + 4 s) lies past the absolute one.
-    let absolute = t0 + TimeDelta::seconds(10);
+    let absolute = t0 + Duration::from_secs(10);
     clock.set(absolute - MICRO);
     assert!(sessions.get(busy.as_str()).await.unwrap().is_some());
     assert_eq!(
@@ -178,12 +182,12 @@ async fn expiry_is_exact_at_both_edges() {
     assert_eq!(t.count("strata_sessions").await, 0);
 
     // Sliding edge on its own: touched at t0 + 2 s, dead at t0 + 6 s exactly.
-    clock.set(t0 + TimeDelta::seconds(20));
+    clock.set(t0 + Duration::from_secs(20));
     let start = clock.now();
     let (slid, _) = sessions.create(NewSession::anonymous()).await.unwrap();
-    clock.set(start + TimeDelta::seconds(2));
+    clock.set(start + Duration::from_secs(2));
     sessions.touch(slid.as_str()).await.unwrap().unwrap();
-    let edge = start + TimeDelta::seconds(6);
+    let edge = start + Duration::from_secs(6);
     clock.set(edge - MICRO);
     assert!(sessions.get(slid.as_str()).await.unwrap().is_some());
     assert_eq!(sessions.cleanup_expired().await.unwrap().removed, 0);
@@ -210,7 +214,7 @@ async fn a_hundred_touches_in_a_row_write_once() {
         .unwrap()
         .clock(clock.clock());
     let (token, created) = sessions.create(NewSession::for_user("u")).await.unwrap();
-    clock.advance(TimeDelta::seconds(61));
+    clock.advance(Duration::from_secs(61));
     sessions.get(token.as_str()).await.unwrap().unwrap(); // cached
     let first = clock.now();
     let seq = t.recent_queries().last().map_or(0, |q| q.seq);
@@ -218,7 +222,7 @@ async fn a_hundred_touches_in_a_row_write_once() {
     for _ in 0..100 {
         let s = sessions.touch(token.as_str()).await.unwrap().unwrap();
         assert_eq!(s.last_seen_at, first, "written once, by the first touch");
-        clock.advance(TimeDelta::milliseconds(10));
+        clock.advance(Duration::from_millis(10));
     }
     let updates = t
         .recent_queries()
@@ -228,7 +232,7 @@ async fn a_hundred_touches_in_a_row_write_once() {
     assert_eq!(updates, 1);
     // The write, and the one read that refilled the invalidated entry.
     assert_eq!(t.metrics().queries.total - total, 2);
-    let stored: DateTime<Utc> = t
+    let stored: Timestamp = t
         .query_one("SELECT last_seen_at FROM strata_sessions", &[])
         .await
         .unwrap()
@@ -671,8 +675,8 @@ mod tower_store {
         }
     }
 
-    fn time_of(t: DateTime<Utc>) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.timestamp_micros()) * 1_000).unwrap()
+    fn time_of(t: Timestamp) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.unix_micros()) * 1_000).unwrap()
     }
 
     #[tokio::test]
@@ -681,7 +685,7 @@ mod tower_store {
         installed(&t).await;
         let clock = ManualClock::new();
         let store = TowerStore::new(Sessions::new(t.db()).clock(clock.clock()));
-        let expiry = clock.now() + TimeDelta::seconds(60);
+        let expiry = clock.now() + Duration::from_secs(60);
         let mut rec = record(time_of(expiry));
         store.create(&mut rec).await.unwrap();
         assert_eq!(store.load(&rec.id).await.unwrap(), Some(rec.clone()));
@@ -696,7 +700,7 @@ mod tower_store {
         // save replaces the data and moves the expiry date.
         rec.data.insert("cart".into(), json!([1, 2]));
         rec.data.remove("user");
-        let later = expiry + TimeDelta::seconds(60);
+        let later = expiry + Duration::from_secs(60);
         rec.expiry_date = time_of(later);
         store.save(&rec).await.unwrap();
         assert_eq!(store.load(&rec.id).await.unwrap(), Some(rec.clone()));
@@ -714,7 +718,7 @@ mod tower_store {
         );
 
         // save of an unknown id inserts; delete removes; delete again is fine.
-        let fresh = record(time_of(later + TimeDelta::seconds(60)));
+        let fresh = record(time_of(later + Duration::from_secs(60)));
         store.save(&fresh).await.unwrap();
         assert!(store.load(&fresh.id).await.unwrap().is_some());
         store.delete(&fresh.id).await.unwrap();
@@ -722,7 +726,7 @@ mod tower_store {
         assert_eq!(store.load(&fresh.id).await.unwrap(), None);
 
         // The cookie's value (the id's text) is stored nowhere.
-        let mut kept = record(time_of(later + TimeDelta::seconds(60)));
+        let mut kept = record(time_of(later + Duration::from_secs(60)));
         store.create(&mut kept).await.unwrap();
         let text: String = t
             .query_one("SELECT s::text FROM strata_sessions s", &[])

@@ -20,17 +20,11 @@ pub trait FilterValue {
 /// enums, which have blanket impls): the one list of filterable types.
 macro_rules! column_types {
     ($m:ident) => {
+        $m!(bool, i8, i16, i32, i64, f32, f64, String, Vec<u8>,);
+        #[cfg(feature = "json")]
+        $m!(serde_json::Value);
+        #[cfg(feature = "chrono")]
         $m!(
-            bool,
-            i8,
-            i16,
-            i32,
-            i64,
-            f32,
-            f64,
-            String,
-            Vec<u8>,
-            serde_json::Value,
             chrono::NaiveDate,
             chrono::NaiveTime,
             chrono::NaiveDateTime,
@@ -56,6 +50,15 @@ macro_rules! filter_value {
 
 column_types!(filter_value);
 
+/// `strata::Timestamp` binds as the `timestamptz` sea-query carries
+/// through chrono, so it is an operand only with the `chrono` feature.
+#[cfg(feature = "chrono")]
+impl FilterValue for crate::Timestamp {
+    fn into_value(self) -> Value {
+        chrono::DateTime::<chrono::Utc>::from(self).into()
+    }
+}
+
 impl<E: TextEnum> FilterValue for E {
     fn into_value(self) -> Value {
         self.as_str().to_owned().into()
@@ -77,6 +80,8 @@ macro_rules! comparable {
 }
 
 column_types!(comparable);
+#[cfg(feature = "chrono")]
+comparable!(crate::Timestamp);
 
 impl<E: TextEnum> Comparable for E {
     type Operand = E;
@@ -138,6 +143,19 @@ macro_rules! assignable {
 }
 
 column_types!(assignable);
+
+#[cfg(feature = "chrono")]
+impl Assignable for crate::Timestamp {
+    fn into_set_value(self) -> Value {
+        self.into_value()
+    }
+}
+#[cfg(feature = "chrono")]
+impl Assignable for Option<crate::Timestamp> {
+    fn into_set_value(self) -> Value {
+        self.map(chrono::DateTime::<chrono::Utc>::from).into()
+    }
+}
 
 impl<E: TextEnum> Assignable for E {
     fn into_set_value(self) -> Value {

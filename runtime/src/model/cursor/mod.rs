@@ -67,8 +67,11 @@ fn tag_of(value: &Value) -> Option<(u8, bool)> {
         Value::Decimal(v) => (7, v.is_none()),
         #[cfg(feature = "uuid")]
         Value::Uuid(v) => (8, v.is_none()),
+        #[cfg(feature = "chrono")]
         Value::ChronoDate(v) => (9, v.is_none()),
+        #[cfg(feature = "chrono")]
         Value::ChronoDateTime(v) => (10, v.is_none()),
+        #[cfg(feature = "chrono")]
         Value::ChronoDateTimeUtc(v) => (11, v.is_none()),
         Value::String(v) => (12, v.is_none()),
         _ => return None,
@@ -100,6 +103,16 @@ pub(crate) fn is_null(value: &Value) -> bool {
     tag_of(value).is_some_and(|(_, null)| null)
 }
 
+/// Why a date/time column has no cursor: the feature that reads it.
+fn feature_hint(ty: &Type) -> &'static str {
+    let time = [Type::DATE, Type::TIMESTAMP, Type::TIMESTAMPTZ];
+    if cfg!(not(feature = "chrono")) && time.contains(ty) {
+        " without the `chrono` feature"
+    } else {
+        ""
+    }
+}
+
 /// Reads column `name` of `row` back into a bindable value, for cursors.
 pub(crate) fn value_of(row: &Row, name: &str) -> Result<Value> {
     let idx = row
@@ -128,12 +141,15 @@ pub(crate) fn value_of(row: &Row, name: &str) -> Result<Value> {
             .map(Value::from),
         #[cfg(feature = "uuid")]
         Type::UUID => row.try_get::<_, Option<uuid::Uuid>>(idx).map(Value::from),
+        #[cfg(feature = "chrono")]
         Type::DATE => row
             .try_get::<_, Option<chrono::NaiveDate>>(idx)
             .map(Value::from),
+        #[cfg(feature = "chrono")]
         Type::TIMESTAMP => row
             .try_get::<_, Option<chrono::NaiveDateTime>>(idx)
             .map(Value::from),
+        #[cfg(feature = "chrono")]
         Type::TIMESTAMPTZ => row
             .try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(idx)
             .map(Value::from),
@@ -143,7 +159,11 @@ pub(crate) fn value_of(row: &Row, name: &str) -> Result<Value> {
         other => {
             return Err(Error::Decode {
                 column: name.to_owned(),
-                source: format!("keyset pagination cannot order by a {other} column").into(),
+                source: format!(
+                    "keyset pagination cannot order by a {other} column{}",
+                    feature_hint(&other)
+                )
+                .into(),
             });
         }
     };

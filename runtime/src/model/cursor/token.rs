@@ -48,6 +48,7 @@ fn check_of(bytes: &[u8]) -> [u8; CHECK] {
     check
 }
 
+#[cfg(feature = "chrono")]
 fn micros(t: chrono::NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
 }
@@ -73,11 +74,14 @@ fn encode_value(value: &Value, out: &mut Vec<u8>) {
         Value::Decimal(Some(v)) => out.extend(v.serialize()),
         #[cfg(feature = "uuid")]
         Value::Uuid(Some(v)) => out.extend(v.as_bytes()),
+        #[cfg(feature = "chrono")]
         Value::ChronoDate(Some(v)) => {
             use chrono::Datelike;
             out.extend(v.num_days_from_ce().to_be_bytes());
         }
+        #[cfg(feature = "chrono")]
         Value::ChronoDateTime(Some(v)) => out.extend(micros(*v).to_be_bytes()),
+        #[cfg(feature = "chrono")]
         Value::ChronoDateTimeUtc(Some(v)) => out.extend(micros(v.naive_utc()).to_be_bytes()),
         Value::String(Some(v)) => {
             // A cursor value is one row's column: far below 4 GiB.
@@ -104,6 +108,7 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    #[cfg(feature = "chrono")]
     fn timestamp(&mut self) -> Result<chrono::DateTime<chrono::Utc>> {
         let us = i64::from_be_bytes(self.take()?);
         chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| invalid("timestamp out of range"))
@@ -123,8 +128,11 @@ impl Reader<'_> {
             (7, true) => Value::Decimal(None),
             #[cfg(feature = "uuid")]
             (8, true) => Value::Uuid(None),
+            #[cfg(feature = "chrono")]
             (9, true) => Value::ChronoDate(None),
+            #[cfg(feature = "chrono")]
             (10, true) => Value::ChronoDateTime(None),
+            #[cfg(feature = "chrono")]
             (11, true) => Value::ChronoDateTimeUtc(None),
             (12, true) => Value::String(None),
             (1, false) => match self.take::<1>()? {
@@ -141,13 +149,16 @@ impl Reader<'_> {
             (7, false) => Value::from(rust_decimal::Decimal::deserialize(self.take()?)),
             #[cfg(feature = "uuid")]
             (8, false) => Value::from(uuid::Uuid::from_bytes(self.take()?)),
+            #[cfg(feature = "chrono")]
             (9, false) => {
                 let days = i32::from_be_bytes(self.take()?);
                 let date = chrono::NaiveDate::from_num_days_from_ce_opt(days)
                     .ok_or_else(|| invalid("date out of range"))?;
                 Value::from(date)
             }
+            #[cfg(feature = "chrono")]
             (10, false) => Value::from(self.timestamp()?.naive_utc()),
+            #[cfg(feature = "chrono")]
             (11, false) => Value::from(self.timestamp()?),
             (12, false) => {
                 let len = u32::from_be_bytes(self.take()?) as usize;
@@ -247,6 +258,7 @@ mod tests {
     use super::*;
 
     fn every_kind() -> Vec<Value> {
+        #[cfg(feature = "chrono")]
         let t = chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
         vec![
             Value::from(true),
@@ -255,8 +267,11 @@ mod tests {
             Value::from(i64::MAX),
             Value::from(1.5_f32),
             Value::from(-0.25_f64),
+            #[cfg(feature = "chrono")]
             Value::from(chrono::NaiveDate::from_ymd_opt(1999, 12, 31).unwrap()),
+            #[cfg(feature = "chrono")]
             Value::from(t.naive_utc()),
+            #[cfg(feature = "chrono")]
             Value::from(t),
             Value::from("ünïcode ✓ %_\\".to_owned()),
             Value::from(String::new()),
@@ -266,8 +281,11 @@ mod tests {
             Value::BigInt(None),
             Value::Float(None),
             Value::Double(None),
+            #[cfg(feature = "chrono")]
             Value::ChronoDate(None),
+            #[cfg(feature = "chrono")]
             Value::ChronoDateTime(None),
+            #[cfg(feature = "chrono")]
             Value::ChronoDateTimeUtc(None),
             Value::String(None),
             #[cfg(feature = "decimal")]
@@ -303,6 +321,7 @@ mod tests {
         assert_eq!(c.to_string(), token);
     }
 
+    #[cfg(feature = "chrono")]
     #[test]
     fn a_typical_token_is_short() {
         let t = chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
