@@ -128,7 +128,25 @@ pub(super) fn parse_rfc3339(text: &str) -> Result<i64, ParseTimestampError> {
         s: text.as_bytes(),
         at: 0,
     };
-    let y = i64::from(p.digits(4, "the year must be four digits")?);
+    // Four digits, or ISO 8601's expanded form (a sign and four or more),
+    // which `Display` writes for years outside 0000-9999.
+    let sign = match p.s.first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => 0,
+    };
+    p.at = usize::from(sign != 0);
+    let digits = p.s[p.at..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits < 4 || (sign == 0 && digits > 4) || digits > 6 {
+        return Err(bad(
+            "the year must be four digits (or signed, for years past 9999 or BC)",
+        ));
+    }
+    let y = i64::from(p.digits(digits, "the year must be four digits")?)
+        * if sign < 0 { -1 } else { 1 };
     p.expect(b"-", "expected `-` after the year")?;
     let m = p.digits(2, "the month must be two digits")?;
     p.expect(b"-", "expected `-` after the month")?;

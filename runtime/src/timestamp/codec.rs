@@ -12,6 +12,10 @@ use super::Timestamp;
 
 /// Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
 const PG_EPOCH: i64 = 946_684_800_000_000;
+/// PostgreSQL's first `timestamptz` (4714-11-24 00:00 BC), in its own epoch.
+const PG_MIN: i64 = -211_813_488_000_000_000;
+/// Just past PostgreSQL's last `timestamptz` (294277-01-01), in its epoch.
+const PG_END: i64 = 9_223_371_331_200_000_000;
 
 fn is_timestamp(ty: &Type) -> bool {
     *ty == Type::TIMESTAMPTZ || *ty == Type::TIMESTAMP
@@ -23,10 +27,13 @@ impl ToSql for Timestamp {
         _: &Type,
         out: &mut BytesMut,
     ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        // PostgreSQL's range: 4714-11-24 BC to 294276 AD (i64::MIN is its
+        // `-infinity`, so it must never be sent for a finite time).
         let pg = self
             .0
             .checked_sub(PG_EPOCH)
-            .ok_or("timestamp out of PostgreSQL's range")?;
+            .filter(|pg| (PG_MIN..PG_END).contains(pg))
+            .ok_or("timestamp out of PostgreSQL's range (4714 BC to 294276 AD)")?;
         out.put_i64(pg);
         Ok(IsNull::No)
     }
@@ -44,7 +51,9 @@ impl<'a> FromSql<'a> for Timestamp {
         match i64::from_be_bytes(bytes) {
             i64::MAX => Err("the timestamp is 'infinity', which a Timestamp cannot hold".into()),
             i64::MIN => Err("the timestamp is '-infinity', which a Timestamp cannot hold".into()),
-            pg => Ok(Timestamp(pg + PG_EPOCH)),
+            pg => pg.checked_add(PG_EPOCH).map(Timestamp).ok_or_else(|| {
+                "the timestamp is past what a Timestamp holds (about 294247 AD)".into()
+            }),
         }
     }
 
@@ -92,6 +101,24 @@ impl<'de> Deserialize<'de> for Timestamp {
         } else {
             d.deserialize_i64(V)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ends_of_postgres_range_are_errors_not_wraps() {
+        let last = (PG_END - 1).to_be_bytes();
+        assert!(Timestamp::from_sql(&Type::TIMESTAMPTZ, &last).is_err());
+        let mut out = BytesMut::new();
+        let minus_infinity = Timestamp::from_unix_micros(i64::MIN + PG_EPOCH);
+        assert!(minus_infinity.to_sql(&Type::TIMESTAMPTZ, &mut out).is_err());
+        let first = Timestamp::from_unix_micros(PG_MIN + PG_EPOCH);
+        assert!(first.to_sql(&Type::TIMESTAMPTZ, &mut out).is_ok());
+        let back = Timestamp::from_sql(&Type::TIMESTAMPTZ, &out).unwrap();
+        assert_eq!(back, first);
     }
 }
 

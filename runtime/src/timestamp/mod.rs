@@ -26,7 +26,10 @@ pub use civil::ParseTimestampError;
 ///   `chrono::DateTime<Utc>`.
 /// - Displays and parses as RFC 3339 (`2026-12-04T21:30:00.123456Z`).
 /// - Stores in and reads from `timestamptz` and `timestamp` (as UTC)
-///   columns; PostgreSQL's `infinity` is a decode error.
+///   columns; PostgreSQL's `infinity` is a decode error. Prefer
+///   `timestamptz`: a `timestamp` column that the server fills with
+///   `now()` (soft delete, `updated_at`) holds the session's local time,
+///   which reads as UTC only when the server's `TimeZone` is UTC.
 /// - Serializes as its RFC 3339 text in human-readable formats (JSON) and
 ///   as the microsecond count in binary ones.
 ///
@@ -79,7 +82,7 @@ impl Timestamp {
 
     /// How long after `earlier` this is; `None` if it is before it.
     pub fn duration_since(self, earlier: Timestamp) -> Option<Duration> {
-        let us = self.0.checked_sub(earlier.0)?;
+        let us = i128::from(self.0) - i128::from(earlier.0);
         u64::try_from(us).ok().map(Duration::from_micros)
     }
 

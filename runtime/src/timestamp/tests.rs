@@ -94,6 +94,8 @@ fn refuses_what_is_not_rfc3339() {
         "26-12-04T21:30:00Z",
         "2026/12/04T21:30:00Z",
         "２026-12-04T21:30:00Z",
+        "12026-12-04T21:30:00Z",
+        "+026-12-04T21:30:00Z",
     ] {
         let err = bad.parse::<Timestamp>().unwrap_err();
         assert!(
@@ -140,6 +142,11 @@ fn arithmetic_checks_its_range() {
         None
     );
     assert_eq!(t.checked_add(Duration::MAX), None);
+    let (lo, hi) = (
+        Timestamp::from_unix_micros(-1),
+        Timestamp::from_unix_micros(i64::MAX),
+    );
+    assert!(hi.duration_since(lo).is_some());
 }
 
 #[test]
